@@ -1,0 +1,3 @@
+//! Conformance suite helpers.
+
+pub mod capi;

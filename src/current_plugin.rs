@@ -1,0 +1,364 @@
+//! `CurrentPlugin`: the per-instance state the engine hands to host functions.
+//!
+//! It owns the Extism memory, the call registers (input, output, error), vars,
+//! config, the memory budget and the host context of the running call.
+
+use crate::{
+    convert::{FromBytes, ToBytes},
+    function::Val,
+    limits::Budget,
+    memory::{ExtismMemory, MemoryError},
+    Error,
+};
+use alloc::{
+    boxed::Box,
+    collections::BTreeMap,
+    string::{String, ToString},
+    sync::Arc,
+    vec::Vec,
+};
+use core::any::Any;
+
+/// A block of the Extism memory: its handle (offset) and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MemoryHandle {
+    /// Offset of the first byte (the handle plug-ins see).
+    pub offset: u64,
+    /// Length in bytes.
+    pub length: u64,
+}
+
+impl MemoryHandle {
+    /// The handle plug-ins see.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.length as usize
+    }
+
+    /// True for an empty block.
+    pub fn is_empty(&self) -> bool {
+        self.length == 0
+    }
+}
+
+/// Default cap on the total size of vars (keys and values).
+pub const DEFAULT_MAX_VAR_BYTES: u64 = 1 << 20;
+
+/// The vars of one plug-in: they survive calls, not re-creation.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Vars {
+    pub(crate) values: BTreeMap<String, Vec<u8>>,
+    pub(crate) bytes: u64,
+    pub(crate) max_bytes: u64,
+}
+
+impl Vars {
+    /// Sets `key` to `value`, or removes it when `value` is `None`, within the cap.
+    pub(crate) fn set(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), String> {
+        let old = self
+            .values
+            .get(key)
+            .map_or(0, |v| (key.len() + v.len()) as u64);
+        let Some(value) = value else {
+            self.values.remove(key);
+            self.bytes -= old;
+            return Ok(());
+        };
+        if self.max_bytes == 0 {
+            return Err(String::from(
+                "vars are disabled for this plug-in (memory.max_var_bytes is 0)",
+            ));
+        }
+        let new = (key.len() + value.len()) as u64;
+        let total = self.bytes - old + new;
+        if total > self.max_bytes {
+            return Err(alloc::format!(
+                "var store full: setting `{key}` would use {total} bytes, more than \
+                 memory.max_var_bytes = {}",
+                self.max_bytes
+            ));
+        }
+        self.values.insert(key.to_string(), value.to_vec());
+        self.bytes = total;
+        Ok(())
+    }
+}
+
+/// The state of the last HTTP request a plug-in made.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct HttpState {
+    pub(crate) status: i32,
+    pub(crate) headers: Option<String>,
+    pub(crate) allow_response_headers: bool,
+}
+
+/// The running plug-in, as host functions see it.
+pub struct CurrentPlugin {
+    pub(crate) memory: ExtismMemory,
+    pub(crate) input: MemoryHandle,
+    pub(crate) output: MemoryHandle,
+    pub(crate) error: u64,
+    pub(crate) vars: Vars,
+    pub(crate) config: BTreeMap<String, String>,
+    pub(crate) budget: Budget,
+    pub(crate) http: HttpState,
+    pub(crate) host_context: Option<Box<dyn Any + Send>>,
+    pub(crate) manifest: Arc<crate::Manifest>,
+    pub(crate) id: uuid::Uuid,
+    pub(crate) clock: Option<Arc<dyn crate::limits::Clock>>,
+    pub(crate) deadline_ms: Option<u64>,
+    #[cfg(feature = "wasi")]
+    pub(crate) wasi: Option<wasmi_wasi::WasiCtx>,
+}
+
+impl core::fmt::Debug for CurrentPlugin {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CurrentPlugin")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CurrentPlugin {
+    pub(crate) fn new(manifest: Arc<crate::Manifest>, id: uuid::Uuid) -> Self {
+        let max_var_bytes = manifest
+            .memory
+            .max_var_bytes
+            .unwrap_or(DEFAULT_MAX_VAR_BYTES);
+        let budget = Budget::new(manifest.memory.max_pages);
+        let mut memory = ExtismMemory::new();
+        memory.set_limit(budget.extism_limit());
+        CurrentPlugin {
+            memory,
+            input: MemoryHandle {
+                offset: 0,
+                length: 0,
+            },
+            output: MemoryHandle {
+                offset: 0,
+                length: 0,
+            },
+            error: 0,
+            vars: Vars {
+                max_bytes: max_var_bytes,
+                ..Vars::default()
+            },
+            config: manifest.config.clone(),
+            budget,
+            http: HttpState::default(),
+            host_context: None,
+            manifest,
+            id,
+            clock: crate::limits::default_clock(),
+            deadline_ms: None,
+            #[cfg(feature = "wasi")]
+            wasi: None,
+        }
+    }
+
+    /// Starts a call: forgets every block, clears the registers, stores the input.
+    pub(crate) fn begin_call(&mut self, input: &[u8]) -> Result<(), Error> {
+        self.reset_memory();
+        self.budget.oom = false;
+        if input.is_empty() {
+            return Ok(());
+        }
+        let offset = self.memory.alloc_bytes(input).ok_or_else(|| {
+            anyhow::anyhow!(
+                "oom: the input of {} bytes does not fit in the plug-in's memory budget",
+                input.len()
+            )
+        })?;
+        self.input = MemoryHandle {
+            offset,
+            length: input.len() as u64,
+        };
+        Ok(())
+    }
+
+    /// Forgets every block and clears input, output and error.
+    pub(crate) fn reset_memory(&mut self) {
+        /// Keep up to this much host buffer between calls.
+        const KEEP_BYTES: usize = 1 << 20;
+        self.memory.reset(KEEP_BYTES);
+        self.memory.set_limit(self.budget.extism_limit());
+        self.input = MemoryHandle {
+            offset: 0,
+            length: 0,
+        };
+        self.output = self.input;
+        self.error = 0;
+        self.http.status = 0;
+        self.http.headers = None;
+    }
+
+    /// The output bytes of the last call.
+    pub(crate) fn output_bytes(&self) -> Result<&[u8], Error> {
+        if self.output.length == 0 {
+            return Ok(&[]);
+        }
+        self.memory
+            .slice(self.output.offset, self.output.length)
+            .map_err(|e| anyhow::anyhow!("the plug-in's output is invalid: {e}"))
+    }
+
+    /// The error message the plug-in set, if any.
+    pub(crate) fn error_message(&self) -> Option<String> {
+        if self.error == 0 {
+            return None;
+        }
+        let bytes = self.memory.block(self.error).ok()?;
+        Some(String::from_utf8_lossy(bytes).into_owned())
+    }
+
+    /// The plug-in's id.
+    pub fn id(&self) -> uuid::Uuid {
+        self.id
+    }
+
+    /// The manifest the plug-in was made from.
+    pub fn manifest(&self) -> &crate::Manifest {
+        &self.manifest
+    }
+
+    /// The plug-in's config (the manifest's, plus changes the host made since).
+    pub fn config(&self) -> &BTreeMap<String, String> {
+        &self.config
+    }
+
+    /// The plug-in's vars.
+    pub fn vars(&self) -> &BTreeMap<String, Vec<u8>> {
+        &self.vars.values
+    }
+
+    /// Sets a var as the plug-in's `var_set` would, within `max_var_bytes`.
+    pub fn set_var(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), Error> {
+        self.vars.set(key, value).map_err(Error::msg)
+    }
+
+    /// The Extism memory, for hosts that address blocks as `base + offset`.
+    pub fn memory(&self) -> &ExtismMemory {
+        &self.memory
+    }
+
+    /// The Extism memory, writable.
+    pub fn memory_mut(&mut self) -> &mut ExtismMemory {
+        &mut self.memory
+    }
+
+    /// Allocates a block of `n` bytes.
+    pub fn memory_alloc(&mut self, n: u64) -> Result<MemoryHandle, Error> {
+        let offset = self.memory.alloc(n).ok_or_else(|| {
+            if n == 0 {
+                anyhow::anyhow!("cannot allocate an empty block")
+            } else {
+                anyhow::anyhow!("oom: cannot allocate {n} bytes within the plug-in's memory budget")
+            }
+        })?;
+        Ok(MemoryHandle { offset, length: n })
+    }
+
+    /// Allocates a block holding `value`'s bytes.
+    pub fn memory_new<'a, T: ToBytes<'a>>(&mut self, value: T) -> Result<MemoryHandle, Error> {
+        let bytes = value.to_bytes()?;
+        let bytes = bytes.as_ref();
+        if bytes.is_empty() {
+            // An empty value is the null handle, as plug-ins read it.
+            return Ok(MemoryHandle {
+                offset: 0,
+                length: 0,
+            });
+        }
+        let handle = self.memory_alloc(bytes.len() as u64)?;
+        self.memory
+            .slice_mut(handle.offset, handle.length)?
+            .copy_from_slice(bytes);
+        Ok(handle)
+    }
+
+    /// Frees a block.
+    pub fn memory_free(&mut self, handle: MemoryHandle) -> Result<(), Error> {
+        self.memory.free(handle.offset);
+        Ok(())
+    }
+
+    /// The block starting at `offset`, if it is a live one.
+    pub fn memory_handle(&self, offset: u64) -> Option<MemoryHandle> {
+        let length = self.memory.length(offset);
+        (length > 0).then_some(MemoryHandle { offset, length })
+    }
+
+    /// Length of the block at `offset` (0 when it is not a block).
+    pub fn memory_length(&self, offset: u64) -> Result<u64, Error> {
+        match self.memory.length(offset) {
+            0 => Err(MemoryError::NotABlock { handle: offset }.into()),
+            n => Ok(n),
+        }
+    }
+
+    /// The bytes of a block.
+    pub fn memory_bytes(&mut self, handle: MemoryHandle) -> Result<&mut [u8], Error> {
+        Ok(self.memory.slice_mut(handle.offset, handle.length)?)
+    }
+
+    /// The bytes of a block as UTF-8 text.
+    pub fn memory_str(&mut self, handle: MemoryHandle) -> Result<&mut str, Error> {
+        let bytes = self.memory_bytes(handle)?;
+        core::str::from_utf8_mut(bytes)
+            .map_err(|e| anyhow::anyhow!("block at {} is not valid UTF-8: {e}", handle.offset))
+    }
+
+    /// The block a handle value refers to (an `I64` value naming a live block).
+    pub fn memory_from_val(&self, value: &Val) -> Option<MemoryHandle> {
+        self.memory_handle(value.i64()? as u64)
+    }
+
+    /// A handle as a value to return to the plug-in.
+    pub fn memory_to_val(&self, handle: MemoryHandle) -> Val {
+        Val::I64(handle.offset as i64)
+    }
+
+    /// Decodes the block a handle value refers to. The null handle decodes as empty
+    /// bytes.
+    pub fn memory_get_val<T: for<'a> FromBytes<'a>>(&mut self, value: &Val) -> Result<T, Error> {
+        let offset = value
+            .i64()
+            .ok_or_else(|| anyhow::anyhow!("expected an i64 memory handle, got {value:?}"))?
+            as u64;
+        if offset == 0 {
+            return T::from_bytes(&[]);
+        }
+        let bytes = self.memory.block(offset)?;
+        T::from_bytes(bytes)
+    }
+
+    /// Encodes `data` into a new block and stores its handle in `slot`.
+    pub fn memory_set_val<'a, T: ToBytes<'a>>(&mut self, slot: &mut Val, data: T) -> Result<(), Error> {
+        let handle = self.memory_new(data)?;
+        *slot = Val::I64(handle.offset as i64);
+        Ok(())
+    }
+
+    /// The value given to `call_with_host_context` for the running call.
+    pub fn host_context<T: 'static>(&mut self) -> Result<&mut T, Error> {
+        let context = self
+            .host_context
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("no host context: use call_with_host_context"))?;
+        context.downcast_mut::<T>().ok_or_else(|| {
+            anyhow::anyhow!(
+                "the host context is not a {}",
+                core::any::type_name::<T>()
+            )
+        })
+    }
+
+    /// The running call's input.
+    pub fn input(&self) -> MemoryHandle {
+        self.input
+    }
+}

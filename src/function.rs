@@ -1,0 +1,370 @@
+//! Host functions: Rust code a plug-in can import.
+
+use crate::{current_plugin::CurrentPlugin, Error};
+use alloc::{string::String, sync::Arc, vec::Vec};
+
+/// A wasm value type, as host-function signatures use them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValType {
+    /// 32-bit integer.
+    I32,
+    /// 64-bit integer (also the type of Extism memory handles, [`PTR`]).
+    I64,
+    /// 32-bit float.
+    F32,
+    /// 64-bit float.
+    F64,
+    /// 128-bit vector (not supported by interplug's engine configuration).
+    V128,
+    /// Function reference.
+    FuncRef,
+    /// External reference.
+    ExternRef,
+}
+
+/// The type of an Extism memory handle in a host-function signature.
+pub const PTR: ValType = ValType::I64;
+
+impl ValType {
+    /// The engine's type, or an error for types interplug does not pass to host code.
+    pub(crate) fn to_wasmi(self) -> Result<wasmi::ValType, Error> {
+        Ok(match self {
+            ValType::I32 => wasmi::ValType::I32,
+            ValType::I64 => wasmi::ValType::I64,
+            ValType::F32 => wasmi::ValType::F32,
+            ValType::F64 => wasmi::ValType::F64,
+            ValType::FuncRef => wasmi::ValType::FuncRef,
+            ValType::ExternRef => wasmi::ValType::ExternRef,
+            ValType::V128 => anyhow::bail!("host functions cannot take or return v128 values"),
+        })
+    }
+}
+
+/// A wasm value passed to or returned from a host function.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Val {
+    /// 32-bit integer.
+    I32(i32),
+    /// 64-bit integer.
+    I64(i64),
+    /// 32-bit float, as its bits.
+    F32(u32),
+    /// 64-bit float, as its bits.
+    F64(u64),
+    /// A null reference (references are not given to host code).
+    NullRef,
+}
+
+impl Val {
+    /// The value's type.
+    pub fn ty(&self) -> ValType {
+        match self {
+            Val::I32(_) => ValType::I32,
+            Val::I64(_) => ValType::I64,
+            Val::F32(_) => ValType::F32,
+            Val::F64(_) => ValType::F64,
+            Val::NullRef => ValType::ExternRef,
+        }
+    }
+
+    /// The i32, if it is one.
+    pub fn i32(&self) -> Option<i32> {
+        match self {
+            Val::I32(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The i64, if it is one.
+    pub fn i64(&self) -> Option<i64> {
+        match self {
+            Val::I64(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The f32, if it is one.
+    pub fn f32(&self) -> Option<f32> {
+        match self {
+            Val::F32(v) => Some(f32::from_bits(*v)),
+            _ => None,
+        }
+    }
+
+    /// The f64, if it is one.
+    pub fn f64(&self) -> Option<f64> {
+        match self {
+            Val::F64(v) => Some(f64::from_bits(*v)),
+            _ => None,
+        }
+    }
+
+    /// The i32; panics when it is another type (the `extism` crate's contract).
+    pub fn unwrap_i32(&self) -> i32 {
+        self.i32().expect("expected an i32 value")
+    }
+
+    /// The i64; panics when it is another type (the `extism` crate's contract).
+    pub fn unwrap_i64(&self) -> i64 {
+        self.i64().expect("expected an i64 value")
+    }
+
+    /// The f32; panics when it is another type.
+    pub fn unwrap_f32(&self) -> f32 {
+        self.f32().expect("expected an f32 value")
+    }
+
+    /// The f64; panics when it is another type.
+    pub fn unwrap_f64(&self) -> f64 {
+        self.f64().expect("expected an f64 value")
+    }
+
+    pub(crate) fn from_wasmi(value: &wasmi::Val) -> Val {
+        match value {
+            wasmi::Val::I32(v) => Val::I32(*v),
+            wasmi::Val::I64(v) => Val::I64(*v),
+            wasmi::Val::F32(v) => Val::F32(v.to_bits()),
+            wasmi::Val::F64(v) => Val::F64(v.to_bits()),
+            _ => Val::NullRef,
+        }
+    }
+
+    /// Converts to the engine's value; `ty` decides a null reference's kind.
+    pub(crate) fn to_wasmi(self, ty: wasmi::ValType) -> Result<wasmi::Val, Error> {
+        let value = match self {
+            Val::I32(v) => wasmi::Val::I32(v),
+            Val::I64(v) => wasmi::Val::I64(v),
+            Val::F32(v) => wasmi::Val::F32(wasmi::F32::from_bits(v)),
+            Val::F64(v) => wasmi::Val::F64(wasmi::F64::from_bits(v)),
+            Val::NullRef => wasmi::Val::default_for_ty(ty),
+        };
+        if value.ty() != ty {
+            anyhow::bail!(
+                "host function returned a {:?} where its signature says {ty:?}",
+                value.ty()
+            );
+        }
+        Ok(value)
+    }
+}
+
+impl From<i32> for Val {
+    fn from(v: i32) -> Self {
+        Val::I32(v)
+    }
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Self {
+        Val::I64(v)
+    }
+}
+
+impl From<u64> for Val {
+    fn from(v: u64) -> Self {
+        Val::I64(v as i64)
+    }
+}
+
+impl From<f32> for Val {
+    fn from(v: f32) -> Self {
+        Val::F32(v.to_bits())
+    }
+}
+
+impl From<f64> for Val {
+    fn from(v: f64) -> Self {
+        Val::F64(v.to_bits())
+    }
+}
+
+/// The lock that guards user data.
+#[cfg(feature = "std")]
+pub type Lock<T> = std::sync::Mutex<T>;
+/// The lock that guards user data (a spin lock without `std`).
+#[cfg(not(feature = "std"))]
+pub type Lock<T> = spin::Mutex<T>;
+
+/// State shared between the host and its host functions: `Arc<Mutex<T>>`.
+pub struct UserData<T>(Option<Arc<Lock<T>>>);
+
+impl<T> Clone for UserData<T> {
+    fn clone(&self) -> Self {
+        UserData(self.0.clone())
+    }
+}
+
+impl<T> core::fmt::Debug for UserData<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("UserData")
+    }
+}
+
+impl<T> Default for UserData<T> {
+    fn default() -> Self {
+        UserData(None)
+    }
+}
+
+impl<T> UserData<T> {
+    /// Wraps `value` for sharing with host functions.
+    pub fn new(value: T) -> Self {
+        UserData(Some(Arc::new(Lock::new(value))))
+    }
+
+    /// The shared value; an error when this `UserData` was created empty.
+    pub fn get(&self) -> Result<Arc<Lock<T>>, Error> {
+        self.0
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("this host function was given no user data"))
+    }
+
+    /// True when no value is held.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+/// The body of a host function after its user data is bound.
+pub(crate) type HostCallback =
+    dyn Fn(&mut CurrentPlugin, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync;
+
+/// The namespace host functions live in unless told otherwise.
+pub const DEFAULT_NAMESPACE: &str = "extism:host/user";
+
+/// A host function a plug-in can import.
+#[derive(Clone)]
+pub struct Function {
+    name: String,
+    namespace: Option<String>,
+    params: Vec<ValType>,
+    results: Vec<ValType>,
+    pub(crate) callback: Arc<HostCallback>,
+}
+
+impl core::fmt::Debug for Function {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Function")
+            .field("namespace", &self.namespace())
+            .field("name", &self.name)
+            .field("params", &self.params)
+            .field("results", &self.results)
+            .finish()
+    }
+}
+
+impl Function {
+    /// A host function `name` with these parameter and result types, calling `f`
+    /// with `user_data` on every call.
+    pub fn new<T: 'static, F>(
+        name: impl Into<String>,
+        params: impl IntoIterator<Item = ValType>,
+        results: impl IntoIterator<Item = ValType>,
+        user_data: UserData<T>,
+        f: F,
+    ) -> Function
+    where
+        F: Fn(&mut CurrentPlugin, &[Val], &mut [Val], UserData<T>) -> Result<(), Error>
+            + Send
+            + Sync
+            + 'static,
+        T: Send,
+    {
+        let callback = move |plugin: &mut CurrentPlugin, inputs: &[Val], outputs: &mut [Val]| {
+            f(plugin, inputs, outputs, user_data.clone())
+        };
+        Function {
+            name: name.into(),
+            namespace: None,
+            params: params.into_iter().collect(),
+            results: results.into_iter().collect(),
+            callback: Arc::new(callback),
+        }
+    }
+
+    /// The import name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The import module; [`DEFAULT_NAMESPACE`] unless set.
+    pub fn namespace(&self) -> &str {
+        self.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE)
+    }
+
+    /// Parameter types.
+    pub fn params(&self) -> &[ValType] {
+        &self.params
+    }
+
+    /// Result types.
+    pub fn results(&self) -> &[ValType] {
+        &self.results
+    }
+
+    /// Moves the function to another import module.
+    pub fn with_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.set_namespace(namespace);
+        self
+    }
+
+    /// Moves the function to another import module.
+    pub fn set_namespace(&mut self, namespace: impl Into<String>) {
+        self.namespace = Some(namespace.into());
+    }
+}
+
+/// Defines a host function whose parameters and result are [`crate::ToBytes`] /
+/// [`crate::FromBytes`] values carried in Extism memory blocks.
+///
+/// ```ignore
+/// host_fn!(greet(user_data: Counter; name: String) -> String {
+///     let counter = user_data.get()?;
+///     let mut counter = counter.lock().unwrap();
+///     counter.0 += 1;
+///     Ok(format!("Hello, {name}! (call {})", counter.0))
+/// });
+/// let f = Function::new("greet", [PTR], [PTR], UserData::new(Counter(0)), greet);
+/// ```
+#[macro_export]
+macro_rules! host_fn {
+    ($pub:vis $name:ident ($($arg:ident : $argty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $crate::host_fn!($pub $name (_user_data: (); $($arg : $argty),*) $(-> $ret)? $body);
+    };
+    ($pub:vis $name:ident ($user_data:ident : $dataty:ty; $($arg:ident : $argty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        #[allow(clippy::too_many_arguments, unused_variables, unused_mut)]
+        $pub fn $name(
+            plugin: &mut $crate::CurrentPlugin,
+            inputs: &[$crate::Val],
+            outputs: &mut [$crate::Val],
+            $user_data: $crate::UserData<$dataty>,
+        ) -> ::core::result::Result<(), $crate::Error> {
+            let mut index = 0usize;
+            $(
+                let $arg: $argty = {
+                    let value = inputs.get(index).ok_or_else(|| {
+                        $crate::Error::msg(concat!("missing argument `", stringify!($arg), "`"))
+                    })?;
+                    index += 1;
+                    plugin.memory_get_val(value)?
+                };
+            )*
+            #[allow(clippy::redundant_closure_call)]
+            let result: ::core::result::Result<$crate::host_fn!(@ret $($ret)?), $crate::Error> =
+                (|| $body)();
+            let result = result?;
+            $crate::host_fn!(@output plugin, outputs, result $(, $ret)?);
+            Ok(())
+        }
+    };
+    (@ret) => { () };
+    (@ret $ret:ty) => { $ret };
+    (@output $plugin:ident, $outputs:ident, $result:ident) => {
+        let _: () = $result;
+    };
+    (@output $plugin:ident, $outputs:ident, $result:ident, $ret:ty) => {
+        if let Some(slot) = $outputs.get_mut(0) {
+            $plugin.memory_set_val(slot, $result)?;
+        }
+    };
+}

@@ -1,0 +1,58 @@
+//! # interplug
+//!
+//! Run [Extism](https://extism.org) plug-ins on the [wasmi](https://docs.rs/wasmi)
+//! interpreter: no JIT, no executable memory, a `no_std` core, start-up in
+//! microseconds. The API mirrors the `extism` crate 1.x, so a host program moves over
+//! by renaming the dependency.
+//!
+//! ```no_run
+//! use interplug::{Plugin, Manifest, Wasm};
+//! let manifest = Manifest::new([Wasm::file("count_vowels.wasm")]);
+//! let mut plugin = Plugin::new(&manifest, [], false)?;
+//! let output: String = plugin.call("count_vowels", "hello world")?;
+//! println!("{output}");
+//! # Ok::<(), interplug::Error>(())
+//! ```
+//!
+//! Features: `std` (files, wall clock, threads, TOML, WAT, MessagePack), `wasi`
+//! (WASI preview 1), `http` (`http_request`). All on by default; without them the
+//! core builds for `no_std` targets with `alloc`.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+pub mod convert;
+mod current_plugin;
+pub mod env;
+mod function;
+mod http;
+pub mod limits;
+pub mod manifest;
+pub mod memory;
+mod plugin;
+pub mod sources;
+mod typed;
+#[cfg(feature = "wasi")]
+mod wasi;
+
+/// The error type of every fallible operation (an `anyhow::Error`, as in `extism`).
+pub type Error = anyhow::Error;
+
+pub use convert::{FromBytes, FromBytesOwned, Json, Msgpack, Raw, ToBytes, Base64};
+pub use current_plugin::{CurrentPlugin, MemoryHandle};
+pub use function::{Function, UserData, Val, ValType, DEFAULT_NAMESPACE, PTR};
+pub use limits::{CancelHandle, Clock};
+pub use manifest::{HttpRequest, Manifest, MemoryOptions, Wasm, WasmMetadata};
+pub use plugin::{CompiledPlugin, Plugin, PluginBuilder, WasmInput};
+
+/// The version of interplug.
+pub fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use anyhow;
+}

@@ -1,0 +1,970 @@
+//! `Plugin`, `CompiledPlugin` and `PluginBuilder`: loading modules and the call
+//! life cycle.
+
+use crate::{
+    convert::{FromBytes, ToBytes},
+    current_plugin::CurrentPlugin,
+    function::Function,
+    limits::{CallLimits, CancelHandle, Clock, Stop, FUEL_SLICE},
+    manifest::Manifest,
+    sources::{self, LoadedModule},
+    Error,
+};
+use alloc::{
+    borrow::Cow,
+    boxed::Box,
+    format,
+    string::{String, ToString},
+    sync::Arc,
+    vec,
+    vec::Vec,
+};
+use core::any::Any;
+use wasmi::{Engine, Func, Instance, Linker, Module, Store};
+
+/// Fuel a module's start function and constructors may use at instantiation.
+const INIT_FUEL: u64 = 2_000_000_000;
+
+/// What a plug-in is made from: module bytes (wasm, WAT, or a JSON/TOML manifest) or
+/// a manifest.
+#[derive(Debug, Clone)]
+pub enum WasmInput<'a> {
+    /// Bytes: a wasm binary, wasm text, or a manifest document.
+    Data(Cow<'a, [u8]>),
+    /// A manifest.
+    Manifest(Cow<'a, Manifest>),
+}
+
+impl<'a> From<&'a [u8]> for WasmInput<'a> {
+    fn from(bytes: &'a [u8]) -> Self {
+        WasmInput::Data(Cow::Borrowed(bytes))
+    }
+}
+
+impl<'a, const N: usize> From<&'a [u8; N]> for WasmInput<'a> {
+    fn from(bytes: &'a [u8; N]) -> Self {
+        WasmInput::Data(Cow::Borrowed(bytes))
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for WasmInput<'a> {
+    fn from(bytes: &'a Vec<u8>) -> Self {
+        WasmInput::Data(Cow::Borrowed(bytes))
+    }
+}
+
+impl From<Vec<u8>> for WasmInput<'_> {
+    fn from(bytes: Vec<u8>) -> Self {
+        WasmInput::Data(Cow::Owned(bytes))
+    }
+}
+
+impl<'a> From<&'a str> for WasmInput<'a> {
+    fn from(text: &'a str) -> Self {
+        WasmInput::Data(Cow::Borrowed(text.as_bytes()))
+    }
+}
+
+impl From<Manifest> for WasmInput<'_> {
+    fn from(manifest: Manifest) -> Self {
+        WasmInput::Manifest(Cow::Owned(manifest))
+    }
+}
+
+impl<'a> From<&'a Manifest> for WasmInput<'a> {
+    fn from(manifest: &'a Manifest) -> Self {
+        WasmInput::Manifest(Cow::Borrowed(manifest))
+    }
+}
+
+/// Builds a [`Plugin`] or [`CompiledPlugin`] step by step.
+pub struct PluginBuilder<'a> {
+    source: WasmInput<'a>,
+    functions: Vec<Function>,
+    options: Options,
+}
+
+/// Settings chosen on the builder.
+#[derive(Clone)]
+struct Options {
+    wasi: bool,
+    fuel_limit: Option<u64>,
+    interruptible: bool,
+    clock: Option<Arc<dyn Clock>>,
+    http_response_headers: bool,
+    wasi_output: bool,
+}
+
+impl<'a> PluginBuilder<'a> {
+    /// Starts from module bytes or a manifest.
+    pub fn new(source: impl Into<WasmInput<'a>>) -> Self {
+        PluginBuilder {
+            source: source.into(),
+            functions: Vec::new(),
+            options: Options {
+                wasi: false,
+                fuel_limit: None,
+                interruptible: true,
+                clock: crate::limits::default_clock(),
+                http_response_headers: false,
+                wasi_output: wasi_output_from_env(),
+            },
+        }
+    }
+
+    /// Replaces the source with a manifest.
+    pub fn with_manifest(mut self, manifest: impl Into<Manifest>) -> Self {
+        self.source = WasmInput::Manifest(Cow::Owned(manifest.into()));
+        self
+    }
+
+    /// Enables WASI preview 1.
+    pub fn with_wasi(mut self, wasi: bool) -> Self {
+        self.options.wasi = wasi;
+        self
+    }
+
+    /// Adds a host function.
+    pub fn with_function<T: 'static + Send, F>(
+        mut self,
+        name: impl Into<String>,
+        params: impl IntoIterator<Item = crate::ValType>,
+        results: impl IntoIterator<Item = crate::ValType>,
+        user_data: crate::UserData<T>,
+        f: F,
+    ) -> Self
+    where
+        F: Fn(&mut CurrentPlugin, &[crate::Val], &mut [crate::Val], crate::UserData<T>) -> Result<(), Error>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.functions
+            .push(Function::new(name, params, results, user_data, f));
+        self
+    }
+
+    /// Adds a host function in another namespace.
+    pub fn with_function_in_namespace<T: 'static + Send, F>(
+        mut self,
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        params: impl IntoIterator<Item = crate::ValType>,
+        results: impl IntoIterator<Item = crate::ValType>,
+        user_data: crate::UserData<T>,
+        f: F,
+    ) -> Self
+    where
+        F: Fn(&mut CurrentPlugin, &[crate::Val], &mut [crate::Val], crate::UserData<T>) -> Result<(), Error>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.functions
+            .push(Function::new(name, params, results, user_data, f).with_namespace(namespace));
+        self
+    }
+
+    /// Adds host functions.
+    pub fn with_functions(mut self, functions: impl IntoIterator<Item = Function>) -> Self {
+        self.functions.extend(functions);
+        self
+    }
+
+    /// Gives every call `fuel` units of fuel; a call that spends them fails.
+    pub fn with_fuel_limit(mut self, fuel: u64) -> Self {
+        self.options.fuel_limit = Some(fuel);
+        self
+    }
+
+    /// Turns timeout and cancel support off (it is on by default). Without it, calls
+    /// run slightly faster but `timeout_ms` and [`CancelHandle`] have no effect.
+    /// A fuel limit turns it back on.
+    pub fn with_interruption(mut self, interruptible: bool) -> Self {
+        self.options.interruptible = interruptible;
+        self
+    }
+
+    /// The clock used for `timeout_ms` (needed for timeouts without `std`).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.options.clock = Some(clock);
+        self
+    }
+
+    /// Lets plug-ins read HTTP response headers with `http_headers`.
+    pub fn with_http_response_headers(mut self, allow: bool) -> Self {
+        self.options.http_response_headers = allow;
+        self
+    }
+
+    /// Passes the plug-in's WASI stdout and stderr through to the host's (off by
+    /// default unless `EXTISM_ENABLE_WASI_OUTPUT` is set).
+    pub fn with_wasi_output(mut self, enable: bool) -> Self {
+        self.options.wasi_output = enable;
+        self
+    }
+
+    /// Compiles the modules, for instantiating many plug-ins.
+    pub fn compile(self) -> Result<CompiledPlugin, Error> {
+        CompiledPlugin::compile(self.source, self.functions, self.options)
+    }
+
+    /// Compiles and instantiates the plug-in.
+    pub fn build(self) -> Result<Plugin, Error> {
+        Plugin::new_from_compiled(&self.compile()?)
+    }
+}
+
+/// True when `EXTISM_ENABLE_WASI_OUTPUT` asks for plug-in output.
+fn wasi_output_from_env() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::env::var_os("EXTISM_ENABLE_WASI_OUTPUT").is_some()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        false
+    }
+}
+
+/// What is shared by every instance of a compiled plug-in.
+struct Compiled {
+    engine: Engine,
+    linker: Linker<CurrentPlugin>,
+    main: Module,
+    /// Other modules, named, in an order where each only imports earlier ones.
+    others: Vec<(String, Module)>,
+    manifest: Arc<Manifest>,
+    options: Options,
+}
+
+/// Plug-in modules compiled once, instantiated many times, shared across threads.
+/// Cloning is cheap.
+#[derive(Clone)]
+pub struct CompiledPlugin {
+    inner: Arc<Compiled>,
+}
+
+impl core::fmt::Debug for CompiledPlugin {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CompiledPlugin").finish_non_exhaustive()
+    }
+}
+
+impl CompiledPlugin {
+    /// Compiles `source` with these host functions.
+    pub fn new<'a>(
+        source: impl Into<WasmInput<'a>>,
+        functions: impl IntoIterator<Item = Function>,
+        with_wasi: bool,
+    ) -> Result<Self, Error> {
+        PluginBuilder::new(source)
+            .with_functions(functions)
+            .with_wasi(with_wasi)
+            .compile()
+    }
+
+    fn compile(
+        source: WasmInput<'_>,
+        functions: Vec<Function>,
+        options: Options,
+    ) -> Result<Self, Error> {
+        let (manifest, modules) = sources::load(source)?;
+        let mut config = wasmi::Config::default();
+        let fueled = options.interruptible || options.fuel_limit.is_some();
+        config
+            .consume_fuel(fueled)
+            .compilation_mode(wasmi::CompilationMode::LazyTranslation);
+        let engine = Engine::new(&config);
+
+        let mut main = None;
+        let mut others = Vec::new();
+        for LoadedModule { name, bytes } in modules {
+            let module = Module::new(&engine, &bytes[..])
+                .map_err(|e| anyhow::anyhow!("invalid wasm module `{name}`: {e}"))?;
+            if name == "main" {
+                main = Some(module);
+            } else {
+                others.push((name, module));
+            }
+        }
+        let main = main.ok_or_else(|| anyhow::anyhow!("the manifest has no `main` module"))?;
+        let others = order_by_imports(others)?;
+
+        let mut linker = Linker::new(&engine);
+        crate::env::add_to_linker(&mut linker)
+            .map_err(|e| anyhow::anyhow!("cannot define the Extism kernel functions: {e}"))?;
+        #[cfg(feature = "wasi")]
+        if options.wasi {
+            crate::wasi::add_to_linker(&mut linker)?;
+        }
+        for function in &functions {
+            define_host_function(&mut linker, function)?;
+        }
+        let module_names: Vec<&str> = others.iter().map(|(n, _)| n.as_str()).collect();
+        for (name, module) in others.iter().map(|(n, m)| (n.as_str(), m)).chain([("main", &main)]) {
+            check_imports(name, module, &functions, &module_names, options.wasi)?;
+        }
+        Ok(CompiledPlugin {
+            inner: Arc::new(Compiled {
+                engine,
+                linker,
+                main,
+                others,
+                manifest: Arc::new(manifest),
+                options,
+            }),
+        })
+    }
+
+    /// The manifest the plug-in was made from.
+    pub fn manifest(&self) -> &Manifest {
+        &self.inner.manifest
+    }
+
+    /// Creates a fresh store and instance.
+    fn instantiate(
+        &self,
+        id: uuid::Uuid,
+        cancel: &CancelHandle,
+    ) -> Result<(Store<CurrentPlugin>, Instance), Error> {
+        let compiled = &*self.inner;
+        let mut state = CurrentPlugin::new(compiled.manifest.clone(), id);
+        state.clock = compiled.options.clock.clone();
+        state.http.allow_response_headers = compiled.options.http_response_headers;
+        #[cfg(feature = "wasi")]
+        if compiled.options.wasi {
+            state.wasi = Some(crate::wasi::context(
+                &compiled.manifest,
+                compiled.options.wasi_output,
+            )?);
+        }
+        let mut store = Store::new(&compiled.engine, state);
+        store.limiter(|state| state as &mut dyn wasmi::ResourceLimiter);
+        let fueled = store.get_fuel().is_ok();
+        if fueled {
+            store
+                .set_fuel(INIT_FUEL)
+                .map_err(|e| anyhow::anyhow!("cannot set fuel: {e}"))?;
+        }
+        let instance = if compiled.others.is_empty() {
+            compiled.linker.instantiate_and_start(&mut store, &compiled.main)
+        } else {
+            let mut linker = compiled.linker.clone();
+            for (name, module) in &compiled.others {
+                let instance = linker
+                    .instantiate_and_start(&mut store, module)
+                    .map_err(|e| instantiation_error(&store, name, e))?;
+                linker
+                    .instance(&mut store, name, instance)
+                    .map_err(|e| anyhow::anyhow!("cannot link module `{name}`: {e}"))?;
+            }
+            linker.instantiate_and_start(&mut store, &compiled.main)
+        }
+        .map_err(|e| instantiation_error(&store, "main", e))?;
+
+        // Reactor and language-runtime constructors run once, before any call.
+        let limits = CallLimits {
+            cancel: cancel.clone(),
+            clock: None,
+            timeout_ms: None,
+            fuel_limit: None,
+        };
+        let init = ["_initialize", "__wasm_call_ctors"]
+            .into_iter()
+            .find_map(|name| instance.get_func(&store, name).map(|f| (name, f)));
+        for (name, func) in init.into_iter().chain(
+            instance
+                .get_func(&store, "hs_init")
+                .map(|f| ("hs_init", f)),
+        ) {
+            let ty = func.ty(&store);
+            let params: Vec<wasmi::Val> = ty
+                .params()
+                .iter()
+                .map(|t| wasmi::Val::default_for_ty(*t))
+                .collect();
+            let mut results: Vec<wasmi::Val> = ty
+                .results()
+                .iter()
+                .map(|t| wasmi::Val::default_for_ty(*t))
+                .collect();
+            if fueled {
+                let _ = store.set_fuel(INIT_FUEL);
+            }
+            run(&mut store, func, &params, &mut results, &limits, fueled, true)
+                .map_err(|e| anyhow::anyhow!("the plug-in's `{name}` failed: {}", e.error))?;
+        }
+        Ok((store, instance))
+    }
+}
+
+/// Makes an instantiation error readable.
+fn instantiation_error(store: &Store<CurrentPlugin>, module: &str, error: wasmi::Error) -> Error {
+    if store.data().budget.oom {
+        return store.data().budget.oom_error();
+    }
+    anyhow::anyhow!("cannot instantiate module `{module}`: {error}")
+}
+
+/// Sorts named modules so each one's imports of other modules come first.
+fn order_by_imports(mut pending: Vec<(String, Module)>) -> Result<Vec<(String, Module)>, Error> {
+    let names: Vec<String> = pending.iter().map(|(n, _)| n.clone()).collect();
+    let mut ordered: Vec<(String, Module)> = Vec::new();
+    while !pending.is_empty() {
+        let ready = pending.iter().position(|(_, module)| {
+            module.imports().all(|import| {
+                !names.iter().any(|n| n == import.module())
+                    || ordered.iter().any(|(done, _)| done == import.module())
+            })
+        });
+        match ready {
+            Some(index) => ordered.push(pending.remove(index)),
+            None => {
+                let stuck: Vec<&str> = pending.iter().map(|(n, _)| n.as_str()).collect();
+                anyhow::bail!(
+                    "modules {stuck:?} import each other in a cycle; interplug links modules in \
+                     dependency order"
+                );
+            }
+        }
+    }
+    Ok(ordered)
+}
+
+/// Checks every import of `module` is one interplug can satisfy, naming the ones it
+/// cannot.
+fn check_imports(
+    module_name: &str,
+    module: &Module,
+    functions: &[Function],
+    module_names: &[&str],
+    wasi: bool,
+) -> Result<(), Error> {
+    let mut problems = Vec::new();
+    for import in module.imports() {
+        let (m, n) = (import.module(), import.name());
+        let is_func = matches!(import.ty(), wasmi::ExternType::Func(_));
+        if m == crate::env::ENV_MODULE {
+            if !is_func || !crate::env::ENV_FUNCTIONS.contains(&n) {
+                problems.push(format!(
+                    "`{m}`.`{n}` is not an Extism kernel function (unknown import of {m})"
+                ));
+            }
+        } else if m == "wasi_snapshot_preview1" {
+            if !wasi {
+                problems.push(format!(
+                    "`{m}`.`{n}` needs WASI, which is not enabled: create the plug-in with \
+                     WASI on (with_wasi(true))"
+                ));
+            }
+        } else if module_names.contains(&m) || (m == "main" && module_name != "main") {
+            // Another module of the manifest; the linker checks the type.
+        } else if !functions
+            .iter()
+            .any(|f| f.namespace() == m && f.name() == n)
+        {
+            problems.push(format!(
+                "`{m}`.`{n}` ({}) is not provided: register a host function with that \
+                 namespace and name",
+                describe_extern(import.ty())
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "module `{module_name}` has unresolved imports:\n  {}",
+            problems.join("\n  ")
+        )
+    }
+}
+
+/// A short text for an import's type.
+fn describe_extern(ty: &wasmi::ExternType) -> String {
+    match ty {
+        wasmi::ExternType::Func(f) => format!("func {:?} -> {:?}", f.params(), f.results()),
+        wasmi::ExternType::Memory(_) => String::from("memory"),
+        wasmi::ExternType::Table(_) => String::from("table"),
+        wasmi::ExternType::Global(_) => String::from("global"),
+    }
+}
+
+/// Defines a user host function on the linker.
+fn define_host_function(linker: &mut Linker<CurrentPlugin>, function: &Function) -> Result<(), Error> {
+    let params = function
+        .params()
+        .iter()
+        .map(|t| t.to_wasmi())
+        .collect::<Result<Vec<_>, _>>()?;
+    let results = function
+        .results()
+        .iter()
+        .map(|t| t.to_wasmi())
+        .collect::<Result<Vec<_>, _>>()?;
+    let ty = wasmi::FuncType::new(params, results.clone());
+    let callback = function.callback.clone();
+    let label: Arc<str> = Arc::from(format!("{}::{}", function.namespace(), function.name()));
+    linker
+        .func_new(
+            function.namespace(),
+            function.name(),
+            ty,
+            move |mut caller, inputs, outputs| {
+                let inputs: Vec<crate::Val> = inputs.iter().map(crate::Val::from_wasmi).collect();
+                let mut values: Vec<crate::Val> = outputs.iter().map(crate::Val::from_wasmi).collect();
+                let state = caller.data_mut();
+                call_guarded(&*callback, state, &inputs, &mut values)
+                    .map_err(|e| wasmi::Error::new(format!("host function `{label}` failed: {e:#}")))?;
+                for ((slot, value), ty) in outputs.iter_mut().zip(values).zip(&results) {
+                    *slot = value.to_wasmi(*ty).map_err(|e| {
+                        wasmi::Error::new(format!("host function `{label}`: {e}"))
+                    })?;
+                }
+                Ok(())
+            },
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot register host function `{}`.`{}`: {e}",
+                function.namespace(),
+                function.name()
+            )
+        })?;
+    Ok(())
+}
+
+/// Calls a host function, turning a panic into an error (with `std`).
+fn call_guarded(
+    callback: &crate::function::HostCallback,
+    state: &mut CurrentPlugin,
+    inputs: &[crate::Val],
+    outputs: &mut [crate::Val],
+) -> Result<(), Error> {
+    #[cfg(feature = "std")]
+    {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            callback(state, inputs, outputs)
+        }));
+        match result {
+            Ok(result) => result,
+            Err(panic) => Err(anyhow::anyhow!("panicked: {}", panic_message(&*panic))),
+        }
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        callback(state, inputs, outputs)
+    }
+}
+
+/// The text of a panic payload.
+#[cfg(feature = "std")]
+pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        String::from(*text)
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        String::from("(no message)")
+    }
+}
+
+/// A failed run of a wasm function.
+struct RunError {
+    error: Error,
+    /// The WASI exit status, when the plug-in called `proc_exit`.
+    exit: Option<i32>,
+    /// The instance may be inconsistent and is rebuilt before the next call.
+    poisoned: bool,
+}
+
+/// Runs `func` under the limits. With fuel metering on, the engine runs in slices
+/// of [`FUEL_SLICE`], checking cancel, deadline and the fuel limit between them.
+fn run(
+    store: &mut Store<CurrentPlugin>,
+    func: Func,
+    params: &[wasmi::Val],
+    results: &mut [wasmi::Val],
+    limits: &CallLimits,
+    fueled: bool,
+    init: bool,
+) -> Result<u64, RunError> {
+    let to_run_error = |store: &Store<CurrentPlugin>, error: wasmi::Error| {
+        if let Some(status) = error.i32_exit_status() {
+            return RunError {
+                error: anyhow::anyhow!("the plug-in exited with status {status}"),
+                exit: Some(status),
+                poisoned: true,
+            };
+        }
+        let error = if store.data().budget.oom {
+            store.data().budget.oom_error()
+        } else {
+            anyhow::anyhow!("{error}")
+        };
+        RunError {
+            error,
+            exit: None,
+            poisoned: true,
+        }
+    };
+    if !fueled {
+        return func
+            .call(&mut *store, params, results)
+            .map(|()| 0)
+            .map_err(|e| to_run_error(store, e));
+    }
+    let stop = |store: &Store<CurrentPlugin>, stop: Stop| {
+        let _ = store;
+        RunError {
+            error: stop.error(limits),
+            exit: None,
+            poisoned: true,
+        }
+    };
+    let mut fuel_left = limits.fuel_limit;
+    let slice = |left: Option<u64>, required: u64| match left {
+        Some(left) => left.min(FUEL_SLICE.max(required)),
+        None => FUEL_SLICE.max(required),
+    };
+    let mut given = if init { INIT_FUEL } else { slice(fuel_left, 0) };
+    let mut consumed = 0u64;
+    let _ = store.set_fuel(given);
+    let mut call = func
+        .call_resumable(&mut *store, params, results)
+        .map_err(|e| to_run_error(store, e))?;
+    loop {
+        let spent = given.saturating_sub(store.get_fuel().unwrap_or(0));
+        consumed = consumed.saturating_add(spent);
+        if let Some(left) = fuel_left.as_mut() {
+            *left = left.saturating_sub(spent);
+        }
+        match call {
+            wasmi::ResumableCall::Finished => return Ok(consumed),
+            wasmi::ResumableCall::HostTrap(trap) => {
+                return Err(to_run_error(store, trap.into_host_error()));
+            }
+            wasmi::ResumableCall::OutOfFuel(pending) => {
+                if init {
+                    return Err(RunError {
+                        error: anyhow::anyhow!("used more than {INIT_FUEL} units of fuel"),
+                        exit: None,
+                        poisoned: true,
+                    });
+                }
+                if fuel_left == Some(0) || fuel_left.is_some_and(|l| l < pending.required_fuel()) {
+                    return Err(stop(store, Stop::OutOfFuel));
+                }
+                if limits.cancel.is_cancelled() {
+                    return Err(stop(store, Stop::Cancelled));
+                }
+                if let (Some(clock), Some(deadline)) = (&limits.clock, store.data().deadline_ms) {
+                    if clock.now_ms() >= deadline {
+                        return Err(stop(store, Stop::TimedOut));
+                    }
+                }
+                given = slice(fuel_left, pending.required_fuel());
+                let _ = store.set_fuel(given);
+                call = pending
+                    .resume(&mut *store, results)
+                    .map_err(|e| to_run_error(store, e))?;
+            }
+        }
+    }
+}
+
+/// The outcome of a failed call: the error and the return code the C API reports.
+#[derive(Debug)]
+pub(crate) struct CallFailure {
+    pub(crate) error: Error,
+    pub(crate) rc: i32,
+}
+
+/// A plug-in instance: call its functions.
+pub struct Plugin {
+    compiled: CompiledPlugin,
+    store: Store<CurrentPlugin>,
+    instance: Instance,
+    cancel: CancelHandle,
+    needs_rebuild: bool,
+    fuel_consumed: Option<u64>,
+    /// This plug-in's id.
+    pub id: uuid::Uuid,
+}
+
+impl core::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Plugin").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// A new plug-in id.
+fn new_id() -> uuid::Uuid {
+    #[cfg(feature = "std")]
+    {
+        uuid::Uuid::new_v4()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        use core::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(1);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        uuid::Uuid::from_u64_pair(0x696e_7465_7270_6c75, n)
+    }
+}
+
+impl Plugin {
+    /// Creates a plug-in from module bytes or a manifest, with host functions, and
+    /// WASI when `with_wasi`.
+    pub fn new<'a>(
+        source: impl Into<WasmInput<'a>>,
+        functions: impl IntoIterator<Item = Function>,
+        with_wasi: bool,
+    ) -> Result<Plugin, Error> {
+        PluginBuilder::new(source)
+            .with_functions(functions)
+            .with_wasi(with_wasi)
+            .build()
+    }
+
+    /// Creates a plug-in from a manifest.
+    pub fn new_with_manifest(
+        manifest: &Manifest,
+        functions: impl IntoIterator<Item = Function>,
+        with_wasi: bool,
+    ) -> Result<Plugin, Error> {
+        Plugin::new(manifest, functions, with_wasi)
+    }
+
+    /// Instantiates a compiled plug-in.
+    pub fn new_from_compiled(compiled: &CompiledPlugin) -> Result<Plugin, Error> {
+        let id = new_id();
+        let cancel = CancelHandle::new();
+        let (store, instance) = compiled.instantiate(id, &cancel)?;
+        Ok(Plugin {
+            compiled: compiled.clone(),
+            store,
+            instance,
+            cancel,
+            needs_rebuild: false,
+            fuel_consumed: None,
+            id,
+        })
+    }
+
+    /// A handle that cancels this plug-in's running call from another thread.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+
+    /// True when `name` is a plug-in function: an export of type `() -> i32` or
+    /// `() -> ()`.
+    pub fn function_exists(&self, name: impl AsRef<str>) -> bool {
+        self.plugin_function(name.as_ref()).is_ok()
+    }
+
+    /// The export `name`, if it is a plug-in function.
+    fn plugin_function(&self, name: &str) -> Result<Func, Error> {
+        let func = self
+            .instance
+            .get_func(&self.store, name)
+            .ok_or_else(|| anyhow::anyhow!("Function not found: {name}"))?;
+        let ty = func.ty(&self.store);
+        let valid = ty.params().is_empty()
+            && (ty.results().is_empty() || ty.results() == [wasmi::ValType::I32]);
+        if !valid {
+            anyhow::bail!(
+                "`{name}` is not a plug-in function: its type is {:?} -> {:?}, not () -> i32",
+                ty.params(),
+                ty.results()
+            );
+        }
+        Ok(func)
+    }
+
+    /// Frees the Extism memory: every handle of the last call becomes invalid.
+    pub fn reset(&mut self) -> Result<(), Error> {
+        self.store.data_mut().reset_memory();
+        Ok(())
+    }
+
+    /// Replaces the instance by a fresh one (new globals, linear memory and Extism
+    /// memory); vars and config are kept.
+    pub fn reinstantiate(&mut self) -> Result<(), Error> {
+        let (mut store, instance) = self.compiled.instantiate(self.id, &self.cancel)?;
+        let old = self.store.data_mut();
+        let state = store.data_mut();
+        core::mem::swap(&mut state.vars, &mut old.vars);
+        core::mem::swap(&mut state.config, &mut old.config);
+        state.http.allow_response_headers = old.http.allow_response_headers;
+        self.store = store;
+        self.instance = instance;
+        self.needs_rebuild = false;
+        Ok(())
+    }
+
+    /// Fuel the last call used (when fuel metering is on).
+    pub fn fuel_consumed(&self) -> Option<u64> {
+        self.fuel_consumed
+    }
+
+    /// Calls `name` with `input`, returning its output decoded as `U`.
+    pub fn call<'a, 'b, T: ToBytes<'a>, U: FromBytes<'b>>(
+        &'b mut self,
+        name: impl AsRef<str>,
+        input: T,
+    ) -> Result<U, Error> {
+        self.call_get_error_code(name, input).map_err(|(e, _)| e)
+    }
+
+    /// Like [`Plugin::call`], but a failure also gives the return code (the
+    /// plug-in's own when it returned one, else -1).
+    pub fn call_get_error_code<'a, 'b, T: ToBytes<'a>, U: FromBytes<'b>>(
+        &'b mut self,
+        name: impl AsRef<str>,
+        input: T,
+    ) -> Result<U, (Error, i32)> {
+        let input = input.to_bytes().map_err(|e| (e, -1))?;
+        self.raw_call(name.as_ref(), input.as_ref(), None)
+            .map_err(|f| (f.error, f.rc))?;
+        let output = self.output().map_err(|e| (e, -1))?;
+        U::from_bytes(output).map_err(|e| (e, -1))
+    }
+
+    /// Like [`Plugin::call`], with a value host functions read through
+    /// [`CurrentPlugin::host_context`].
+    pub fn call_with_host_context<'a, 'b, T, U, C>(
+        &'b mut self,
+        name: impl AsRef<str>,
+        input: T,
+        host_context: C,
+    ) -> Result<U, Error>
+    where
+        T: ToBytes<'a>,
+        U: FromBytes<'b>,
+        C: Any + Send + Sync + 'static,
+    {
+        let input = input.to_bytes()?;
+        self.raw_call(name.as_ref(), input.as_ref(), Some(Box::new(host_context)))
+            .map_err(|f| f.error)?;
+        U::from_bytes(self.output()?)
+    }
+
+    /// The output of the last successful call.
+    pub fn output(&self) -> Result<&[u8], Error> {
+        self.store.data().output_bytes()
+    }
+
+    /// Sets config keys (`None` removes a key); plug-ins see them on the next
+    /// `config_get`.
+    pub fn set_config<'k>(
+        &mut self,
+        changes: impl IntoIterator<Item = (&'k str, Option<&'k str>)>,
+    ) {
+        let config = &mut self.store.data_mut().config;
+        for (key, value) in changes {
+            match value {
+                Some(value) => config.insert(key.to_string(), value.to_string()),
+                None => config.remove(key),
+            };
+        }
+    }
+
+    /// Lets the plug-in read HTTP response headers.
+    pub fn allow_http_response_headers(&mut self, allow: bool) {
+        self.store.data_mut().http.allow_response_headers = allow;
+    }
+
+    /// The state host functions see, between calls.
+    pub fn current_plugin(&mut self) -> &mut CurrentPlugin {
+        self.store.data_mut()
+    }
+
+    /// Runs `name` on raw input bytes; the output is then in [`Plugin::output`].
+    pub(crate) fn raw_call(
+        &mut self,
+        name: &str,
+        input: &[u8],
+        host_context: Option<Box<dyn Any + Send>>,
+    ) -> Result<(), CallFailure> {
+        let fail = |error: Error| CallFailure { error, rc: -1 };
+        if self.needs_rebuild {
+            self.reinstantiate().map_err(fail)?;
+        }
+        let func = self.plugin_function(name).map_err(fail)?;
+        self.cancel.clear();
+        let options = &self.compiled.inner.options;
+        let limits = CallLimits {
+            cancel: self.cancel.clone(),
+            clock: options.clock.clone(),
+            timeout_ms: self.compiled.inner.manifest.timeout_ms,
+            fuel_limit: options.fuel_limit,
+        };
+        let fueled = self.store.get_fuel().is_ok();
+        {
+            let state = self.store.data_mut();
+            state.begin_call(input).map_err(fail)?;
+            state.host_context = host_context;
+            state.deadline_ms = match (&limits.clock, limits.timeout_ms) {
+                (Some(clock), Some(timeout)) => Some(clock.now_ms().saturating_add(timeout)),
+                _ => None,
+            };
+        }
+        let mut results = vec![wasmi::Val::I32(0); func.ty(&self.store).results().len()];
+        let outcome = run(&mut self.store, func, &[], &mut results, &limits, fueled, false);
+        self.store.data_mut().host_context = None;
+        if name == "_start" {
+            self.needs_rebuild = true;
+        }
+        let plugin_error = self.store.data().error_message();
+        match outcome {
+            Ok(consumed) => {
+                self.fuel_consumed = fueled.then_some(consumed);
+                let rc = results.first().and_then(|v| v.i32()).unwrap_or(0);
+                match (plugin_error, rc) {
+                    (Some(message), rc) => Err(CallFailure {
+                        error: Error::msg(message),
+                        rc: if rc == 0 { -1 } else { rc },
+                    }),
+                    (None, 0) => Ok(()),
+                    (None, rc) => Err(CallFailure {
+                        error: anyhow::anyhow!("Returned non-zero exit code: {rc}"),
+                        rc,
+                    }),
+                }
+            }
+            Err(RunError {
+                error,
+                exit,
+                poisoned,
+            }) => {
+                self.needs_rebuild |= poisoned;
+                match (exit, plugin_error) {
+                    (Some(0), None) => Ok(()),
+                    (Some(code), Some(message)) => Err(CallFailure {
+                        error: Error::msg(message),
+                        rc: code,
+                    }),
+                    (Some(code), None) => Err(CallFailure { error, rc: code }),
+                    (None, _) => Err(fail(error)),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>() {}
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn thread_safety_of_public_types() {
+        assert_send::<Plugin>();
+        assert_send_sync::<CompiledPlugin>();
+        assert_send_sync::<CancelHandle>();
+    }
+}
