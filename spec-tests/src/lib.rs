@@ -1,3 +1,4 @@
 //! Conformance suite helpers.
 
 pub mod capi;
+pub mod cases;
