@@ -213,9 +213,9 @@ impl<'a, T: bytemuck::Pod> ToBytes<'a> for Raw<'a, T> {
 
 impl<'a, T: bytemuck::Pod> FromBytes<'a> for Raw<'a, T> {
     fn from_bytes(data: &'a [u8]) -> Result<Self, Error> {
-        bytemuck::try_from_bytes(data)
-            .map(Raw)
-            .map_err(|e| anyhow::anyhow!("bytes do not form a {}: {e:?}", core::any::type_name::<T>()))
+        bytemuck::try_from_bytes(data).map(Raw).map_err(|e| {
+            anyhow::anyhow!("bytes do not form a {}: {e:?}", core::any::type_name::<T>())
+        })
     }
 }
 

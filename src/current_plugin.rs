@@ -206,8 +206,9 @@ impl CurrentPlugin {
             .map_err(|e| anyhow::anyhow!("the plug-in's output is invalid: {e}"))
     }
 
-    /// The error message the plug-in set, if any.
-    pub(crate) fn error_message(&self) -> Option<String> {
+    /// The error message the plug-in set with `error_set` during the current (or,
+    /// between calls, the last) call, if any.
+    pub fn error_message(&self) -> Option<String> {
         if self.error == 0 {
             return None;
         }
@@ -337,7 +338,11 @@ impl CurrentPlugin {
     }
 
     /// Encodes `data` into a new block and stores its handle in `slot`.
-    pub fn memory_set_val<'a, T: ToBytes<'a>>(&mut self, slot: &mut Val, data: T) -> Result<(), Error> {
+    pub fn memory_set_val<'a, T: ToBytes<'a>>(
+        &mut self,
+        slot: &mut Val,
+        data: T,
+    ) -> Result<(), Error> {
         let handle = self.memory_new(data)?;
         *slot = Val::I64(handle.offset as i64);
         Ok(())
@@ -350,10 +355,7 @@ impl CurrentPlugin {
             .as_mut()
             .ok_or_else(|| anyhow::anyhow!("no host context: use call_with_host_context"))?;
         context.downcast_mut::<T>().ok_or_else(|| {
-            anyhow::anyhow!(
-                "the host context is not a {}",
-                core::any::type_name::<T>()
-            )
+            anyhow::anyhow!("the host context is not a {}", core::any::type_name::<T>())
         })
     }
 

@@ -87,17 +87,39 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
         c.data().memory.length(h as u64) as i64
     })?;
     linker.func_wrap(m, "load_u8", |c: Ctx, p: i64| -> Result<i32, Trap> {
-        c.data().memory.load_u8(p as u64).map(i32::from).map_err(trap)
+        c.data()
+            .memory
+            .load_u8(p as u64)
+            .map(i32::from)
+            .map_err(trap)
     })?;
     linker.func_wrap(m, "load_u64", |c: Ctx, p: i64| -> Result<i64, Trap> {
-        c.data().memory.load_u64(p as u64).map(|v| v as i64).map_err(trap)
+        c.data()
+            .memory
+            .load_u64(p as u64)
+            .map(|v| v as i64)
+            .map_err(trap)
     })?;
-    linker.func_wrap(m, "store_u8", |mut c: Ctx, p: i64, v: i32| -> Result<(), Trap> {
-        c.data_mut().memory.store_u8(p as u64, v as u8).map_err(trap)
-    })?;
-    linker.func_wrap(m, "store_u64", |mut c: Ctx, p: i64, v: i64| -> Result<(), Trap> {
-        c.data_mut().memory.store_u64(p as u64, v as u64).map_err(trap)
-    })?;
+    linker.func_wrap(
+        m,
+        "store_u8",
+        |mut c: Ctx, p: i64, v: i32| -> Result<(), Trap> {
+            c.data_mut()
+                .memory
+                .store_u8(p as u64, v as u8)
+                .map_err(trap)
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "store_u64",
+        |mut c: Ctx, p: i64, v: i64| -> Result<(), Trap> {
+            c.data_mut()
+                .memory
+                .store_u64(p as u64, v as u64)
+                .map_err(trap)
+        },
+    )?;
     linker.func_wrap(m, "input_length", |c: Ctx| -> i64 {
         c.data().input.length as i64
     })?;
@@ -110,7 +132,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
         if (i as u64) >= input.length {
             return Err(input_bounds(i, 1, input.length));
         }
-        state.memory.load_u8(input.offset + i as u64).map(i32::from).map_err(trap)
+        state
+            .memory
+            .load_u8(input.offset + i as u64)
+            .map(i32::from)
+            .map_err(trap)
     })?;
     linker.func_wrap(m, "input_load_u64", |c: Ctx, i: i64| -> Result<i64, Trap> {
         let state = c.data();
@@ -119,28 +145,40 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
             Some(end) if end <= input.length => {}
             _ => return Err(input_bounds(i, 8, input.length)),
         }
-        state.memory.load_u64(input.offset + i as u64).map(|v| v as i64).map_err(trap)
+        state
+            .memory
+            .load_u64(input.offset + i as u64)
+            .map(|v| v as i64)
+            .map_err(trap)
     })?;
-    linker.func_wrap(m, "input_set", |mut c: Ctx, h: i64, n: i64| -> Result<(), Trap> {
-        let state = c.data_mut();
-        state.memory.slice(h as u64, n as u64).map_err(trap)?;
-        state.input = crate::MemoryHandle {
-            offset: h as u64,
-            length: n as u64,
-        };
-        Ok(())
-    })?;
-    linker.func_wrap(m, "output_set", |mut c: Ctx, h: i64, n: i64| -> Result<(), Trap> {
-        let state = c.data_mut();
-        if n != 0 {
+    linker.func_wrap(
+        m,
+        "input_set",
+        |mut c: Ctx, h: i64, n: i64| -> Result<(), Trap> {
+            let state = c.data_mut();
             state.memory.slice(h as u64, n as u64).map_err(trap)?;
-        }
-        state.output = crate::MemoryHandle {
-            offset: h as u64,
-            length: n as u64,
-        };
-        Ok(())
-    })?;
+            state.input = crate::MemoryHandle {
+                offset: h as u64,
+                length: n as u64,
+            };
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "output_set",
+        |mut c: Ctx, h: i64, n: i64| -> Result<(), Trap> {
+            let state = c.data_mut();
+            if n != 0 {
+                state.memory.slice(h as u64, n as u64).map_err(trap)?;
+            }
+            state.output = crate::MemoryHandle {
+                offset: h as u64,
+                length: n as u64,
+            };
+            Ok(())
+        },
+    )?;
     linker.func_wrap(m, "output_length", |c: Ctx| -> i64 {
         c.data().output.length as i64
     })?;
@@ -186,23 +224,34 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
             None => Err(state.budget.oom_error_trap()),
         }
     })?;
-    linker.func_wrap(m, "var_set", |mut c: Ctx, k: i64, v: i64| -> Result<(), Trap> {
-        let state = c.data_mut();
-        let key = block_str(state, k, "var name")?;
-        let result = if v == 0 {
-            state.vars.set(&key, None)
-        } else {
-            let value = state.memory.block(v as u64).map_err(trap)?;
-            state.vars.set(&key, Some(value))
-        };
-        state.memory.free(k as u64);
-        state.memory.free(v as u64);
-        result.map_err(Trap::new)
+    linker.func_wrap(
+        m,
+        "var_set",
+        |mut c: Ctx, k: i64, v: i64| -> Result<(), Trap> {
+            let state = c.data_mut();
+            let key = block_str(state, k, "var name")?;
+            let result = if v == 0 {
+                state.vars.set(&key, None)
+            } else {
+                let value = state.memory.block(v as u64).map_err(trap)?;
+                state.vars.set(&key, Some(value))
+            };
+            state.memory.free(k as u64);
+            state.memory.free(v as u64);
+            result.map_err(Trap::new)
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "http_request",
+        |mut c: Ctx, req: i64, body: i64| -> Result<i64, Trap> {
+            crate::http::request(c.data_mut(), req as u64, body as u64)
+                .map_err(|e| Trap::new(format!("{e:#}")))
+        },
+    )?;
+    linker.func_wrap(m, "http_status_code", |c: Ctx| -> i32 {
+        c.data().http.status
     })?;
-    linker.func_wrap(m, "http_request", |mut c: Ctx, req: i64, body: i64| -> Result<i64, Trap> {
-        crate::http::request(c.data_mut(), req as u64, body as u64).map_err(|e| Trap::new(format!("{e:#}")))
-    })?;
-    linker.func_wrap(m, "http_status_code", |c: Ctx| -> i32 { c.data().http.status })?;
     linker.func_wrap(m, "http_headers", |mut c: Ctx| -> Result<i64, Trap> {
         let state = c.data_mut();
         if !state.http.allow_response_headers {

@@ -256,7 +256,7 @@ impl core::fmt::Debug for Function {
 impl Function {
     /// A host function `name` with these parameter and result types, calling `f`
     /// with `user_data` on every call.
-    pub fn new<T: 'static, F>(
+    pub fn new<T: 'static + Send, F>(
         name: impl Into<String>,
         params: impl IntoIterator<Item = ValType>,
         results: impl IntoIterator<Item = ValType>,
@@ -268,7 +268,6 @@ impl Function {
             + Send
             + Sync
             + 'static,
-        T: Send,
     {
         let callback = move |plugin: &mut CurrentPlugin, inputs: &[Val], outputs: &mut [Val]| {
             f(plugin, inputs, outputs, user_data.clone())

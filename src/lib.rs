@@ -32,6 +32,8 @@ pub mod limits;
 pub mod manifest;
 pub mod memory;
 mod plugin;
+#[cfg(feature = "std")]
+mod pool;
 pub mod sources;
 mod typed;
 #[cfg(feature = "wasi")]
@@ -40,12 +42,14 @@ mod wasi;
 /// The error type of every fallible operation (an `anyhow::Error`, as in `extism`).
 pub type Error = anyhow::Error;
 
-pub use convert::{FromBytes, FromBytesOwned, Json, Msgpack, Raw, ToBytes, Base64};
+pub use convert::{Base64, FromBytes, FromBytesOwned, Json, Msgpack, Raw, ToBytes};
 pub use current_plugin::{CurrentPlugin, MemoryHandle};
 pub use function::{Function, UserData, Val, ValType, DEFAULT_NAMESPACE, PTR};
 pub use limits::{CancelHandle, Clock};
 pub use manifest::{HttpRequest, Manifest, MemoryOptions, Wasm, WasmMetadata};
 pub use plugin::{CompiledPlugin, Plugin, PluginBuilder, WasmInput};
+#[cfg(feature = "std")]
+pub use pool::{Pool, PooledPlugin};
 
 /// The version of interplug.
 pub fn version() -> &'static str {

@@ -215,9 +215,9 @@ impl TryFrom<RawWasm> for Wasm {
                         .map_err(|e| format!("wasm `data` is not valid base64: {e}"))?,
                     RawData::Pointer { ptr, len } => {
                         return Err(format!(
-                            "wasm `data` given as a host pointer ({{\"ptr\": {ptr}, \"len\": {len}}}) \
+                        "wasm `data` given as a host pointer ({{\"ptr\": {ptr}, \"len\": {len}}}) \
                              is not supported; give the module bytes as base64 or a path"
-                        ))
+                    ))
                     }
                 };
                 Ok(Wasm::Data { data, meta })
@@ -233,7 +233,9 @@ impl TryFrom<RawWasm> for Wasm {
             (None, None, None) => Err(String::from(
                 "a wasm entry needs one of `path`, `data` or `url`",
             )),
-            (path, data, url) if path.is_some() as u8 + data.is_some() as u8 + url.is_some() as u8 > 1 => {
+            (path, data, url)
+                if path.is_some() as u8 + data.is_some() as u8 + url.is_some() as u8 > 1 =>
+            {
                 Err(String::from(
                     "a wasm entry takes only one of `path`, `data` or `url`",
                 ))
@@ -415,7 +417,10 @@ mod tests {
         }"#;
         let manifest = Manifest::from_json(text).expect("valid manifest");
         assert_eq!(manifest.wasm.len(), 3);
-        assert_eq!(manifest.wasm[0], Wasm::file("plugin.wasm").with_name("main").with_hash("ab"));
+        assert_eq!(
+            manifest.wasm[0],
+            Wasm::file("plugin.wasm").with_name("main").with_hash("ab")
+        );
         assert_eq!(manifest.wasm[1], Wasm::data(b"\0asm\x01\0\0\0".to_vec()));
         assert_eq!(manifest.memory.max_pages, Some(16));
         assert_eq!(manifest.timeout_ms, Some(1000));
@@ -500,18 +505,20 @@ mod tests {
             )),
             proptest::option::of(any::<u64>()),
         )
-            .prop_map(|(wasm, pages, vars, config, hosts, paths, timeout)| Manifest {
-                wasm,
-                memory: MemoryOptions {
-                    max_pages: pages,
-                    max_http_response_bytes: None,
-                    max_var_bytes: vars,
+            .prop_map(
+                |(wasm, pages, vars, config, hosts, paths, timeout)| Manifest {
+                    wasm,
+                    memory: MemoryOptions {
+                        max_pages: pages,
+                        max_http_response_bytes: None,
+                        max_var_bytes: vars,
+                    },
+                    config,
+                    allowed_hosts: hosts,
+                    allowed_paths: paths,
+                    timeout_ms: timeout,
                 },
-                config,
-                allowed_hosts: hosts,
-                allowed_paths: paths,
-                timeout_ms: timeout,
-            })
+            )
     }
 
     proptest! {

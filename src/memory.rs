@@ -92,10 +92,8 @@ impl Default for ExtismMemory {
 impl ExtismMemory {
     /// An empty memory limited to [`DEFAULT_ARENA_LIMIT`] bytes.
     pub fn new() -> Self {
-        let mut bytes = Vec::new();
-        bytes.resize(FIRST_BLOCK_OFFSET as usize, 0);
         ExtismMemory {
-            bytes,
+            bytes: alloc::vec![0; FIRST_BLOCK_OFFSET as usize],
             blocks: Vec::new(),
             free_blocks: 0,
             limit: DEFAULT_ARENA_LIMIT,
@@ -126,7 +124,8 @@ impl ExtismMemory {
         self.free_blocks = 0;
         self.bytes.truncate(FIRST_BLOCK_OFFSET as usize);
         if self.bytes.capacity() > keep_bytes {
-            self.bytes.shrink_to(keep_bytes.max(FIRST_BLOCK_OFFSET as usize));
+            self.bytes
+                .shrink_to(keep_bytes.max(FIRST_BLOCK_OFFSET as usize));
         }
     }
 
@@ -327,7 +326,10 @@ mod tests {
         assert!(handle >= FIRST_BLOCK_OFFSET);
         assert_eq!(memory.length(0), 0);
         assert!(memory.load_u8(0).is_err());
-        assert!(matches!(memory.block(0), Err(MemoryError::NotABlock { .. })));
+        assert!(matches!(
+            memory.block(0),
+            Err(MemoryError::NotABlock { .. })
+        ));
     }
 
     #[test]

@@ -134,7 +134,12 @@ impl<'a> PluginBuilder<'a> {
         f: F,
     ) -> Self
     where
-        F: Fn(&mut CurrentPlugin, &[crate::Val], &mut [crate::Val], crate::UserData<T>) -> Result<(), Error>
+        F: Fn(
+                &mut CurrentPlugin,
+                &[crate::Val],
+                &mut [crate::Val],
+                crate::UserData<T>,
+            ) -> Result<(), Error>
             + Send
             + Sync
             + 'static,
@@ -155,7 +160,12 @@ impl<'a> PluginBuilder<'a> {
         f: F,
     ) -> Self
     where
-        F: Fn(&mut CurrentPlugin, &[crate::Val], &mut [crate::Val], crate::UserData<T>) -> Result<(), Error>
+        F: Fn(
+                &mut CurrentPlugin,
+                &[crate::Val],
+                &mut [crate::Val],
+                crate::UserData<T>,
+            ) -> Result<(), Error>
             + Send
             + Sync
             + 'static,
@@ -302,7 +312,11 @@ impl CompiledPlugin {
             define_host_function(&mut linker, function)?;
         }
         let module_names: Vec<&str> = others.iter().map(|(n, _)| n.as_str()).collect();
-        for (name, module) in others.iter().map(|(n, m)| (n.as_str(), m)).chain([("main", &main)]) {
+        for (name, module) in others
+            .iter()
+            .map(|(n, m)| (n.as_str(), m))
+            .chain([("main", &main)])
+        {
             check_imports(name, module, &functions, &module_names, options.wasi)?;
         }
         Ok(CompiledPlugin {
@@ -348,7 +362,9 @@ impl CompiledPlugin {
                 .map_err(|e| anyhow::anyhow!("cannot set fuel: {e}"))?;
         }
         let instance = if compiled.others.is_empty() {
-            compiled.linker.instantiate_and_start(&mut store, &compiled.main)
+            compiled
+                .linker
+                .instantiate_and_start(&mut store, &compiled.main)
         } else {
             let mut linker = compiled.linker.clone();
             for (name, module) in &compiled.others {
@@ -373,11 +389,10 @@ impl CompiledPlugin {
         let init = ["_initialize", "__wasm_call_ctors"]
             .into_iter()
             .find_map(|name| instance.get_func(&store, name).map(|f| (name, f)));
-        for (name, func) in init.into_iter().chain(
-            instance
-                .get_func(&store, "hs_init")
-                .map(|f| ("hs_init", f)),
-        ) {
+        for (name, func) in init
+            .into_iter()
+            .chain(instance.get_func(&store, "hs_init").map(|f| ("hs_init", f)))
+        {
             let ty = func.ty(&store);
             let params: Vec<wasmi::Val> = ty
                 .params()
@@ -392,8 +407,16 @@ impl CompiledPlugin {
             if fueled {
                 let _ = store.set_fuel(INIT_FUEL);
             }
-            run(&mut store, func, &params, &mut results, &limits, fueled, true)
-                .map_err(|e| anyhow::anyhow!("the plug-in's `{name}` failed: {}", e.error))?;
+            run(
+                &mut store,
+                func,
+                &params,
+                &mut results,
+                &limits,
+                fueled,
+                true,
+            )
+            .map_err(|e| anyhow::anyhow!("the plug-in's `{name}` failed: {}", e.error))?;
         }
         Ok((store, instance))
     }
@@ -492,7 +515,10 @@ fn describe_extern(ty: &wasmi::ExternType) -> String {
 }
 
 /// Defines a user host function on the linker.
-fn define_host_function(linker: &mut Linker<CurrentPlugin>, function: &Function) -> Result<(), Error> {
+fn define_host_function(
+    linker: &mut Linker<CurrentPlugin>,
+    function: &Function,
+) -> Result<(), Error> {
     let params = function
         .params()
         .iter()
@@ -513,14 +539,16 @@ fn define_host_function(linker: &mut Linker<CurrentPlugin>, function: &Function)
             ty,
             move |mut caller, inputs, outputs| {
                 let inputs: Vec<crate::Val> = inputs.iter().map(crate::Val::from_wasmi).collect();
-                let mut values: Vec<crate::Val> = outputs.iter().map(crate::Val::from_wasmi).collect();
+                let mut values: Vec<crate::Val> =
+                    outputs.iter().map(crate::Val::from_wasmi).collect();
                 let state = caller.data_mut();
-                call_guarded(&*callback, state, &inputs, &mut values)
-                    .map_err(|e| wasmi::Error::new(format!("host function `{label}` failed: {e:#}")))?;
+                call_guarded(&*callback, state, &inputs, &mut values).map_err(|e| {
+                    wasmi::Error::new(format!("host function `{label}` failed: {e:#}"))
+                })?;
                 for ((slot, value), ty) in outputs.iter_mut().zip(values).zip(&results) {
-                    *slot = value.to_wasmi(*ty).map_err(|e| {
-                        wasmi::Error::new(format!("host function `{label}`: {e}"))
-                    })?;
+                    *slot = value
+                        .to_wasmi(*ty)
+                        .map_err(|e| wasmi::Error::new(format!("host function `{label}`: {e}")))?;
                 }
                 Ok(())
             },
@@ -660,7 +688,7 @@ fn run(
                     return Err(stop(store, Stop::Cancelled));
                 }
                 if let (Some(clock), Some(deadline)) = (&limits.clock, store.data().deadline_ms) {
-                    if clock.now_ms() >= deadline {
+                    if clock.now_ms() > deadline {
                         return Err(stop(store, Stop::TimedOut));
                     }
                 }
@@ -695,7 +723,9 @@ pub struct Plugin {
 
 impl core::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Plugin").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("Plugin")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -851,6 +881,26 @@ impl Plugin {
         U::from_bytes(self.output()?)
     }
 
+    /// Like [`Plugin::call_with_host_context`], but a failure also gives the return
+    /// code, as [`Plugin::call_get_error_code`] does (used by the C API).
+    pub fn call_with_host_context_get_error_code<'a, 'b, T, U, C>(
+        &'b mut self,
+        name: impl AsRef<str>,
+        input: T,
+        host_context: C,
+    ) -> Result<U, (Error, i32)>
+    where
+        T: ToBytes<'a>,
+        U: FromBytes<'b>,
+        C: Any + Send + Sync + 'static,
+    {
+        let input = input.to_bytes().map_err(|e| (e, -1))?;
+        self.raw_call(name.as_ref(), input.as_ref(), Some(Box::new(host_context)))
+            .map_err(|f| (f.error, f.rc))?;
+        let output = self.output().map_err(|e| (e, -1))?;
+        U::from_bytes(output).map_err(|e| (e, -1))
+    }
+
     /// The output of the last successful call.
     pub fn output(&self) -> Result<&[u8], Error> {
         self.store.data().output_bytes()
@@ -879,6 +929,79 @@ impl Plugin {
     /// The state host functions see, between calls.
     pub fn current_plugin(&mut self) -> &mut CurrentPlugin {
         self.store.data_mut()
+    }
+
+    /// Calls any export `name` with wasm values, under the plug-in's limits (timeout,
+    /// cancel, fuel, memory), and returns its results.
+    ///
+    /// Unlike [`Plugin::call`] it does not start an Extism call: the Extism memory is
+    /// not reset, there is no input and no output, and an error the plug-in sets is
+    /// not turned into a failure. Hosts use it to drive modules that exchange memory
+    /// handles directly, e.g. a module standing in for host functions (allocate blocks
+    /// with [`Plugin::current_plugin`], pass their handles, free them after).
+    pub fn call_export(
+        &mut self,
+        name: &str,
+        params: &[crate::Val],
+    ) -> Result<Vec<crate::Val>, Error> {
+        if self.needs_rebuild {
+            self.reinstantiate()?;
+        }
+        let func = self
+            .instance
+            .get_func(&self.store, name)
+            .ok_or_else(|| anyhow::anyhow!("Function not found: {name}"))?;
+        let ty = func.ty(&self.store);
+        if ty.params().len() != params.len() {
+            anyhow::bail!(
+                "`{name}` takes {} parameters ({:?}), {} given",
+                ty.params().len(),
+                ty.params(),
+                params.len()
+            );
+        }
+        let params = params
+            .iter()
+            .zip(ty.params())
+            .map(|(value, ty)| value.to_wasmi(*ty))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut results: Vec<wasmi::Val> = ty
+            .results()
+            .iter()
+            .map(|t| wasmi::Val::default_for_ty(*t))
+            .collect();
+        self.cancel.clear();
+        let options = &self.compiled.inner.options;
+        let limits = CallLimits {
+            cancel: self.cancel.clone(),
+            clock: options.clock.clone(),
+            timeout_ms: self.compiled.inner.manifest.timeout_ms,
+            fuel_limit: options.fuel_limit,
+        };
+        let fueled = self.store.get_fuel().is_ok();
+        self.store.data_mut().deadline_ms = match (&limits.clock, limits.timeout_ms) {
+            (Some(clock), Some(timeout)) => Some(clock.now_ms().saturating_add(timeout)),
+            _ => None,
+        };
+        self.store.data_mut().budget.oom = false;
+        match run(
+            &mut self.store,
+            func,
+            &params,
+            &mut results,
+            &limits,
+            fueled,
+            false,
+        ) {
+            Ok(consumed) => {
+                self.fuel_consumed = fueled.then_some(consumed);
+                Ok(results.iter().map(crate::Val::from_wasmi).collect())
+            }
+            Err(failure) => {
+                self.needs_rebuild |= failure.poisoned;
+                Err(failure.error)
+            }
+        }
     }
 
     /// Runs `name` on raw input bytes; the output is then in [`Plugin::output`].
@@ -912,7 +1035,15 @@ impl Plugin {
             };
         }
         let mut results = vec![wasmi::Val::I32(0); func.ty(&self.store).results().len()];
-        let outcome = run(&mut self.store, func, &[], &mut results, &limits, fueled, false);
+        let outcome = run(
+            &mut self.store,
+            func,
+            &[],
+            &mut results,
+            &limits,
+            fueled,
+            false,
+        );
         self.store.data_mut().host_context = None;
         if name == "_start" {
             self.needs_rebuild = true;

@@ -2,17 +2,16 @@
 //! detection, files, URLs, base64 data, hashes and the choice of `main`.
 
 use crate::{manifest::Wasm, plugin::WasmInput, Error, Manifest};
-use alloc::{
-    format,
-    string::String,
-    vec::Vec,
-};
+use alloc::{format, string::String, vec::Vec};
 use sha2::{Digest, Sha256};
 
 /// The bytes of one module of a plug-in, with the name other modules import it by.
-pub(crate) struct LoadedModule {
-    pub(crate) name: String,
-    pub(crate) bytes: Vec<u8>,
+#[derive(Debug, Clone)]
+pub struct LoadedModule {
+    /// The module's name (`main` holds the plug-in functions).
+    pub name: String,
+    /// The module as a wasm binary (wasm text is already converted).
+    pub bytes: Vec<u8>,
 }
 
 /// What a byte string holds.
@@ -88,14 +87,13 @@ fn parse_toml(_bytes: &[u8]) -> Result<Manifest, Error> {
 }
 
 /// Loads every module of the manifest and names them; exactly one is `main`.
-fn load_modules(manifest: &Manifest) -> Result<Vec<LoadedModule>, Error> {
+/// Hashes are checked and wasm text is converted to binary, as when a plug-in is
+/// created, but nothing is compiled: tools use it to inspect a plug-in's modules.
+pub fn load_modules(manifest: &Manifest) -> Result<Vec<LoadedModule>, Error> {
     if manifest.wasm.is_empty() {
         anyhow::bail!("the manifest lists no wasm modules: add one to `wasm`");
     }
-    let last_unnamed = manifest
-        .wasm
-        .iter()
-        .rposition(|w| w.meta().name.is_none());
+    let last_unnamed = manifest.wasm.iter().rposition(|w| w.meta().name.is_none());
     let mut modules: Vec<LoadedModule> = Vec::with_capacity(manifest.wasm.len());
     for (index, wasm) in manifest.wasm.iter().enumerate() {
         let name = match &wasm.meta().name {
@@ -120,9 +118,7 @@ fn load_modules(manifest: &Manifest) -> Result<Vec<LoadedModule>, Error> {
         modules.push(LoadedModule { name, bytes });
     }
     if !modules.iter().any(|m| m.name == "main") {
-        anyhow::bail!(
-            "no module is named `main`: name one module `main`, or leave one unnamed"
-        );
+        anyhow::bail!("no module is named `main`: name one module `main`, or leave one unnamed");
     }
     Ok(modules)
 }
@@ -153,7 +149,9 @@ fn read_file(path: &str) -> Result<Vec<u8>, Error> {
 
 #[cfg(not(feature = "std"))]
 fn read_file(path: &str) -> Result<Vec<u8>, Error> {
-    anyhow::bail!("cannot read wasm file `{path}`: files need the `std` feature; pass bytes instead")
+    anyhow::bail!(
+        "cannot read wasm file `{path}`: files need the `std` feature; pass bytes instead"
+    )
 }
 
 /// Turns WAT into a wasm binary; binaries pass through.
@@ -172,8 +170,7 @@ fn wat_to_binary(bytes: &[u8], name: &str) -> Result<Vec<u8>, Error> {
     }
     let text = core::str::from_utf8(bytes)
         .map_err(|e| anyhow::anyhow!("module `{name}` is not valid UTF-8 text: {e}"))?;
-    wat::parse_str(text)
-        .map_err(|e| anyhow::anyhow!("module `{name}` is not valid wasm text: {e}"))
+    wat::parse_str(text).map_err(|e| anyhow::anyhow!("module `{name}` is not valid wasm text: {e}"))
 }
 
 #[cfg(not(feature = "std"))]

@@ -32,9 +32,7 @@ macro_rules! typed_plugin {
         impl $name {
             $(
                 #[allow(missing_docs)]
-                pub fn $fname<'a, 'b>(&'b mut self, input: $input) -> ::core::result::Result<$output, $crate::Error>
-                where $input: $crate::ToBytes<'a>, $output: $crate::FromBytes<'b>
-                {
+                pub fn $fname(&mut self, input: $input) -> ::core::result::Result<$output, $crate::Error> {
                     self.0.call(stringify!($fname), input)
                 }
             )*

@@ -329,10 +329,7 @@ impl CApiLibrary {
                 function_free: resolve(&lib, "extism_function_free")?,
                 current_plugin_memory: resolve(&lib, "extism_current_plugin_memory")?,
                 current_plugin_memory_alloc: resolve(&lib, "extism_current_plugin_memory_alloc")?,
-                current_plugin_memory_length: resolve(
-                    &lib,
-                    "extism_current_plugin_memory_length",
-                )?,
+                current_plugin_memory_length: resolve(&lib, "extism_current_plugin_memory_length")?,
                 current_plugin_memory_free: resolve(&lib, "extism_current_plugin_memory_free")?,
             }
         };
@@ -556,9 +553,10 @@ impl FunctionSet {
             let name = CString::new(def.name.as_str())
                 .map_err(|_| format!("host function name {:?} contains NUL", def.name))?;
             let namespace = match &def.namespace {
-                Some(ns) => Some(CString::new(ns.as_str()).map_err(|_| {
-                    format!("host function namespace {ns:?} contains NUL")
-                })?),
+                Some(ns) => Some(
+                    CString::new(ns.as_str())
+                        .map_err(|_| format!("host function namespace {ns:?} contains NUL"))?,
+                ),
                 None => None,
             };
             let user_data = Box::into_raw(Box::new(HostCtx {
@@ -602,10 +600,7 @@ impl FunctionSet {
     }
 
     fn as_const_ptrs(&self) -> Vec<*const ExtismFunction> {
-        self.ptrs
-            .iter()
-            .map(|p| p.as_ptr().cast_const())
-            .collect()
+        self.ptrs.iter().map(|p| p.as_ptr().cast_const()).collect()
     }
 }
 
@@ -692,11 +687,7 @@ unsafe fn run_host_function(
 ///
 /// # Safety
 /// `plugin` must be the live current plug-in handed to a host function.
-unsafe fn read_block(
-    fns: &Fns,
-    plugin: *mut ExtismCurrentPlugin,
-    handle: u64,
-) -> Option<Vec<u8>> {
+unsafe fn read_block(fns: &Fns, plugin: *mut ExtismCurrentPlugin, handle: u64) -> Option<Vec<u8>> {
     if handle == 0 {
         return Some(Vec::new());
     }
@@ -741,7 +732,9 @@ unsafe fn write_block(fns: &Fns, plugin: *mut ExtismCurrentPlugin, data: &[u8]) 
         unsafe { (fns.current_plugin_memory_free)(plugin, handle) };
         return None;
     }
-    (base as usize).checked_add(offset)?.checked_add(data.len())?;
+    (base as usize)
+        .checked_add(offset)?
+        .checked_add(data.len())?;
     // SAFETY: the block at `base + handle` was just allocated with room for
     // `data.len()` bytes and cannot overlap `data`, which lives in host memory.
     unsafe { ptr::copy_nonoverlapping(data.as_ptr(), base.add(offset), data.len()) };
@@ -865,9 +858,7 @@ impl CPlugin {
     /// values into the plug-in's config. `false` on bad JSON.
     pub fn config(&mut self, json: &str) -> bool {
         // SAFETY: `self.ptr` is a live plug-in; `json` is valid for its length.
-        unsafe {
-            (self.lib.fns.plugin_config)(self.ptr.as_ptr(), json.as_ptr(), json.len() as u64)
-        }
+        unsafe { (self.lib.fns.plugin_config)(self.ptr.as_ptr(), json.as_ptr(), json.len() as u64) }
     }
 
     /// `extism_plugin_function_exists`. A name containing NUL never exists.

@@ -95,7 +95,11 @@ pub fn check(expect: &Expect, outcome: &Outcome) -> Result<(), String> {
         {
             Ok(())
         }
-        _ => Err(format!("expected {}, got {}", show_expect(expect), show_outcome(outcome))),
+        _ => Err(format!(
+            "expected {}, got {}",
+            show_expect(expect),
+            show_outcome(outcome)
+        )),
     }
 }
 
@@ -189,19 +193,42 @@ pub fn all() -> Vec<Case> {
             "count_vowels keeps a running total in a var",
             "count_vowels",
             vec![
-                step("count_vowels", "hello world", ok(r#"{"count":3,"total":3,"vowels":"aeiouAEIOU"}"#)),
-                step("count_vowels", "hello world", ok(r#"{"count":3,"total":6,"vowels":"aeiouAEIOU"}"#)),
-                step("count_vowels", "", ok(r#"{"count":0,"total":6,"vowels":"aeiouAEIOU"}"#)),
+                step(
+                    "count_vowels",
+                    "hello world",
+                    ok(r#"{"count":3,"total":3,"vowels":"aeiouAEIOU"}"#),
+                ),
+                step(
+                    "count_vowels",
+                    "hello world",
+                    ok(r#"{"count":3,"total":6,"vowels":"aeiouAEIOU"}"#),
+                ),
+                step(
+                    "count_vowels",
+                    "",
+                    ok(r#"{"count":0,"total":6,"vowels":"aeiouAEIOU"}"#),
+                ),
                 step("count_vowels", [0xff, 0xfe], fails("invalid utf-8")),
-                step("count_vowels", "AEIOU", ok(r#"{"count":5,"total":11,"vowels":"aeiouAEIOU"}"#)),
+                step(
+                    "count_vowels",
+                    "AEIOU",
+                    ok(r#"{"count":5,"total":11,"vowels":"aeiouAEIOU"}"#),
+                ),
             ],
         ),
         Case {
-            manifest: manifest_for("count_vowels", serde_json::json!({"config": {"vowels": "lo"}})),
+            manifest: manifest_for(
+                "count_vowels",
+                serde_json::json!({"config": {"vowels": "lo"}}),
+            ),
             ..case(
                 "count_vowels reads its vowels from config",
                 "count_vowels",
-                vec![step("count_vowels", "hello world", ok(r#"{"count":5,"total":5,"vowels":"lo"}"#))],
+                vec![step(
+                    "count_vowels",
+                    "hello world",
+                    ok(r#"{"count":5,"total":5,"vowels":"lo"}"#),
+                )],
             )
         },
         case(
@@ -239,18 +266,29 @@ pub fn all() -> Vec<Case> {
             "a plug-in error fails the call with its message",
             "fail",
             vec![
-                step("fail", "abc", Expect::FailsWithCode(-1, "failed on purpose: abc".into())),
+                step(
+                    "fail",
+                    "abc",
+                    Expect::FailsWithCode(-1, "failed on purpose: abc".into()),
+                ),
                 step("ok", "", ok("ok")),
                 step("nonzero", "", Expect::FailsWithCode(3, String::new())),
                 step("ok", "", ok("ok")),
-                step("missing_function", "", fails("Function not found: missing_function")),
+                step(
+                    "missing_function",
+                    "",
+                    fails("Function not found: missing_function"),
+                ),
                 step("ok", "", ok("ok")),
             ],
         ),
         case(
             "logging plug-in runs at any level",
             "logging",
-            vec![step("log_all", "a message", ok("logged")), step("log_all", "again", ok("logged"))],
+            vec![
+                step("log_all", "a message", ok("logged")),
+                step("log_all", "again", ok("logged")),
+            ],
         ),
         Case {
             manifest: manifest_for(
@@ -311,7 +349,10 @@ pub fn all() -> Vec<Case> {
             ..case(
                 "a reactor's _initialize runs exactly once",
                 "reactor",
-                vec![step("init_count", "", ok("1")), step("init_count", "", ok("1"))],
+                vec![
+                    step("init_count", "", ok("1")),
+                    step("init_count", "", ok("1")),
+                ],
             )
         },
         Case {
@@ -355,7 +396,11 @@ pub fn all() -> Vec<Case> {
                 "memory budget refuses a big Extism allocation",
                 "limits",
                 vec![
-                    step("extism_alloc", (16 * 1024 * 1024).to_string(), fails("returned 0")),
+                    step(
+                        "extism_alloc",
+                        (16 * 1024 * 1024).to_string(),
+                        fails("returned 0"),
+                    ),
                     step("extism_alloc", "1024", ok("allocated")),
                 ],
             )
@@ -375,7 +420,10 @@ pub fn run_c(lib: &Arc<CApiLibrary>, case: &Case) -> Result<Vec<Outcome>, String
     let functions: Vec<CHostFunction> = case
         .host
         .iter()
-        .map(|h| CHostFunction::new(h.name.clone(), h.behaviour.clone()).with_namespace(h.namespace.clone()))
+        .map(|h| {
+            CHostFunction::new(h.name.clone(), h.behaviour.clone())
+                .with_namespace(h.namespace.clone())
+        })
         .collect();
     let mut plugin = lib.plugin_new(case.manifest.as_bytes(), &functions, case.wasi)?;
     Ok(case

@@ -69,6 +69,13 @@ fn official_runtime_agrees() {
             }
         }
     }
-    eprintln!("differential: {compared} calls compared with {}", oracle.version());
-    assert!(mismatches.is_empty(), "differences from the official runtime:\n{}", mismatches.join("\n"));
+    eprintln!(
+        "differential: {compared} calls compared with {}",
+        oracle.version()
+    );
+    assert!(
+        mismatches.is_empty(),
+        "differences from the official runtime:\n{}",
+        mismatches.join("\n")
+    );
 }

@@ -211,7 +211,10 @@ fn config_and_reset() {
         .expect("WAT plug-in is accepted");
     assert!(plugin.config(r#"{"greeting": "hi", "gone": null}"#));
     assert!(!plugin.config("{not json"));
-    assert!(!plugin.config(r#"{"number": 1}"#), "config values are strings");
+    assert!(
+        !plugin.config(r#"{"number": 1}"#),
+        "config values are strings"
+    );
     assert!(plugin.reset());
     assert_eq!(plugin.call("hello", b"").output, b"hi");
 }
@@ -244,7 +247,10 @@ fn cancel_stops_a_running_call() {
     let handle = canceller.join().expect("canceller thread");
     assert_ne!(out.rc, 0, "{out:?}");
     let error = out.error.unwrap_or_default();
-    assert!(!error.contains("fuel"), "stopped by the fuel limit, not the cancel: {error:?}");
+    assert!(
+        !error.contains("fuel"),
+        "stopped by the fuel limit, not the cancel: {error:?}"
+    );
     // The plug-in stays usable, and the handle is harmless after the plug-in
     // is gone.
     assert_eq!(plugin.call("hello", b"").output, b"hi");

@@ -1,0 +1,114 @@
+//! A host program written against the `extism` crate 1.x API: a host function with
+//! user data, config, vars and typed calls. It builds against interplug because the
+//! dependency is renamed in `Cargo.toml`; the code is unchanged.
+
+use extism::{convert::Json, *};
+use serde::Deserialize;
+
+/// What `count_vowels` returns.
+#[derive(Debug, Deserialize)]
+struct VowelCount {
+    count: u64,
+    total: u64,
+    vowels: String,
+}
+
+/// A key-value store host functions share.
+type KeyValue = std::collections::BTreeMap<String, String>;
+
+host_fn!(hello_world(user_data: KeyValue; name: String) -> String {
+    let store = user_data.get()?;
+    let mut store = store.lock().unwrap();
+    let calls = store.get("calls").and_then(|c| c.parse::<u64>().ok()).unwrap_or(0) + 1;
+    store.insert("calls".to_string(), calls.to_string());
+    Ok(format!("Hello, {name}! (call {calls})"))
+});
+
+host_fn!(shout(text: String) -> String { Ok(text.to_uppercase()) });
+
+typed_plugin!(CountVowels {
+    count_vowels(&str) -> Json<VowelCount>;
+});
+
+fn fixture(name: &str) -> String {
+    format!(
+        "{}/../../spec-tests/fixtures/{name}.wasm",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn main() -> Result<(), Error> {
+    run()
+}
+
+/// The whole program; also run as a test.
+fn run() -> Result<(), Error> {
+    // count_vowels with config and its `total` var across calls, through a typed wrapper.
+    let manifest =
+        Manifest::new([Wasm::file(fixture("count_vowels"))]).with_config_key("vowels", "aeiouy");
+    let plugin = Plugin::new(&manifest, [], true)?;
+    let mut typed: CountVowels = plugin.try_into()?;
+    let Json(first) = typed.count_vowels("hello world")?;
+    let Json(second) = typed.count_vowels("yay")?;
+    println!("{first:?} then {second:?}");
+    assert_eq!(
+        (first.count, second.total, second.vowels.as_str()),
+        (3, 6, "aeiouy")
+    );
+
+    // Host functions with user data, one in another namespace.
+    let store = UserData::new(KeyValue::new());
+    let mut plugin = PluginBuilder::new(Manifest::new([Wasm::file(fixture("host_fns"))]))
+        .with_wasi(false)
+        .with_function("hello_world", [PTR], [PTR], store.clone(), hello_world)
+        .with_function(
+            "panic_now",
+            [PTR],
+            [PTR],
+            UserData::new(KeyValue::new()),
+            hello_world,
+        )
+        .with_function_in_namespace(
+            "example:other",
+            "shout",
+            [PTR],
+            [PTR],
+            UserData::default(),
+            shout,
+        )
+        .build()?;
+    let greeting: String = plugin.call("call_host", "Ada")?;
+    let loud: &str = plugin.call("call_other", "quiet please")?;
+    println!("{greeting} / {loud}");
+    assert_eq!(greeting, "Hello, Ada! (call 1)");
+    assert_eq!(
+        store
+            .get()?
+            .lock()
+            .unwrap()
+            .get("calls")
+            .map(String::as_str),
+        Some("1")
+    );
+
+    // Compiled once, instantiated twice; errors carry the plug-in's message.
+    let compiled = CompiledPlugin::new(Manifest::new([Wasm::file(fixture("fail"))]), [], false)?;
+    let mut failing = Plugin::new_from_compiled(&compiled)?;
+    let error = failing.call::<&str, &str>("fail", "why").unwrap_err();
+    let (_, rc) = failing
+        .call_get_error_code::<&str, &str>("nonzero", "")
+        .unwrap_err();
+    println!("error: {error}, rc: {rc}");
+    assert_eq!(error.to_string(), "failed on purpose: why");
+    assert_eq!(rc, 3);
+    println!("the extism-style host ran on interplug");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_extism_style_host_runs_unchanged() {
+        super::run().expect("runs");
+    }
+}

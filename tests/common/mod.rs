@@ -1,0 +1,46 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use interplug::{CurrentPlugin, Error, Function, UserData, Val, PTR};
+use std::path::PathBuf;
+
+/// Path of a committed fixture.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/spec-tests/fixtures"))
+        .join(format!("{name}.wasm"))
+}
+
+/// Bytes of a committed fixture.
+pub fn fixture_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(fixture(name)).expect("fixture present")
+}
+
+/// `panic_now` for `limits.wasm`: panics with a known message.
+pub fn panicking_host_fn() -> Function {
+    Function::new(
+        "panic_now",
+        [PTR],
+        [PTR],
+        UserData::<()>::default(),
+        |_plugin: &mut CurrentPlugin,
+         _in: &[Val],
+         _out: &mut [Val],
+         _: UserData<()>|
+         -> Result<(), Error> { panic!("host function blew up on purpose") },
+    )
+}
+
+/// `panic_now` that returns an error instead.
+pub fn failing_host_fn() -> Function {
+    Function::new(
+        "panic_now",
+        [PTR],
+        [PTR],
+        UserData::<()>::default(),
+        |_plugin: &mut CurrentPlugin,
+         _in: &[Val],
+         _out: &mut [Val],
+         _: UserData<()>|
+         -> Result<(), Error> { Err(Error::msg("host function refused on purpose")) },
+    )
+}

@@ -1,0 +1,222 @@
+//! Limits that hold against hostile plug-ins (`limits.wasm`), and the plug-in works
+//! afterwards.
+
+mod common;
+use common::{failing_host_fn, fixture_bytes, panicking_host_fn};
+use interplug::{CompiledPlugin, Manifest, Plugin, PluginBuilder, Pool, Wasm};
+use std::time::{Duration, Instant};
+
+fn limits_manifest() -> Manifest {
+    Manifest::new([Wasm::data(fixture_bytes("limits"))])
+}
+
+fn error_of<T>(result: Result<T, interplug::Error>) -> String {
+    match result {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+/// Checks the plug-in still computes correctly.
+fn assert_usable(plugin: &mut Plugin) {
+    assert_eq!(
+        plugin
+            .call::<&str, &str>("compute", "10")
+            .expect("plug-in still usable"),
+        "17818939798065174182"
+    );
+}
+
+#[test]
+fn timeout_stops_a_tight_loop() {
+    let manifest = limits_manifest().with_timeout(Duration::from_millis(100));
+    let mut plugin = Plugin::new(&manifest, [panicking_host_fn()], false).expect("loads");
+    let start = Instant::now();
+    let message = error_of(plugin.call::<&str, &[u8]>("infinite_loop", ""));
+    let elapsed = start.elapsed();
+    assert!(message.contains("timeout"), "{message}");
+    assert!(elapsed >= Duration::from_millis(100), "{elapsed:?}");
+    // Generous bound for a loaded CI machine; the benchmark measures the real delay.
+    assert!(elapsed < Duration::from_millis(2000), "{elapsed:?}");
+    assert_usable(&mut plugin);
+}
+
+#[test]
+fn cancel_from_another_thread() {
+    let mut plugin = Plugin::new(limits_manifest(), [panicking_host_fn()], false).expect("loads");
+    let handle = plugin.cancel_handle();
+    // A cancel while idle does not kill the next call.
+    handle.cancel().expect("cancel");
+    assert_usable(&mut plugin);
+
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        let sent = Instant::now();
+        handle.cancel().expect("cancel");
+        sent
+    });
+    let message = error_of(plugin.call::<&str, &[u8]>("infinite_loop", ""));
+    let stopped = Instant::now();
+    let sent = canceller.join().expect("thread");
+    assert!(message.contains("cancel"), "{message}");
+    assert!(stopped.duration_since(sent) < Duration::from_millis(2000));
+    assert_usable(&mut plugin);
+}
+
+#[test]
+fn fuel_limit_stops_and_reports_use() {
+    let mut plugin = PluginBuilder::new(limits_manifest())
+        .with_function_in_namespace(
+            "extism:host/user",
+            "panic_now",
+            [interplug::PTR],
+            [interplug::PTR],
+            interplug::UserData::<()>::default(),
+            |_, _, _, _| Ok(()),
+        )
+        .with_fuel_limit(2_500_000)
+        .build()
+        .expect("loads");
+    let message = error_of(plugin.call::<&str, &[u8]>("infinite_loop", ""));
+    assert!(message.contains("fuel"), "{message}");
+    assert_usable(&mut plugin);
+    // The first call also pays for lazily translating the functions it reaches.
+    assert_usable(&mut plugin);
+    let small = plugin.fuel_consumed().expect("fuel metered");
+    assert!(small > 0 && small < 2_500_000, "{small}");
+    plugin
+        .call::<&str, &str>("compute", "1000")
+        .expect("fits the limit");
+    let big = plugin.fuel_consumed().expect("fuel metered");
+    assert!(big > small, "{big} > {small}");
+}
+
+#[test]
+fn memory_budget_stops_linear_growth_with_oom() {
+    let manifest = limits_manifest().with_memory_max(64);
+    let mut plugin = Plugin::new(&manifest, [panicking_host_fn()], false).expect("loads");
+    let message = error_of(plugin.call::<&str, &[u8]>("alloc_loop", ""));
+    assert!(message.starts_with("oom"), "{message}");
+    assert_usable(&mut plugin);
+}
+
+#[test]
+fn memory_budget_refuses_extism_allocations() {
+    let manifest = limits_manifest().with_memory_max(40);
+    let mut plugin = Plugin::new(&manifest, [panicking_host_fn()], false).expect("loads");
+    // 17 pages of linear memory leave 23 pages (1.4 MiB) for the Extism memory.
+    let message = error_of(plugin.call::<&str, &[u8]>("extism_alloc", "2000000"));
+    assert!(message.contains("alloc(2000000) returned 0"), "{message}");
+    assert_eq!(
+        plugin
+            .call::<&str, &str>("extism_alloc", "1000000")
+            .expect("fits"),
+        "allocated"
+    );
+    // Input larger than the budget is refused before the plug-in runs.
+    let big = vec![b'x'; 4 << 20];
+    let message = error_of(plugin.call::<&[u8], &[u8]>("compute", &big));
+    assert!(message.starts_with("oom"), "{message}");
+    assert_usable(&mut plugin);
+}
+
+#[test]
+fn var_flood_is_capped_and_vars_survive() {
+    let manifest = limits_manifest();
+    let mut plugin = Plugin::new(&manifest, [panicking_host_fn()], false).expect("loads");
+    let message = error_of(plugin.call::<&str, &[u8]>("var_flood", ""));
+    assert!(message.contains("max_var_bytes"), "{message}");
+    let vars = plugin.current_plugin().vars().len();
+    assert!((10..=16).contains(&vars), "{vars} vars kept");
+    let total: usize = plugin
+        .current_plugin()
+        .vars()
+        .iter()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    assert!(total <= 1 << 20, "{total}");
+    assert_usable(&mut plugin);
+    assert_eq!(plugin.current_plugin().vars().len(), vars);
+}
+
+#[test]
+fn log_flood_is_bounded_by_timeout_and_memory() {
+    let manifest = limits_manifest()
+        .with_timeout(Duration::from_millis(300))
+        .with_memory_max(64);
+    let mut plugin = Plugin::new(&manifest, [panicking_host_fn()], false).expect("loads");
+    let message = error_of(plugin.call::<&str, &[u8]>("log_flood", ""));
+    assert!(message.contains("timeout"), "{message}");
+    assert!(plugin.current_plugin().memory().reserved_bytes() <= 64 * 65536);
+    assert_usable(&mut plugin);
+}
+
+#[test]
+fn host_function_panic_or_error_fails_the_call() {
+    let mut plugin = Plugin::new(limits_manifest(), [panicking_host_fn()], false).expect("loads");
+    let message = error_of(plugin.call::<&str, &[u8]>("call_host_panic", "x"));
+    assert!(
+        message.contains("host function blew up on purpose"),
+        "{message}"
+    );
+    assert_usable(&mut plugin);
+
+    let mut plugin = Plugin::new(limits_manifest(), [failing_host_fn()], false).expect("loads");
+    let message = error_of(plugin.call::<&str, &[u8]>("call_host_panic", "x"));
+    assert!(
+        message.contains("host function refused on purpose"),
+        "{message}"
+    );
+    assert_usable(&mut plugin);
+}
+
+#[test]
+fn traps_keep_vars() {
+    let mut plugin = Plugin::new(fixture_bytes("count_vowels"), [], false).expect("loads");
+    plugin
+        .call::<&str, &str>("count_vowels", "aaa")
+        .expect("call");
+    // Not UTF-8: the PDK fails the call.
+    assert!(plugin.call::<&[u8], &str>("count_vowels", &[0xff]).is_err());
+    let out = plugin
+        .call::<&str, &str>("count_vowels", "a")
+        .expect("call");
+    assert_eq!(out, r#"{"count":1,"total":4,"vowels":"aeiouAEIOU"}"#);
+}
+
+#[test]
+fn eight_threads_share_one_compiled_plugin() {
+    let compiled = CompiledPlugin::new(fixture_bytes("count_vowels"), [], false).expect("compiles");
+    let pool = Pool::new(compiled.clone(), 8);
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let compiled = compiled.clone();
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                let mut own = Plugin::new_from_compiled(&compiled).expect("instantiates");
+                for i in 0..1000 {
+                    let out = own
+                        .call::<&str, String>("count_vowels", "aei")
+                        .expect("call");
+                    assert_eq!(
+                        out,
+                        format!(
+                            r#"{{"count":3,"total":{},"vowels":"aeiouAEIOU"}}"#,
+                            3 * (i + 1)
+                        )
+                    );
+                    if i % 10 == t % 10 {
+                        let mut pooled = pool.get().expect("pool");
+                        pooled
+                            .call::<&str, &str>("count_vowels", "o")
+                            .expect("pooled call");
+                    }
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("no thread failed");
+    }
+    assert!(pool.live_instances() <= 8);
+}
