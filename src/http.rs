@@ -157,7 +157,7 @@ mod client {
         for redirects in 0..=MAX_REDIRECTS {
             check_allowed(patterns, &hop, &original)?;
             let timeout = remaining_time(state, &hop.url)?;
-            let response = send(plugin_agent(), &hop, timeout)?;
+            let response = send(plugin_agent(), &hop, timeout, manifest.timeout_ms)?;
             match next_hop(&hop, &response)? {
                 None => return finish(state, &hop.url, response, cap),
                 Some(_) if redirects == MAX_REDIRECTS => break,
@@ -290,18 +290,23 @@ mod client {
 
     /// The error of a request that ran out of the call's time.
     fn timeout_error(state: &CurrentPlugin, url: &str) -> Error {
+        timeout_message(url, state.manifest.timeout_ms.unwrap_or_default())
+    }
+
+    /// The error of a request that ran out of a call's `timeout_ms`.
+    fn timeout_message(url: &str, timeout_ms: u64) -> Error {
         anyhow::anyhow!(
             "timeout: the HTTP request to {url} did not finish within the call's time \
-             (timeout_ms = {})",
-            state.manifest.timeout_ms.unwrap_or_default()
+             (timeout_ms = {timeout_ms})"
         )
     }
 
-    /// Sends one hop with `agent`, within `timeout`.
+    /// Sends one hop with `agent`, within `timeout` (what is left of `timeout_ms`).
     fn send(
         agent: &ureq::Agent,
         hop: &Hop,
         timeout: Option<Duration>,
+        timeout_ms: Option<u64>,
     ) -> Result<http::Response<ureq::Body>, Error> {
         let mut builder = http::Request::builder()
             .method(hop.method.clone())
@@ -320,7 +325,7 @@ mod client {
             ),
             None => run(agent, builder.body(()).map_err(invalid)?, timeout),
         };
-        result.map_err(|e| transport_error(&hop.url, e))
+        result.map_err(|e| transport_error(&hop.url, e, timeout_ms))
     }
 
     /// Runs `request` on `agent` within `timeout`.
@@ -337,12 +342,13 @@ mod client {
     }
 
     /// A client error as a message for the user.
-    fn transport_error(url: &str, error: ureq::Error) -> Error {
-        match error {
-            ureq::Error::Timeout(phase) => anyhow::anyhow!(
-                "timeout: the HTTP request to {url} did not finish within the call's time ({phase})"
-            ),
-            other => anyhow::anyhow!("HTTP request to {url} failed: {other}"),
+    fn transport_error(url: &str, error: ureq::Error, timeout_ms: Option<u64>) -> Error {
+        match (error, timeout_ms) {
+            (ureq::Error::Timeout(_), Some(ms)) => timeout_message(url, ms),
+            (ureq::Error::Timeout(phase), None) => {
+                anyhow::anyhow!("timeout: the HTTP request to {url} timed out ({phase})")
+            }
+            (other, _) => anyhow::anyhow!("HTTP request to {url} failed: {other}"),
         }
     }
 
@@ -476,15 +482,15 @@ mod client {
         Ok(bytes)
     }
 
-    /// The error of a body over the cap.
+    /// The error of a body over the cap; `announced` is the server's Content-Length.
     fn too_large(url: &str, cap: u64, announced: Option<u64>) -> Error {
         let size = match announced {
-            Some(length) => format!("{length} bytes"),
-            None => String::from("more"),
+            Some(length) => format!("{length} bytes, more than"),
+            None => String::from("more than"),
         };
         anyhow::anyhow!(
-            "HTTP response from {url} is too large: {size} than memory.max_http_response_bytes \
-             = {cap} allows; raise the limit in the manifest"
+            "HTTP response from {url} is too large: {size} memory.max_http_response_bytes = \
+             {cap}; raise the limit in the manifest"
         )
     }
 
@@ -541,7 +547,7 @@ mod client {
         let fail = |e: Error| anyhow::anyhow!("cannot fetch wasm from {url}: {e:#}");
         let hop = first_hop(req.clone(), None).map_err(fail)?;
         let agent = module_agent();
-        let response = send(&agent, &hop, Some(MODULE_FETCH_TIMEOUT)).map_err(fail)?;
+        let response = send(&agent, &hop, Some(MODULE_FETCH_TIMEOUT), None).map_err(fail)?;
         let status = response.status();
         if !status.is_success() {
             return Err(fail(anyhow::anyhow!(
