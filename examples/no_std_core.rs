@@ -38,6 +38,9 @@ fn main() -> Result<(), interplug::Error> {
     assert_eq!(length, "5");
     let output: &[u8] = plugin.call("echo", b"no_std core".as_slice())?;
     assert_eq!(output, b"no_std core");
-    println!("echo through the core API: {}", core::str::from_utf8(output)?);
+    println!(
+        "echo through the core API: {}",
+        core::str::from_utf8(output)?
+    );
     Ok(())
 }

@@ -280,26 +280,19 @@ impl CompiledPlugin {
         options: Options,
     ) -> Result<Self, Error> {
         let (manifest, modules) = sources::load(source)?;
-        let mut config = wasmi::Config::default();
         let fueled = options.interruptible || options.fuel_limit.is_some();
-        config
-            .consume_fuel(fueled)
-            .compilation_mode(wasmi::CompilationMode::LazyTranslation);
-        let engine = Engine::new(&config);
-
-        let mut main = None;
-        let mut others = Vec::new();
-        for LoadedModule { name, bytes } in modules {
-            let module = Module::new(&engine, &bytes[..])
-                .map_err(|e| anyhow::anyhow!("invalid wasm module `{name}`: {e}"))?;
-            if name == "main" {
-                main = Some(module);
-            } else {
-                others.push((name, module));
+        let CachedModules {
+            engine,
+            main,
+            others,
+        } = match module_cache::get(fueled, &modules) {
+            Some(cached) => cached,
+            None => {
+                let compiled = compile_modules(fueled, &modules)?;
+                module_cache::put(fueled, modules, &compiled);
+                compiled
             }
-        }
-        let main = main.ok_or_else(|| anyhow::anyhow!("the manifest has no `main` module"))?;
-        let others = order_by_imports(others)?;
+        };
 
         let mut linker = Linker::new(&engine);
         crate::env::add_to_linker(&mut linker)
@@ -419,6 +412,123 @@ impl CompiledPlugin {
             .map_err(|e| anyhow::anyhow!("the plug-in's `{name}` failed: {}", e.error))?;
         }
         Ok((store, instance))
+    }
+}
+
+/// A plug-in's modules compiled on their engine.
+#[derive(Clone)]
+struct CachedModules {
+    engine: Engine,
+    main: Module,
+    /// The other modules, in an order where each only imports earlier ones.
+    others: Vec<(String, Module)>,
+}
+
+/// Validates and compiles (lazily translated) `modules` on a new engine.
+fn compile_modules(fueled: bool, modules: &[LoadedModule]) -> Result<CachedModules, Error> {
+    let mut config = wasmi::Config::default();
+    config
+        .consume_fuel(fueled)
+        .compilation_mode(wasmi::CompilationMode::LazyTranslation);
+    let engine = Engine::new(&config);
+    let mut main = None;
+    let mut others = Vec::new();
+    for LoadedModule { name, bytes } in modules {
+        let module = Module::new(&engine, &bytes[..])
+            .map_err(|e| anyhow::anyhow!("invalid wasm module `{name}`: {e}"))?;
+        if name == "main" {
+            main = Some(module);
+        } else {
+            others.push((name.clone(), module));
+        }
+    }
+    let main = main.ok_or_else(|| anyhow::anyhow!("the manifest has no `main` module"))?;
+    let others = order_by_imports(others)?;
+    Ok(CachedModules {
+        engine,
+        main,
+        others,
+    })
+}
+
+/// Recently compiled modules, by their bytes, so that creating a plug-in from the
+/// same modules again skips parsing and validation (most of the cost of creating a
+/// plug-in from bytes; the official runtime keeps an on-disk compilation cache for the
+/// same reason). Validation already succeeded for identical bytes, so behaviour is
+/// unchanged. Bounded by [`module_cache::MAX_ENTRIES`] entries and
+/// [`module_cache::MAX_BYTES`] bytes of module binaries; the least recently used entry
+/// goes first. Plug-ins made from an entry share its engine, as plug-ins made from one
+/// [`CompiledPlugin`] do; host functions, WASI and options are not part of an entry.
+mod module_cache {
+    use super::{CachedModules, LoadedModule};
+    use alloc::vec::Vec;
+
+    /// Most entries kept.
+    pub(super) const MAX_ENTRIES: usize = 16;
+    /// Most bytes of module binaries kept (larger plug-ins are not cached).
+    pub(super) const MAX_BYTES: usize = 32 << 20;
+
+    /// One cached plug-in: the key (fuel metering on or off, the named module
+    /// binaries) and the compiled modules.
+    struct Entry {
+        fueled: bool,
+        sources: Vec<LoadedModule>,
+        bytes: usize,
+        compiled: CachedModules,
+    }
+
+    /// Entries, least recently used first.
+    static CACHE: spin::Mutex<Vec<Entry>> = spin::Mutex::new(Vec::new());
+
+    /// Total binary size of `sources`.
+    fn size(sources: &[LoadedModule]) -> usize {
+        sources.iter().map(|m| m.bytes.len()).sum()
+    }
+
+    /// The compiled modules of exactly these sources, if cached.
+    pub(super) fn get(fueled: bool, sources: &[LoadedModule]) -> Option<CachedModules> {
+        let bytes = size(sources);
+        let mut cache = CACHE.lock();
+        let index = cache.iter().position(|e| {
+            e.fueled == fueled
+                && e.bytes == bytes
+                && e.sources.len() == sources.len()
+                && e.sources
+                    .iter()
+                    .zip(sources)
+                    .all(|(a, b)| a.name == b.name && a.bytes == b.bytes)
+        })?;
+        let entry = cache.remove(index);
+        let compiled = entry.compiled.clone();
+        cache.push(entry);
+        Some(compiled)
+    }
+
+    /// Remembers freshly compiled modules.
+    pub(super) fn put(fueled: bool, sources: Vec<LoadedModule>, compiled: &CachedModules) {
+        let bytes = size(&sources);
+        if bytes > MAX_BYTES {
+            return;
+        }
+        let entry = Entry {
+            fueled,
+            sources,
+            bytes,
+            compiled: compiled.clone(),
+        };
+        let mut evicted = Vec::new();
+        {
+            let mut cache = CACHE.lock();
+            cache.push(entry);
+            let mut total: usize = cache.iter().map(|e| e.bytes).sum();
+            while cache.len() > MAX_ENTRIES || total > MAX_BYTES {
+                let old = cache.remove(0);
+                total -= old.bytes;
+                evicted.push(old);
+            }
+        }
+        // Engines are freed outside the lock.
+        drop(evicted);
     }
 }
 
@@ -1097,5 +1207,44 @@ mod tests {
         assert_send::<Plugin>();
         assert_send_sync::<CompiledPlugin>();
         assert_send_sync::<CancelHandle>();
+    }
+
+    /// A module that adds one to a global on every call of `bump`.
+    const COUNTER: &str = r#"(module
+        (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+        (global $n (mut i32) (i32.const 0))
+        (func (export "bump") (result i32)
+            (global.set $n (i32.add (global.get $n) (i32.const 1)))
+            (call $output_set (i64.const 0) (i64.const 0))
+            (global.get $n)))"#;
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn module_cache_shares_modules_not_state_or_options() {
+        let fresh = || PluginBuilder::new(COUNTER).build().expect("plug-in");
+        // Two plug-ins of the same bytes (the second from the cache) have their own
+        // globals: each first call returns 1 (a non-zero rc, reported as such).
+        for _ in 0..2 {
+            let mut plugin = fresh();
+            let (_, rc) = plugin
+                .call_get_error_code::<&str, &[u8]>("bump", "")
+                .unwrap_err();
+            assert_eq!(rc, 1);
+        }
+        // Fuel metering is part of the key: the same bytes without interruption
+        // support get an engine without fuel, and with it one with fuel.
+        let mut plain = PluginBuilder::new(COUNTER)
+            .with_interruption(false)
+            .build()
+            .expect("plug-in");
+        assert!(plain.call::<&str, &[u8]>("bump", "").is_err());
+        assert_eq!(plain.fuel_consumed(), None);
+        let mut metered = fresh();
+        assert!(metered.call::<&str, &[u8]>("bump", "").is_err());
+        assert!(metered.fuel_consumed().is_some());
+        // Invalid bytes are never cached: they fail every time.
+        for _ in 0..2 {
+            assert!(Plugin::new(b"\0asm\x01\0\0\0\x01\xff".as_slice(), [], false).is_err());
+        }
     }
 }

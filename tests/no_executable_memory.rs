@@ -9,10 +9,14 @@ use interplug::{Manifest, Plugin, Wasm};
 #[test]
 fn no_writable_executable_mappings_after_running_plugins() {
     let mut vowels = Plugin::new(common::fixture_bytes("count_vowels"), [], false).expect("loads");
-    vowels.call::<&str, &str>("count_vowels", "hello world").expect("call");
+    vowels
+        .call::<&str, &str>("count_vowels", "hello world")
+        .expect("call");
     let manifest = Manifest::new([Wasm::data(common::fixture_bytes("limits"))]);
     let mut limits = Plugin::new(&manifest, [common::panicking_host_fn()], false).expect("loads");
-    limits.call::<&str, &str>("compute", "100000").expect("call");
+    limits
+        .call::<&str, &str>("compute", "100000")
+        .expect("call");
     let mut reactor = Plugin::new(common::fixture_bytes("reactor"), [], true).expect("loads");
     reactor.call::<&str, &str>("init_count", "").expect("call");
 
@@ -25,5 +29,9 @@ fn no_writable_executable_mappings_after_running_plugins() {
         })
         .collect();
     assert!(maps.lines().count() > 10, "read the process's mappings");
-    assert!(offending.is_empty(), "writable+executable mappings:\n{}", offending.join("\n"));
+    assert!(
+        offending.is_empty(),
+        "writable+executable mappings:\n{}",
+        offending.join("\n")
+    );
 }

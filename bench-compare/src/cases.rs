@@ -1,0 +1,599 @@
+//! The measured cases and how each runtime runs them.
+//!
+//! A case is prepared once per runtime (plug-in created, output checked), giving a
+//! [`Runner`] that performs the measured operation `iters` times.
+
+use std::ffi::CString;
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+
+use interplug::{
+    CompiledPlugin, CurrentPlugin, Function, Plugin, PluginBuilder, UserData, Val, PTR,
+};
+
+use crate::official::{HostFunction, Official};
+use crate::raw::{self, RawCompiled, RawPlugin};
+
+/// Runs the measured operation `iters` times; returns a checksum (kept alive with
+/// `black_box` so nothing is optimised away).
+pub type Runner = Box<dyn FnMut(u64) -> Result<u64, String>>;
+
+/// The runtimes compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rt {
+    /// interplug through its Rust API.
+    Interplug,
+    /// libextism through the C API.
+    Official,
+    /// The plug-in's export on wasmi with a minimal kernel.
+    Raw,
+}
+
+impl Rt {
+    /// Every runtime, in table order.
+    pub const ALL: [Rt; 3] = [Rt::Interplug, Rt::Official, Rt::Raw];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rt::Interplug => "interplug",
+            Rt::Official => "official",
+            Rt::Raw => "raw",
+        }
+    }
+}
+
+/// How the compute case is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComputeMode {
+    /// interplug with interruption support (fuel slices); official as is.
+    Interruptible,
+    /// interplug without interruption support; official as is.
+    Plain,
+    /// A (large) fuel limit on both.
+    Fuel,
+}
+
+/// What a case measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Create (and free) a plug-in from module bytes.
+    CreateBytes,
+    /// The same with bytes no runtime has seen (every cache misses).
+    CreateCold,
+    /// Instantiate (and free) a plug-in from a compiled one.
+    CreateCompiled,
+    /// `echo` with this many input bytes; `false`: interplug without interruption.
+    Echo(usize, bool),
+    /// `count_vowels` on this many bytes of text.
+    Vowels(usize, bool),
+    /// `host_fns` `call_host`: one host function round trip.
+    HostCall,
+    /// `vars` `var_set` `key=value`.
+    VarSet,
+    /// `vars` `var_get` `key`.
+    VarGet,
+    /// `limits` `compute` with [`COMPUTE_N`].
+    Compute(ComputeMode),
+}
+
+/// A case: its command-line name, its label in the table and its kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Case {
+    /// Name for `--case` and `--callgrind-case`.
+    pub name: &'static str,
+    /// Label in the table.
+    pub label: &'static str,
+    /// What it measures.
+    pub kind: Kind,
+}
+
+/// The loop count given to `compute`.
+pub const COMPUTE_N: u64 = 1_000_000;
+/// `compute(COMPUTE_N)`, from the fixture's README.
+const COMPUTE_RESULT: &[u8] = b"14278579856471926526";
+/// A fuel limit far above what the compute case uses.
+pub const FUEL_LIMIT: u64 = 1 << 40;
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * 1024;
+
+/// Every case, in table order.
+#[rustfmt::skip]
+pub const CASES: &[Case] = &[
+    case("create-bytes", "create from bytes, caches warm", Kind::CreateBytes),
+    case("create-cold", "create from new bytes, no cache", Kind::CreateCold),
+    case("create-compiled", "instantiate from compiled", Kind::CreateCompiled),
+    case("echo-0", "echo 0 B", Kind::Echo(0, true)),
+    case("echo-1k", "echo 1 KiB", Kind::Echo(KIB, true)),
+    case("echo-64k", "echo 64 KiB", Kind::Echo(64 * KIB, true)),
+    case("echo-1m", "echo 1 MiB", Kind::Echo(MIB, true)),
+    case("echo-1m-noint", "echo 1 MiB, interruption off", Kind::Echo(MIB, false)),
+    case("vowels-4k", "count_vowels 4 KiB", Kind::Vowels(4 * KIB, true)),
+    case("vowels-64k", "count_vowels 64 KiB", Kind::Vowels(64 * KIB, true)),
+    case("vowels-1m", "count_vowels 1 MiB", Kind::Vowels(MIB, true)),
+    case("vowels-1m-noint", "count_vowels 1 MiB, interruption off", Kind::Vowels(MIB, false)),
+    case("host-call", "host function round trip", Kind::HostCall),
+    case("var-set", "var_set", Kind::VarSet),
+    case("var-get", "var_get", Kind::VarGet),
+    case("compute-int", "compute 1e6, interruption on", Kind::Compute(ComputeMode::Interruptible)),
+    case("compute-noint", "compute 1e6, interruption off", Kind::Compute(ComputeMode::Plain)),
+    case("compute-fuel", "compute 1e6, fuel limit", Kind::Compute(ComputeMode::Fuel)),
+];
+
+/// A [`Case`] (short to write).
+const fn case(name: &'static str, label: &'static str, kind: Kind) -> Case {
+    Case { name, label, kind }
+}
+
+impl Case {
+    /// The case named `name`.
+    pub fn find(name: &str) -> Option<Case> {
+        CASES.iter().copied().find(|c| c.name == name)
+    }
+
+    /// Bytes of input per operation, for a throughput column.
+    pub fn bytes(&self) -> Option<usize> {
+        match self.kind {
+            Kind::Echo(n, _) | Kind::Vowels(n, _) if n >= 64 * KIB => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// The fixture modules.
+pub struct Fixtures {
+    /// `echo.wasm`.
+    pub echo: Vec<u8>,
+    /// `count_vowels.wasm`.
+    pub count_vowels: Vec<u8>,
+    /// `host_fns.wasm`.
+    pub host_fns: Vec<u8>,
+    /// `vars.wasm`.
+    pub vars: Vec<u8>,
+    /// `limits.wasm`.
+    pub limits: Vec<u8>,
+}
+
+impl Fixtures {
+    /// Reads the fixtures from `dir`.
+    pub fn load(dir: &Path) -> Result<Fixtures, String> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+        };
+        Ok(Fixtures {
+            echo: read("echo.wasm")?,
+            count_vowels: read("count_vowels.wasm")?,
+            host_fns: read("host_fns.wasm")?,
+            vars: read("vars.wasm")?,
+            limits: read("limits.wasm")?,
+        })
+    }
+}
+
+/// What the runners share.
+pub struct Ctx {
+    /// The fixture modules.
+    pub fixtures: Fixtures,
+    /// libextism, when `INTERPLUG_ORACLE_LIB` names it.
+    pub official: Option<Arc<Official>>,
+    /// The engine of the raw baseline's call cases.
+    pub engine: wasmi::Engine,
+}
+
+/// `n` bytes of English-like ASCII text.
+pub fn text(n: usize) -> Vec<u8> {
+    b"The quick brown fox jumps over the lazy dog; a plug-in counts vowels. "
+        .iter()
+        .copied()
+        .cycle()
+        .take(n)
+        .collect()
+}
+
+/// The input of a sized case: bytes 0..=255 for echo, text for count_vowels.
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 + 7) as u8).collect()
+}
+
+/// The `count` count_vowels reports for `input`.
+fn vowel_count(input: &[u8]) -> usize {
+    input.iter().filter(|b| b"aeiouAEIOU".contains(b)).count()
+}
+
+/// The host functions of `host_fns.wasm`.
+const HOST_FUNCTIONS: [HostFunction; 3] = [
+    HostFunction {
+        namespace: "extism:host/user",
+        name: "hello_world",
+        prefix: b"Hello, ",
+    },
+    HostFunction {
+        namespace: "extism:host/user",
+        name: "panic_now",
+        prefix: b"",
+    },
+    HostFunction {
+        namespace: "example:other",
+        name: "shout",
+        prefix: b"",
+    },
+];
+
+/// Input of the host round trip.
+const HOST_INPUT: &[u8] = b"Ada";
+
+/// The interplug versions of [`HOST_FUNCTIONS`].
+fn interplug_functions() -> Vec<Function> {
+    HOST_FUNCTIONS
+        .iter()
+        .map(|def| {
+            let prefix = def.prefix;
+            Function::new(
+                def.name,
+                [PTR],
+                [PTR],
+                UserData::new(()),
+                move |plugin: &mut CurrentPlugin, inputs: &[Val], outputs: &mut [Val], _| {
+                    let arg = inputs
+                        .first()
+                        .ok_or_else(|| interplug::Error::msg("no argument"))?;
+                    let input: Vec<u8> = plugin.memory_get_val(arg)?;
+                    let mut out = prefix.to_vec();
+                    out.extend_from_slice(&input);
+                    let slot = outputs
+                        .first_mut()
+                        .ok_or_else(|| interplug::Error::msg("no result"))?;
+                    plugin.memory_set_val(slot, out)
+                },
+            )
+            .with_namespace(def.namespace)
+        })
+        .collect()
+}
+
+/// Checks a first output against the expectation.
+fn check(rt: Rt, what: &str, got: &[u8], ok: bool) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        let shown = String::from_utf8_lossy(&got[..got.len().min(80)]).into_owned();
+        Err(format!(
+            "{}: unexpected output of {what}: {shown:?} ({} bytes)",
+            rt.name(),
+            got.len()
+        ))
+    }
+}
+
+/// A plug-in call the same way on each runtime.
+enum Target {
+    Interplug(Box<Plugin>),
+    Official(crate::official::OfficialPlugin),
+    Raw(Box<RawPlugin>, wasmi::TypedFunc<(), i32>),
+}
+
+impl Target {
+    /// Creates the plug-in of `wasm` on `rt`.
+    fn new(ctx: &Ctx, rt: Rt, wasm: &[u8], func: &str, setup: Setup) -> Result<Target, String> {
+        let hosts = setup.host_functions;
+        Ok(match rt {
+            Rt::Interplug => {
+                let mut builder = PluginBuilder::new(wasm).with_interruption(setup.interrupt);
+                if hosts {
+                    builder = builder.with_functions(interplug_functions());
+                }
+                if let Some(fuel) = setup.fuel {
+                    builder = builder.with_fuel_limit(fuel);
+                }
+                Target::Interplug(Box::new(builder.build().map_err(|e| format!("{e:#}"))?))
+            }
+            Rt::Official => {
+                let lib = ctx.official.as_ref().ok_or("no official library")?;
+                let functions: &[HostFunction] = if hosts { &HOST_FUNCTIONS } else { &[] };
+                Target::Official(lib.plugin(wasm, functions, setup.fuel)?)
+            }
+            Rt::Raw => {
+                let mut plugin = RawPlugin::new(&ctx.engine, wasm)?;
+                let f = plugin.func(func)?;
+                Target::Raw(Box::new(plugin), f)
+            }
+        })
+    }
+
+    /// Calls `name` (`cname`) with `input`.
+    fn call(&mut self, name: &str, cname: &CString, input: &[u8]) -> Result<&[u8], String> {
+        match self {
+            Target::Interplug(p) => p
+                .call::<&[u8], &[u8]>(name, input)
+                .map_err(|e| format!("{e:#}")),
+            Target::Official(p) => p.call(cname, input),
+            Target::Raw(p, f) => p.call(*f, input),
+        }
+    }
+}
+
+/// How a target plug-in is set up.
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    interrupt: bool,
+    fuel: Option<u64>,
+    host_functions: bool,
+}
+
+impl Setup {
+    const PLAIN: Setup = Setup {
+        interrupt: true,
+        fuel: None,
+        host_functions: false,
+    };
+}
+
+/// A runner calling `func` with `input` on a new plug-in of `wasm`, after checking
+/// the first output with `expect`.
+fn call_runner(
+    ctx: &Ctx,
+    rt: Rt,
+    wasm: &[u8],
+    func: &str,
+    input: Vec<u8>,
+    setup: Setup,
+    expect: impl Fn(&[u8]) -> bool,
+) -> Result<Runner, String> {
+    let mut target = Target::new(ctx, rt, wasm, func, setup)?;
+    let cname = CString::new(func).map_err(|e| e.to_string())?;
+    let first = target.call(func, &cname, &input)?;
+    check(rt, func, first, expect(first))?;
+    let func = func.to_string();
+    Ok(Box::new(move |iters| {
+        let mut sum = 0u64;
+        for _ in 0..iters {
+            let out = target.call(&func, &cname, black_box(&input))?;
+            sum = sum.wrapping_add(out.len() as u64);
+        }
+        Ok(black_box(sum))
+    }))
+}
+
+/// Prepares `case` on `rt`; `None` when the runtime does not take part in it.
+pub fn prepare(ctx: &Ctx, case: &Case, rt: Rt) -> Option<Result<Runner, String>> {
+    if rt == Rt::Official && ctx.official.is_none() {
+        return None;
+    }
+    Some(prepare_inner(ctx, case, rt))
+}
+
+fn prepare_inner(ctx: &Ctx, case: &Case, rt: Rt) -> Result<Runner, String> {
+    let fx = &ctx.fixtures;
+    match case.kind {
+        Kind::CreateBytes | Kind::CreateCold => {
+            create_runner(ctx, rt, case.kind == Kind::CreateCold)
+        }
+        Kind::CreateCompiled => compiled_runner(ctx, rt),
+        Kind::Echo(n, interrupt) => {
+            let input = pattern(n);
+            let expected = input.clone();
+            let setup = Setup {
+                interrupt,
+                ..Setup::PLAIN
+            };
+            call_runner(ctx, rt, &fx.echo, "echo", input, setup, move |out| {
+                out == expected
+            })
+        }
+        Kind::Vowels(n, interrupt) => {
+            let input = text(n);
+            let prefix = format!("{{\"count\":{},", vowel_count(&input));
+            let setup = Setup {
+                interrupt,
+                ..Setup::PLAIN
+            };
+            call_runner(
+                ctx,
+                rt,
+                &fx.count_vowels,
+                "count_vowels",
+                input,
+                setup,
+                move |out| out.starts_with(prefix.as_bytes()),
+            )
+        }
+        Kind::HostCall => {
+            let setup = Setup {
+                host_functions: true,
+                ..Setup::PLAIN
+            };
+            call_runner(
+                ctx,
+                rt,
+                &fx.host_fns,
+                "call_host",
+                HOST_INPUT.to_vec(),
+                setup,
+                |out| out == b"Hello, Ada",
+            )
+        }
+        Kind::VarSet => call_runner(
+            ctx,
+            rt,
+            &fx.vars,
+            "var_set",
+            b"key=value".to_vec(),
+            Setup::PLAIN,
+            |out| out == b"ok",
+        ),
+        Kind::VarGet => {
+            let mut target = Target::new(ctx, rt, &fx.vars, "var_set", Setup::PLAIN)?;
+            let set = CString::new("var_set").map_err(|e| e.to_string())?;
+            target.call("var_set", &set, b"key=value")?;
+            let get = CString::new("var_get").map_err(|e| e.to_string())?;
+            if let Target::Raw(p, f) = &mut target {
+                *f = p.func("var_get")?;
+            }
+            let first = target.call("var_get", &get, b"key")?;
+            check(rt, "var_get", first, first == b"value")?;
+            Ok(Box::new(move |iters| {
+                let mut sum = 0u64;
+                for _ in 0..iters {
+                    sum =
+                        sum.wrapping_add(
+                            target.call("var_get", &get, black_box(b"key"))?.len() as u64
+                        );
+                }
+                Ok(black_box(sum))
+            }))
+        }
+        Kind::Compute(mode) => {
+            // limits.wasm imports `panic_now` (never called by `compute`).
+            let hosts = Setup {
+                host_functions: true,
+                ..Setup::PLAIN
+            };
+            let setup = match mode {
+                ComputeMode::Interruptible => hosts,
+                ComputeMode::Plain => Setup {
+                    interrupt: false,
+                    ..hosts
+                },
+                ComputeMode::Fuel => Setup {
+                    fuel: Some(FUEL_LIMIT),
+                    ..hosts
+                },
+            };
+            let input = COMPUTE_N.to_string().into_bytes();
+            call_runner(ctx, rt, &fx.limits, "compute", input, setup, |out| {
+                out == COMPUTE_RESULT
+            })
+        }
+    }
+}
+
+/// Creating plug-ins from the bytes of `count_vowels.wasm` (and dropping them).
+///
+/// `fresh`: every creation gets bytes never seen before (a custom section with a
+/// counter is appended), and libextism's compilation cache is off, so no runtime
+/// can reuse earlier work: the cost of a first load. Otherwise the same bytes
+/// every time, with the runtimes' caches warm (libextism's on-disk compilation
+/// cache, interplug's module cache; the raw baseline has none).
+fn create_runner(ctx: &Ctx, rt: Rt, fresh: bool) -> Result<Runner, String> {
+    let wasm = ctx.fixtures.count_vowels.clone();
+    let mut counter = 0u64;
+    let mut next = move || {
+        if fresh {
+            counter += 1;
+            unique_module(&wasm, counter)
+        } else {
+            wasm.clone()
+        }
+    };
+    match rt {
+        Rt::Interplug => Ok(Box::new(move |iters| {
+            for _ in 0..iters {
+                let bytes = next();
+                let plugin = Plugin::new(&bytes, [], false).map_err(|e| format!("{e:#}"))?;
+                drop(black_box(plugin));
+            }
+            Ok(iters)
+        })),
+        Rt::Official => {
+            let lib = ctx.official.clone().ok_or("no official library")?;
+            // One creation first, so the cache is warm for the warm case.
+            drop(lib.plugin(&next(), &[], None)?);
+            Ok(Box::new(move |iters| {
+                let _cache_off = fresh.then(CacheOff::new);
+                for _ in 0..iters {
+                    let bytes = next();
+                    drop(black_box(lib.plugin(&bytes, &[], None)?));
+                }
+                Ok(iters)
+            }))
+        }
+        // A fresh engine each time, as interplug has: a wasmi engine keeps the code
+        // of every module compiled on it until it is dropped.
+        Rt::Raw => Ok(Box::new(move |iters| {
+            for _ in 0..iters {
+                let bytes = next();
+                drop(black_box(RawPlugin::new(&raw::engine(), &bytes)?));
+            }
+            Ok(iters)
+        })),
+    }
+}
+
+/// `wasm` with a custom section `bench-compare` holding `n` appended: a module no
+/// cache has seen.
+pub fn unique_module(wasm: &[u8], n: u64) -> Vec<u8> {
+    let name = b"bench-compare";
+    let payload = n.to_le_bytes();
+    let mut bytes = Vec::with_capacity(wasm.len() + 32);
+    bytes.extend_from_slice(wasm);
+    bytes.push(0); // custom section id
+    bytes.push((1 + name.len() + payload.len()) as u8); // size, < 128: one LEB byte
+    bytes.push(name.len() as u8);
+    bytes.extend_from_slice(name);
+    bytes.extend_from_slice(&payload);
+    bytes
+}
+
+/// Turns libextism's compilation cache off (`EXTISM_CACHE_CONFIG` empty) while alive.
+///
+/// libextism reads the variable on the thread that creates a plug-in, so it is set
+/// and removed on that thread, between creations (the harness is single-threaded).
+struct CacheOff;
+
+impl CacheOff {
+    fn new() -> Self {
+        std::env::set_var("EXTISM_CACHE_CONFIG", "");
+        CacheOff
+    }
+}
+
+impl Drop for CacheOff {
+    fn drop(&mut self) {
+        std::env::remove_var("EXTISM_CACHE_CONFIG");
+    }
+}
+
+/// Instantiating plug-ins from a compiled `count_vowels.wasm` (and dropping them).
+fn compiled_runner(ctx: &Ctx, rt: Rt) -> Result<Runner, String> {
+    let wasm = &ctx.fixtures.count_vowels;
+    match rt {
+        Rt::Interplug => {
+            let compiled = CompiledPlugin::new(wasm, [], false).map_err(|e| format!("{e:#}"))?;
+            Ok(Box::new(move |iters| {
+                for _ in 0..iters {
+                    let plugin =
+                        Plugin::new_from_compiled(&compiled).map_err(|e| format!("{e:#}"))?;
+                    drop(black_box(plugin));
+                }
+                Ok(iters)
+            }))
+        }
+        Rt::Official => {
+            let lib = ctx.official.as_ref().ok_or("no official library")?;
+            let compiled = lib.compile(wasm)?;
+            Ok(Box::new(move |iters| {
+                for _ in 0..iters {
+                    drop(black_box(compiled.instantiate()?));
+                }
+                Ok(iters)
+            }))
+        }
+        Rt::Raw => {
+            let compiled = RawCompiled::new(&ctx.engine, wasm)?;
+            Ok(Box::new(move |iters| {
+                for _ in 0..iters {
+                    drop(black_box(compiled.instantiate()?));
+                }
+                Ok(iters)
+            }))
+        }
+    }
+}
+
+/// A fresh baseline engine (lazy compilation, no fuel).
+pub fn raw_engine() -> wasmi::Engine {
+    raw::engine()
+}
