@@ -22,7 +22,11 @@ enum Op {
 }
 
 fuzz_target!(|ops: Vec<Op>| {
+    // A budget, as a plug-in with `memory.max_pages` has: without one the arena may
+    // legitimately grow to 4 GiB, past the fuzzer's RSS limit.
+    const BUDGET: u64 = 16 << 20;
     let mut memory = ExtismMemory::new();
+    memory.set_limit(BUDGET);
     let mut model: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
     for op in ops {
         let pick = |model: &BTreeMap<u64, Vec<u8>>, i: u8| {
@@ -93,7 +97,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 memory.reset(1 << 16);
                 model.clear();
             }
-            Op::Limit(l) => memory.set_limit(u64::from(l)),
+            Op::Limit(l) => memory.set_limit(u64::from(l).min(BUDGET)),
         }
         for (h, bytes) in &model {
             assert_eq!(memory.block(*h).expect("live"), &bytes[..]);
