@@ -14,7 +14,7 @@ for target in $(cargo +nightly fuzz list); do
     -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=30 -print_final_stats=1 2>&1 \
     | grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|Done)|ERROR|panicked" || true
   # A crash leaves an artifact; fail on it.
-  if ls "artifacts/$target"/crash-* "artifacts/$target"/oom-* "artifacts/$target"/timeout-* >/dev/null 2>&1; then
+  if [ -n "$(find "artifacts/$target" -type f \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' \) 2>/dev/null)" ]; then
     echo "fuzz target $target found a failure: see fuzz/artifacts/$target" >&2
     exit 1
   fi
