@@ -15,32 +15,23 @@ pub fn fixture_bytes(name: &str) -> Vec<u8> {
     std::fs::read(fixture(name)).expect("fixture present")
 }
 
-/// `panic_now` for `limits.wasm`: panics with a known message.
-pub fn panicking_host_fn() -> Function {
+/// `panic_now` for `limits.wasm`, running `body` when called.
+fn panic_now(body: fn() -> Result<(), Error>) -> Function {
     Function::new(
         "panic_now",
         [PTR],
         [PTR],
         UserData::<()>::default(),
-        |_plugin: &mut CurrentPlugin,
-         _in: &[Val],
-         _out: &mut [Val],
-         _: UserData<()>|
-         -> Result<(), Error> { panic!("host function blew up on purpose") },
+        move |_plugin: &mut CurrentPlugin, _in: &[Val], _out: &mut [Val], _: UserData<()>| body(),
     )
+}
+
+/// `panic_now` that panics with a known message.
+pub fn panicking_host_fn() -> Function {
+    panic_now(|| panic!("host function blew up on purpose"))
 }
 
 /// `panic_now` that returns an error instead.
 pub fn failing_host_fn() -> Function {
-    Function::new(
-        "panic_now",
-        [PTR],
-        [PTR],
-        UserData::<()>::default(),
-        |_plugin: &mut CurrentPlugin,
-         _in: &[Val],
-         _out: &mut [Val],
-         _: UserData<()>|
-         -> Result<(), Error> { Err(Error::msg("host function refused on purpose")) },
-    )
+    panic_now(|| Err(Error::msg("host function refused on purpose")))
 }
