@@ -220,3 +220,24 @@ fn eight_threads_share_one_compiled_plugin() {
     }
     assert!(pool.live_instances() <= 8);
 }
+
+#[test]
+fn endless_tail_calls_run_out_of_fuel_without_growing_the_native_stack() {
+    // Found by the `kernel_calls` fuzz target: a module that loops through
+    // `return_call`. It must stop at the fuel limit (or timeout), not overflow.
+    let wat = r#"(module
+      (func $spin (param i64) (result i32)
+        (return_call $spin (i64.add (local.get 0) (i64.const 1))))
+      (func (export "spin") (result i32) (call $spin (i64.const 0))))"#;
+    let mut plugin = PluginBuilder::new(wat)
+        .with_fuel_limit(5_000_000)
+        .build()
+        .expect("loads");
+    let message = error_of(plugin.call::<&str, &[u8]>("spin", ""));
+    assert!(message.contains("fuel"), "{message}");
+    let manifest = Manifest::new([Wasm::data(wat.as_bytes().to_vec())])
+        .with_timeout(Duration::from_millis(50));
+    let mut plugin = Plugin::new(&manifest, [], false).expect("loads");
+    let message = error_of(plugin.call::<&str, &[u8]>("spin", ""));
+    assert!(message.contains("timeout"), "{message}");
+}
