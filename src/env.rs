@@ -62,13 +62,29 @@ fn block_str(state: &CurrentPlugin, handle: i64, what: &str) -> Result<String, T
         .map_err(|e| Trap::new(format!("the {what} is not valid UTF-8: {e}")))
 }
 
+/// Bytes of host work (zeroing, copying) that cost one unit of fuel.
+const BYTES_PER_FUEL: u64 = 64;
+
+/// Charges the fuel for `bytes` of host work done in an import, so that imports that
+/// copy or zero memory count against the fuel limit and end the current fuel slice
+/// (where timeout and cancel are checked) like wasm instructions do. No-op when fuel
+/// metering is off.
+fn charge(c: &mut Ctx, bytes: u64) {
+    if let Ok(fuel) = c.get_fuel() {
+        let _ = c.set_fuel(fuel.saturating_sub(bytes / BYTES_PER_FUEL));
+    }
+}
+
 /// Defines every `extism:host/env` function on `linker`.
 pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wasmi::Error> {
     let m = ENV_MODULE;
     linker.func_wrap(m, "alloc", |mut c: Ctx, n: i64| -> i64 {
         let state = c.data_mut();
         match state.memory.alloc(n as u64) {
-            Some(handle) => handle as i64,
+            Some(handle) => {
+                charge(&mut c, n as u64);
+                handle as i64
+            }
             None => {
                 if n > 0 && state.budget.total.is_some() {
                     state.budget.oom = true;
@@ -204,8 +220,12 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
         if value.is_empty() {
             return Ok(0);
         }
+        let len = value.len() as u64;
         match state.memory.alloc_bytes(value.as_bytes()) {
-            Some(handle) => Ok(handle as i64),
+            Some(handle) => {
+                charge(&mut c, len);
+                Ok(handle as i64)
+            }
             None => Err(state.budget.oom_error_trap()),
         }
     })?;
@@ -219,8 +239,12 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
         if value.is_empty() {
             return Ok(0);
         }
+        let len = value.len() as u64;
         match state.memory.alloc_bytes(value) {
-            Some(handle) => Ok(handle as i64),
+            Some(handle) => {
+                charge(&mut c, len);
+                Ok(handle as i64)
+            }
             None => Err(state.budget.oom_error_trap()),
         }
     })?;
@@ -230,6 +254,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
         |mut c: Ctx, k: i64, v: i64| -> Result<(), Trap> {
             let state = c.data_mut();
             let key = block_str(state, k, "var name")?;
+            let copied = state.memory.length(v as u64);
             let result = if v == 0 {
                 state.vars.set(&key, None)
             } else {
@@ -238,6 +263,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
             };
             state.memory.free(k as u64);
             state.memory.free(v as u64);
+            charge(&mut c, copied);
             result.map_err(Trap::new)
         },
     )?;
@@ -245,8 +271,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
         m,
         "http_request",
         |mut c: Ctx, req: i64, body: i64| -> Result<i64, Trap> {
-            crate::http::request(c.data_mut(), req as u64, body as u64)
-                .map_err(|e| Trap::new(format!("{e:#}")))
+            let response = crate::http::request(c.data_mut(), req as u64, body as u64)
+                .map_err(|e| Trap::new(format!("{e:#}")))?;
+            let len = c.data().memory.length(response as u64);
+            charge(&mut c, len);
+            Ok(response)
         },
     )?;
     linker.func_wrap(m, "http_status_code", |c: Ctx| -> i32 {
@@ -275,11 +304,13 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
         linker.func_wrap(m, name, move |mut c: Ctx, h: i64| -> Result<(), Trap> {
             let state = c.data_mut();
             let bytes = state.memory.block(h as u64).map_err(trap)?;
+            let len = bytes.len() as u64;
             if level <= log::max_level() {
                 let message = String::from_utf8_lossy(bytes);
                 log::log!(target: "extism", level, "{} {}", state.id, message);
             }
             state.memory.free(h as u64);
+            charge(&mut c, len);
             Ok(())
         })?;
     }

@@ -241,3 +241,36 @@ fn endless_tail_calls_run_out_of_fuel_without_growing_the_native_stack() {
     let message = error_of(plugin.call::<&str, &[u8]>("spin", ""));
     assert!(message.contains("timeout"), "{message}");
 }
+
+#[test]
+fn host_work_in_imports_counts_against_time_and_fuel() {
+    // Each loop iteration makes the host zero 4 MiB (alloc at the top after a free)
+    // for a handful of wasm instructions: the imports' own work must end the fuel
+    // slice, or the timeout would only be seen after gigabytes of host work.
+    let wat = r#"(module
+      (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+      (import "extism:host/env" "free" (func $free (param i64)))
+      (func (export "churn") (result i32)
+        (loop $again
+          (call $free (call $alloc (i64.const 4194304)))
+          (br $again))
+        (i32.const 0)))"#;
+    let manifest = Manifest::new([Wasm::data(wat.as_bytes().to_vec())])
+        .with_timeout(Duration::from_millis(100));
+    let mut plugin = Plugin::new(&manifest, [], false).expect("loads");
+    let start = Instant::now();
+    let message = error_of(plugin.call::<&str, &[u8]>("churn", ""));
+    assert!(message.contains("timeout"), "{message}");
+    assert!(
+        start.elapsed() < Duration::from_millis(2000),
+        "{:?}",
+        start.elapsed()
+    );
+
+    let mut plugin = PluginBuilder::new(wat)
+        .with_fuel_limit(1_000_000)
+        .build()
+        .expect("loads");
+    let message = error_of(plugin.call::<&str, &[u8]>("churn", ""));
+    assert!(message.contains("fuel"), "{message}");
+}
