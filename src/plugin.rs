@@ -22,8 +22,9 @@ use alloc::{
 use core::any::Any;
 use wasmi::{Engine, Func, Instance, Linker, Module, Store};
 
-/// Fuel a module's start function and constructors may use at instantiation.
-const INIT_FUEL: u64 = 2_000_000_000;
+/// Fuel a module's start function and constructors may use at instantiation (about
+/// a second of interpretation), unless the plug-in's fuel limit is lower.
+const INIT_FUEL: u64 = 500_000_000;
 
 /// What a plug-in is made from: module bytes (wasm, WAT, or a JSON/TOML manifest) or
 /// a manifest.
@@ -349,9 +350,13 @@ impl CompiledPlugin {
         let mut store = Store::new(&compiled.engine, state);
         store.limiter(|state| state as &mut dyn wasmi::ResourceLimiter);
         let fueled = store.get_fuel().is_ok();
+        let init_fuel = compiled
+            .options
+            .fuel_limit
+            .map_or(INIT_FUEL, |limit| limit.min(INIT_FUEL));
         if fueled {
             store
-                .set_fuel(INIT_FUEL)
+                .set_fuel(init_fuel)
                 .map_err(|e| anyhow::anyhow!("cannot set fuel: {e}"))?;
         }
         let instance = if compiled.others.is_empty() {
@@ -398,7 +403,7 @@ impl CompiledPlugin {
                 .map(|t| wasmi::Val::default_for_ty(*t))
                 .collect();
             if fueled {
-                let _ = store.set_fuel(INIT_FUEL);
+                let _ = store.set_fuel(init_fuel);
             }
             run(
                 &mut store,
@@ -407,7 +412,7 @@ impl CompiledPlugin {
                 &mut results,
                 &limits,
                 fueled,
-                true,
+                Some(init_fuel),
             )
             .map_err(|e| anyhow::anyhow!("the plug-in's `{name}` failed: {}", e.error))?;
         }
@@ -726,7 +731,7 @@ fn run(
     results: &mut [wasmi::Val],
     limits: &CallLimits,
     fueled: bool,
-    init: bool,
+    init_fuel: Option<u64>,
 ) -> Result<u64, RunError> {
     let to_run_error = |store: &Store<CurrentPlugin>, error: wasmi::Error| {
         if let Some(status) = error.i32_exit_status() {
@@ -766,7 +771,7 @@ fn run(
         Some(left) => left.min(FUEL_SLICE.max(required)),
         None => FUEL_SLICE.max(required),
     };
-    let mut given = if init { INIT_FUEL } else { slice(fuel_left, 0) };
+    let mut given = init_fuel.unwrap_or_else(|| slice(fuel_left, 0));
     let mut consumed = 0u64;
     let _ = store.set_fuel(given);
     let mut call = func
@@ -784,9 +789,9 @@ fn run(
                 return Err(to_run_error(store, trap.into_host_error()));
             }
             wasmi::ResumableCall::OutOfFuel(pending) => {
-                if init {
+                if let Some(init_fuel) = init_fuel {
                     return Err(RunError {
-                        error: anyhow::anyhow!("used more than {INIT_FUEL} units of fuel"),
+                        error: anyhow::anyhow!("used more than {init_fuel} units of fuel"),
                         exit: None,
                         poisoned: true,
                     });
@@ -1101,7 +1106,7 @@ impl Plugin {
             &mut results,
             &limits,
             fueled,
-            false,
+            None,
         ) {
             Ok(consumed) => {
                 self.fuel_consumed = fueled.then_some(consumed);
@@ -1152,7 +1157,7 @@ impl Plugin {
             &mut results,
             &limits,
             fueled,
-            false,
+            None,
         );
         self.store.data_mut().host_context = None;
         if name == "_start" {

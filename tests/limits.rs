@@ -274,3 +274,20 @@ fn host_work_in_imports_counts_against_time_and_fuel() {
     let message = error_of(plugin.call::<&str, &[u8]>("churn", ""));
     assert!(message.contains("fuel"), "{message}");
 }
+
+#[test]
+fn endless_start_function_fails_creation_within_the_init_fuel() {
+    // Found by the `kernel_calls` fuzz target: a start function that never returns.
+    let wat = r#"(module (func $forever (loop $l (br $l))) (start $forever)
+      (func (export "f") (result i32) (i32.const 0)))"#;
+    let message = error_of(PluginBuilder::new(wat).with_fuel_limit(1_000_000).build());
+    assert!(message.contains("fuel"), "{message}");
+    let start = Instant::now();
+    let message = error_of(Plugin::new(wat, [], false));
+    assert!(message.contains("fuel"), "{message}");
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+}
