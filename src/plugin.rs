@@ -1085,19 +1085,8 @@ impl Plugin {
             .iter()
             .map(|t| wasmi::Val::default_for_ty(*t))
             .collect();
-        self.cancel.clear();
-        let options = &self.compiled.inner.options;
-        let limits = CallLimits {
-            cancel: self.cancel.clone(),
-            clock: options.clock.clone(),
-            timeout_ms: self.compiled.inner.manifest.timeout_ms,
-            fuel_limit: options.fuel_limit,
-        };
+        let limits = self.start_limits();
         let fueled = self.store.get_fuel().is_ok();
-        self.store.data_mut().deadline_ms = match (&limits.clock, limits.timeout_ms) {
-            (Some(clock), Some(timeout)) => Some(clock.now_ms().saturating_add(timeout)),
-            _ => None,
-        };
         self.store.data_mut().budget.oom = false;
         match run(
             &mut self.store,
@@ -1119,6 +1108,23 @@ impl Plugin {
         }
     }
 
+    /// The limits of a call starting now: clears a stale cancel and sets the deadline.
+    fn start_limits(&mut self) -> CallLimits {
+        self.cancel.clear();
+        let options = &self.compiled.inner.options;
+        let limits = CallLimits {
+            cancel: self.cancel.clone(),
+            clock: options.clock.clone(),
+            timeout_ms: self.compiled.inner.manifest.timeout_ms,
+            fuel_limit: options.fuel_limit,
+        };
+        self.store.data_mut().deadline_ms = match (&limits.clock, limits.timeout_ms) {
+            (Some(clock), Some(timeout)) => Some(clock.now_ms().saturating_add(timeout)),
+            _ => None,
+        };
+        limits
+    }
+
     /// Runs `name` on raw input bytes; the output is then in [`Plugin::output`].
     pub(crate) fn raw_call(
         &mut self,
@@ -1131,24 +1137,13 @@ impl Plugin {
             self.reinstantiate().map_err(fail)?;
         }
         let func = self.plugin_function(name).map_err(fail)?;
-        self.cancel.clear();
-        let options = &self.compiled.inner.options;
-        let limits = CallLimits {
-            cancel: self.cancel.clone(),
-            clock: options.clock.clone(),
-            timeout_ms: self.compiled.inner.manifest.timeout_ms,
-            fuel_limit: options.fuel_limit,
-        };
         let fueled = self.store.get_fuel().is_ok();
         {
             let state = self.store.data_mut();
             state.begin_call(input).map_err(fail)?;
             state.host_context = host_context;
-            state.deadline_ms = match (&limits.clock, limits.timeout_ms) {
-                (Some(clock), Some(timeout)) => Some(clock.now_ms().saturating_add(timeout)),
-                _ => None,
-            };
         }
+        let limits = self.start_limits();
         let mut results = vec![wasmi::Val::I32(0); func.ty(&self.store).results().len()];
         let outcome = run(
             &mut self.store,
