@@ -144,26 +144,17 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
     })?;
     linker.func_wrap(m, "input_load_u8", |c: Ctx, i: i64| -> Result<i32, Trap> {
         let state = c.data();
-        let input = state.input;
-        if (i as u64) >= input.length {
-            return Err(input_bounds(i, 1, input.length));
-        }
         state
             .memory
-            .load_u8(input.offset + i as u64)
+            .load_u8(input_address(state, i, 1)?)
             .map(i32::from)
             .map_err(trap)
     })?;
     linker.func_wrap(m, "input_load_u64", |c: Ctx, i: i64| -> Result<i64, Trap> {
         let state = c.data();
-        let input = state.input;
-        match (i as u64).checked_add(8) {
-            Some(end) if end <= input.length => {}
-            _ => return Err(input_bounds(i, 8, input.length)),
-        }
         state
             .memory
-            .load_u64(input.offset + i as u64)
+            .load_u64(input_address(state, i, 8)?)
             .map(|v| v as i64)
             .map_err(trap)
     })?;
@@ -324,7 +315,19 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
     Ok(())
 }
 
+/// The Extism memory address of `len` input bytes at `index`, or a trap when they run
+/// past the end of the input.
+#[inline]
+fn input_address(state: &CurrentPlugin, index: i64, len: u64) -> Result<u64, Trap> {
+    let input = state.input;
+    match (index as u64).checked_add(len) {
+        Some(end) if end <= input.length => Ok(input.offset + index as u64),
+        _ => Err(input_bounds(index, len, input.length)),
+    }
+}
+
 /// The error for an input read past its end.
+#[cold]
 fn input_bounds(index: i64, len: u64, input_len: u64) -> Trap {
     Trap::new(format!(
         "out-of-bounds read of the input: {len} byte(s) at index {}, but the input has {input_len} bytes",
