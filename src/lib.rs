@@ -36,6 +36,8 @@ mod plugin;
 mod pool;
 pub mod sources;
 mod typed;
+#[cfg(feature = "std")]
+mod validate;
 #[cfg(feature = "wasi")]
 mod wasi;
 

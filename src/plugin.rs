@@ -222,7 +222,13 @@ impl<'a> PluginBuilder<'a> {
 
     /// Compiles and instantiates the plug-in.
     pub fn build(self) -> Result<Plugin, Error> {
-        Plugin::new_from_compiled(&self.compile()?)
+        let (_, plugin) = CompiledPlugin::compile_then(
+            self.source,
+            self.functions,
+            self.options,
+            Plugin::new_from_compiled,
+        )?;
+        Ok(plugin)
     }
 }
 
@@ -280,21 +286,53 @@ impl CompiledPlugin {
         functions: Vec<Function>,
         options: Options,
     ) -> Result<Self, Error> {
+        Self::compile_then(source, functions, options, |_| Ok(())).map(|(compiled, ())| compiled)
+    }
+
+    /// Compiles `source`, then runs `then` on the result. When the modules are not in
+    /// the module cache, `then` runs while their function bodies are still being
+    /// validated on another thread (`std` only); an invalid body fails the whole
+    /// creation, whatever `then` returned.
+    fn compile_then<T>(
+        source: WasmInput<'_>,
+        functions: Vec<Function>,
+        options: Options,
+        then: impl FnOnce(&CompiledPlugin) -> Result<T, Error>,
+    ) -> Result<(Self, T), Error> {
         let (manifest, modules) = sources::load(source)?;
         let fueled = options.interruptible || options.fuel_limit.is_some();
+        if let Some(cached) = module_cache::get(fueled, &modules) {
+            let compiled = Self::link(cached, manifest, functions, options)?;
+            let value = then(&compiled)?;
+            return Ok((compiled, value));
+        }
+        let compile_and_run = || -> Result<(CachedModules, CompiledPlugin, T), Error> {
+            let cached = compile_modules(fueled, &modules)?;
+            let compiled = Self::link(cached.clone(), manifest, functions, options)?;
+            let value = then(&compiled)?;
+            Ok((cached, compiled, value))
+        };
+        #[cfg(feature = "std")]
+        let (cached, compiled, value) = crate::validate::alongside(&modules, compile_and_run)?;
+        #[cfg(not(feature = "std"))]
+        let (cached, compiled, value) = compile_and_run()?;
+        module_cache::put(fueled, modules, &cached);
+        Ok((compiled, value))
+    }
+
+    /// Binds compiled modules to the kernel, WASI and host functions, checking that
+    /// every import is provided.
+    fn link(
+        cached: CachedModules,
+        manifest: Manifest,
+        functions: Vec<Function>,
+        options: Options,
+    ) -> Result<Self, Error> {
         let CachedModules {
             engine,
             main,
             others,
-        } = match module_cache::get(fueled, &modules) {
-            Some(cached) => cached,
-            None => {
-                let compiled = compile_modules(fueled, &modules)?;
-                module_cache::put(fueled, modules, &compiled);
-                compiled
-            }
-        };
-
+        } = cached;
         let mut linker = Linker::new(&engine);
         crate::env::add_to_linker(&mut linker)
             .map_err(|e| anyhow::anyhow!("cannot define the Extism kernel functions: {e}"))?;
@@ -429,12 +467,28 @@ struct CachedModules {
     others: Vec<(String, Module)>,
 }
 
-/// Validates and compiles (lazily translated) `modules` on a new engine.
+/// Fuel costs with compiling a function at its first call made free. wasmi charges
+/// fuel for lazy compilation by default, but running out of fuel there ends the call
+/// with an error it cannot resume, which would surface instead of interplug's
+/// out-of-fuel error, and would make fuel use depend on which functions an engine
+/// had already compiled. Compilation work is bounded by the (validated) module size,
+/// so timeouts still hold. Copies keep wasmi's default of 64 bytes per unit.
+const COMPILATION_IS_FREE: wasmi::CustomFuelCosts = wasmi::CustomFuelCosts {
+    bytes_copied_per_fuel: 64,
+    fuel_per_bytes_translated: 0,
+    fuel_per_bytes_validated: 0,
+};
+
+/// Compiles `modules` on a new engine. Function bodies are translated at their first
+/// call. With `std` they are validated by [`crate::validate::alongside`] (the caller's
+/// job), without it here, before this returns.
 fn compile_modules(fueled: bool, modules: &[LoadedModule]) -> Result<CachedModules, Error> {
     let mut config = wasmi::Config::default();
-    config
-        .consume_fuel(fueled)
-        .compilation_mode(wasmi::CompilationMode::LazyTranslation);
+    config.consume_fuel(fueled).fuel_cost(COMPILATION_IS_FREE);
+    #[cfg(feature = "std")]
+    crate::validate::configure(&mut config);
+    #[cfg(not(feature = "std"))]
+    config.compilation_mode(wasmi::CompilationMode::LazyTranslation);
     let engine = Engine::new(&config);
     let mut main = None;
     let mut others = Vec::new();

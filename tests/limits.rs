@@ -291,3 +291,56 @@ fn endless_start_function_fails_creation_within_the_init_fuel() {
         start.elapsed()
     );
 }
+
+#[test]
+fn running_out_of_fuel_while_a_function_is_first_compiled_is_a_fuel_error() {
+    // wasmi compiles each function at its first call. Whatever the fuel limit, the
+    // call either finishes or stops with interplug's out-of-fuel error: compiling a
+    // function costs no fuel, so it can never fail half-way in a way wasmi cannot
+    // resume (that surfaced as "ran out of fuel while calling a resumable function").
+    let big_body = "i32.const 1 drop ".repeat(400);
+    let wat = format!(
+        r#"(module
+            (func $big {big_body})
+            (func (export "run") (result i32)
+                (local $i i32)
+                (loop $again
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br_if $again (i32.lt_u (local.get $i) (i32.const 30))))
+                call $big
+                i32.const 0))"#
+    );
+    let mut finished = 0;
+    for limit in [
+        1, 5, 20, 60, 100, 150, 200, 400, 1_000, 3_000, 10_000, 100_000,
+    ] {
+        let mut plugin = PluginBuilder::new(wat.as_str())
+            .with_fuel_limit(limit)
+            .build()
+            .expect("the module is valid");
+        match plugin.call::<&str, &[u8]>("run", "") {
+            Ok(_) => {
+                finished += 1;
+                let used = plugin
+                    .fuel_consumed()
+                    .expect("a fuel limit meters the call");
+                assert!(used <= limit, "fuel limit {limit}: used {used}");
+            }
+            Err(error) => {
+                let message = format!("{error:#}");
+                assert!(
+                    message.contains("out of fuel: the call used all"),
+                    "fuel limit {limit}: {message}"
+                );
+                assert_usable_after_fuel_error(&mut plugin);
+            }
+        }
+    }
+    assert!(finished >= 2, "the larger limits are enough for the call");
+}
+
+/// A plug-in that ran out of fuel still answers the next call with the same error.
+fn assert_usable_after_fuel_error(plugin: &mut Plugin) {
+    let message = error_of(plugin.call::<&str, &[u8]>("run", ""));
+    assert!(message.contains("out of fuel"), "{message}");
+}

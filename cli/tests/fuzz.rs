@@ -255,9 +255,8 @@ fn engine_from_rust_is_reproducible() {
             .with_seeds([b"#hello".to_vec()])
             .with_runs(3_000)
             .with_seed(7)
-            // Lazy compilation makes fuel readings depend on what ran before in the
-            // process: without fuel feedback two runs in one process are identical.
-            .with_fuel_feedback(false)
+        // Fuel feedback stays on: compiling a function costs no fuel, so fuel use does
+        // not depend on what ran before in the process.
     };
     let mut first = Fuzzer::new(fuzzme(), config()).expect("fuzzer");
     let findings = first.run().expect("runs").to_vec();

@@ -145,12 +145,10 @@ pub struct FuzzConfig {
     pub out_dir: Option<PathBuf>,
     /// How to name the plug-in in the replay command written next to a finding.
     pub plugin_label: String,
-    /// Use the fuel a call consumed as coverage feedback (on by default). The
-    /// engine compiles functions lazily, on their first call in the process, and
-    /// charges fuel for it; so with feedback on, a run is reproducible from its seed
-    /// in a new process (as every `interplug fuzz` is), but a second run in the same
-    /// process may differ. Turn it off for runs that must repeat exactly in one
-    /// process (e.g. two fuzzers in one test).
+    /// Use the fuel a call consumed as coverage feedback (on by default). Fuel use
+    /// depends only on what the plug-in executes (compiling a function on its first
+    /// call costs none), so a run repeats exactly from its seed, also twice in one
+    /// process. Turn it off to fuzz by outcome and output size alone.
     pub fuel_feedback: bool,
 }
 

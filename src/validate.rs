@@ -1,0 +1,233 @@
+//! Up-front validation of a plug-in's modules, spread over two threads and overlapping
+//! compilation and instantiation.
+//!
+//! wasmi compiles lazily ([`wasmi::CompilationMode::Lazy`]): a function body is only
+//! validated and translated when it is first called. Extism reports an invalid module
+//! when the plug-in is created, so [`alongside`] still validates every body before
+//! creation returns; it does so on a helper thread while the caller compiles and
+//! instantiates, and the caller joins in once it is done. Validating the bodies is most
+//! of the cost of creating a plug-in from bytes no one has seen before.
+
+use crate::sources::LoadedModule;
+use crate::Error;
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use wasmparser::{
+    FuncToValidate, FuncValidatorAllocations, FunctionBody, Parser, ValidPayload, Validator,
+    ValidatorResources, WasmFeatures,
+};
+
+/// The wasm proposals a plug-in may use: the set wasmi 2 enables by default (without
+/// its optional `simd` and `memory64` cargo features). [`configure`] sets the same set
+/// on the engine so that the two validators agree.
+fn features() -> WasmFeatures {
+    let mut features = WasmFeatures::empty();
+    for feature in [
+        WasmFeatures::MUTABLE_GLOBAL,
+        WasmFeatures::MULTI_VALUE,
+        WasmFeatures::MULTI_MEMORY,
+        WasmFeatures::SATURATING_FLOAT_TO_INT,
+        WasmFeatures::SIGN_EXTENSION,
+        WasmFeatures::BULK_MEMORY,
+        WasmFeatures::REFERENCE_TYPES,
+        WasmFeatures::GC_TYPES,
+        WasmFeatures::TAIL_CALL,
+        WasmFeatures::EXTENDED_CONST,
+        WasmFeatures::FLOATS,
+    ] {
+        features.set(feature, true);
+    }
+    features
+}
+
+/// Sets the proposals of [`features`] on a wasmi configuration and makes it compile
+/// lazily: function bodies are validated by [`alongside`] instead.
+pub(crate) fn configure(config: &mut wasmi::Config) {
+    config
+        .wasm_mutable_global(true)
+        .wasm_multi_value(true)
+        .wasm_multi_memory(true)
+        .wasm_saturating_float_to_int(true)
+        .wasm_sign_extension(true)
+        .wasm_bulk_memory(true)
+        .wasm_reference_types(true)
+        .wasm_tail_call(true)
+        .wasm_extended_const(true)
+        .wasm_custom_page_sizes(false)
+        .wasm_wide_arithmetic(false)
+        .floats(true)
+        .compilation_mode(wasmi::CompilationMode::Lazy);
+}
+
+/// Runs `work` (compiling and instantiating `modules`) on this thread while a helper
+/// thread validates the modules; then this thread helps validate what is left.
+///
+/// An invalid module gives its validation error, whatever `work` returned: `work` may
+/// have failed because of the invalid body. If no helper thread can be started, all
+/// validation happens on this thread after `work`.
+pub(crate) fn alongside<T>(
+    modules: &[LoadedModule],
+    work: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    let queue = Queue::default();
+    let (result, helper_finished) = std::thread::scope(|scope| {
+        let shared = &queue;
+        let helper = std::thread::Builder::new()
+            .name("interplug-validate".into())
+            .spawn_scoped(scope, move || {
+                shared.parse(modules);
+                shared.drain();
+            });
+        let result = work();
+        let helper_finished = match helper {
+            Ok(helper) => {
+                shared.drain();
+                helper.join().is_ok()
+            }
+            Err(_) => false,
+        };
+        (result, helper_finished)
+    });
+    if helper_finished {
+        return queue.finish().and(result);
+    }
+    // No helper, or it stopped half-way: validate everything on this thread.
+    let queue = Queue::default();
+    queue.parse(modules);
+    queue.drain();
+    queue.finish().and(result)
+}
+
+/// One function body waiting for validation.
+struct Job<'a> {
+    /// The name of the module it belongs to, for the error message.
+    module: &'a str,
+    func: FuncToValidate<ValidatorResources>,
+    body: FunctionBody<'a>,
+}
+
+/// Work shared by the two threads.
+#[derive(Default)]
+struct Queue<'a> {
+    state: Mutex<State<'a>>,
+    /// Signalled when jobs arrive and when parsing ends.
+    changed: Condvar,
+}
+
+/// What the threads share, behind the queue's lock.
+#[derive(Default)]
+struct State<'a> {
+    /// Bodies not yet taken by a thread.
+    jobs: VecDeque<Job<'a>>,
+    /// All modules have been parsed (or parsing stopped): no more jobs will come.
+    parsed: bool,
+    /// The first error found; the remaining jobs are then dropped.
+    error: Option<Error>,
+}
+
+impl<'a> Queue<'a> {
+    /// The shared state; a poisoned lock still holds consistent data (every update is
+    /// a single assignment or push).
+    fn lock(&self) -> MutexGuard<'_, State<'a>> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Validates every module section by section, queueing the function bodies.
+    fn parse(&self, modules: &'a [LoadedModule]) {
+        // Whatever happens, the other thread must learn that no more jobs will come.
+        let _end = EndOfParsing(self);
+        for LoadedModule { name, bytes } in modules {
+            let mut validator = Validator::new_with_features(features());
+            for payload in Parser::new(0).parse_all(bytes) {
+                let checked = payload.and_then(|payload| validator.payload(&payload));
+                match checked {
+                    Ok(ValidPayload::Func(func, body)) => {
+                        let mut state = self.lock();
+                        if state.error.is_some() {
+                            return;
+                        }
+                        state.jobs.push_back(Job {
+                            module: name,
+                            func,
+                            body,
+                        });
+                        drop(state);
+                        self.changed.notify_one();
+                    }
+                    Ok(ValidPayload::End(_)) => break,
+                    Ok(_) => {}
+                    Err(error) => {
+                        self.fail(name, error);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Validates queued bodies until parsing has ended and the queue is empty.
+    fn drain(&self) {
+        let mut allocations = FuncValidatorAllocations::default();
+        loop {
+            let job = {
+                let mut state = self.lock();
+                loop {
+                    if state.error.is_some() {
+                        state.jobs.clear();
+                        return;
+                    }
+                    if let Some(job) = state.jobs.pop_front() {
+                        break job;
+                    }
+                    if state.parsed {
+                        return;
+                    }
+                    state = self
+                        .changed
+                        .wait(state)
+                        .unwrap_or_else(|poison| poison.into_inner());
+                }
+            };
+            let mut validator = job.func.into_validator(allocations);
+            if let Err(error) = validator.validate(&job.body) {
+                self.fail(job.module, error);
+                return;
+            }
+            allocations = validator.into_allocations();
+        }
+    }
+
+    /// Records the first validation error.
+    fn fail(&self, module: &str, error: wasmparser::BinaryReaderError) {
+        let mut state = self.lock();
+        if state.error.is_none() {
+            state.error = Some(anyhow::anyhow!("invalid wasm module `{module}`: {error}"));
+        }
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    /// The validation outcome once both threads are done.
+    fn finish(self) -> Result<(), Error> {
+        let state = self
+            .state
+            .into_inner()
+            .unwrap_or_else(|poison| poison.into_inner());
+        match state.error {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Marks parsing as ended when dropped, also when parsing unwinds.
+struct EndOfParsing<'q, 'a>(&'q Queue<'a>);
+
+impl Drop for EndOfParsing<'_, '_> {
+    fn drop(&mut self) {
+        self.0.lock().parsed = true;
+        self.0.changed.notify_all();
+    }
+}
