@@ -10,8 +10,10 @@
 # Each case runs in `bench-compare --callgrind-case NAME --iters N`: the plug-in is
 # prepared and called once outside the measurement, then N operations run inside
 # `callgrind_measured`, the only function collected (--toggle-collect). The count per
-# operation is the collected total divided by N. Counts move by well under 1% between
-# runs; compare them before and after a change.
+# operation is the collected total divided by N. The run is pinned to one CPU
+# (taskset), where interplug validates a new module on the calling thread instead of
+# a helper thread, so `create-cold` counts all of its work. Counts move by well under
+# 1% between runs; compare them before and after a change.
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -54,6 +56,8 @@ fi
 
 cargo build --release -p bench-compare >&2
 bin="$repo_root/target/release/bench-compare"
+pin=""
+command -v taskset >/dev/null && pin="taskset -c 0"
 
 out_dir="${keep:-$(mktemp -d)}"
 mkdir -p "$out_dir"
@@ -64,7 +68,7 @@ count() {
     local case="$1" runtime="$2" iters out
     iters="$(iters_for "$case")"
     out="$out_dir/callgrind.$case.$runtime.out"
-    valgrind --tool=callgrind --callgrind-out-file="$out" \
+    $pin valgrind --tool=callgrind --callgrind-out-file="$out" \
         --toggle-collect='*callgrind_measured*' \
         "$bin" --callgrind-case "$case" --iters "$iters" --runtime "$runtime" >/dev/null 2>"$out.log" \
         || { echo "callgrind.sh: $case on $runtime failed:" >&2; tail -n 5 "$out.log" >&2; exit 1; }

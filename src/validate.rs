@@ -63,12 +63,16 @@ pub(crate) fn configure(config: &mut wasmi::Config) {
 /// thread validates the modules; then this thread helps validate what is left.
 ///
 /// An invalid module gives its validation error, whatever `work` returned: `work` may
-/// have failed because of the invalid body. If no helper thread can be started, all
-/// validation happens on this thread after `work`.
+/// have failed because of the invalid body. With a single CPU available (or if no
+/// thread can be started) everything runs on this thread, validation first.
 pub(crate) fn alongside<T>(
     modules: &[LoadedModule],
     work: impl FnOnce() -> Result<T, Error>,
 ) -> Result<T, Error> {
+    if !several_cpus() {
+        validate_here(modules)?;
+        return work();
+    }
     let queue = Queue::default();
     let (result, helper_finished) = std::thread::scope(|scope| {
         let shared = &queue;
@@ -92,10 +96,22 @@ pub(crate) fn alongside<T>(
         return queue.finish().and(result);
     }
     // No helper, or it stopped half-way: validate everything on this thread.
+    validate_here(modules).and(result)
+}
+
+/// Validates every module on this thread alone.
+fn validate_here(modules: &[LoadedModule]) -> Result<(), Error> {
     let queue = Queue::default();
     queue.parse(modules);
     queue.drain();
-    queue.finish().and(result)
+    queue.finish()
+}
+
+/// Whether this process may run on more than one CPU (asked once: the answer reads
+/// cgroup files). On one CPU a helper thread would only add a thread start.
+fn several_cpus() -> bool {
+    static SEVERAL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SEVERAL.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
 
 /// One function body waiting for validation.
@@ -229,5 +245,50 @@ impl Drop for EndOfParsing<'_, '_> {
     fn drop(&mut self) {
         self.0.lock().parsed = true;
         self.0.changed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn module(name: &str, wat: &str) -> LoadedModule {
+        LoadedModule {
+            name: name.into(),
+            bytes: wat::parse_str(wat).expect("test module parses"),
+        }
+    }
+
+    #[test]
+    fn validating_on_one_thread_finds_the_invalid_body() {
+        let fine = module(
+            "main",
+            r#"(module (func (export "f") (result i32) i32.const 1))"#,
+        );
+        let broken = module("lib", r#"(module (func (result i32) i64.const 1))"#);
+        assert!(validate_here(core::slice::from_ref(&fine)).is_ok());
+        let error = validate_here(&[fine, broken]).expect_err("invalid body");
+        let message = format!("{error:#}");
+        assert!(message.contains("invalid wasm module `lib`"), "{message}");
+        assert!(message.contains("type mismatch"), "{message}");
+    }
+
+    #[test]
+    fn a_malformed_section_is_reported_by_module() {
+        let garbage = LoadedModule {
+            name: "main".into(),
+            bytes: b"\0asm\x01\0\0\0\x01\xff\xff".to_vec(),
+        };
+        let error = validate_here(&[garbage]).expect_err("malformed");
+        assert!(format!("{error:#}").contains("invalid wasm module `main`"));
+    }
+
+    #[test]
+    fn alongside_prefers_the_validation_error() {
+        let broken = module("main", r#"(module (func (result i32) i64.const 1))"#);
+        let result: Result<(), Error> =
+            alongside(&[broken], || Err(anyhow::anyhow!("instantiation failed")));
+        let message = format!("{:#}", result.expect_err("invalid"));
+        assert!(message.contains("invalid wasm module `main`"), "{message}");
     }
 }
