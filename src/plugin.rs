@@ -774,6 +774,16 @@ struct RunError {
     exit: Option<i32>,
     /// The instance may be inconsistent and is rebuilt before the next call.
     poisoned: bool,
+    /// Fuel the call used before it failed (0 without fuel metering).
+    fuel_used: u64,
+}
+
+impl RunError {
+    /// Records how much fuel the call had used when it failed.
+    fn after_using(mut self, fuel: u64) -> Self {
+        self.fuel_used = fuel;
+        self
+    }
 }
 
 /// Runs `func` under the limits. With fuel metering on, the engine runs in slices
@@ -793,6 +803,7 @@ fn run(
                 error: anyhow::anyhow!("the plug-in exited with status {status}"),
                 exit: Some(status),
                 poisoned: true,
+                fuel_used: 0,
             };
         }
         let error = if store.data().budget.oom {
@@ -804,6 +815,7 @@ fn run(
             error,
             exit: None,
             poisoned: true,
+            fuel_used: 0,
         }
     };
     if !fueled {
@@ -818,6 +830,7 @@ fn run(
             error: stop.error(limits),
             exit: None,
             poisoned: true,
+            fuel_used: 0,
         }
     };
     let mut fuel_left = limits.fuel_limit;
@@ -828,19 +841,18 @@ fn run(
     let mut given = init_fuel.unwrap_or_else(|| slice(fuel_left, 0));
     let mut consumed = 0u64;
     let _ = store.set_fuel(given);
-    let mut call = func
-        .call_resumable(&mut *store, params, results)
-        .map_err(|e| to_run_error(store, e))?;
+    let mut attempt = func.call_resumable(&mut *store, params, results);
     loop {
         let spent = given.saturating_sub(store.get_fuel().unwrap_or(0));
         consumed = consumed.saturating_add(spent);
         if let Some(left) = fuel_left.as_mut() {
             *left = left.saturating_sub(spent);
         }
+        let call = attempt.map_err(|e| to_run_error(store, e).after_using(consumed))?;
         match call {
             wasmi::ResumableCall::Finished => return Ok(consumed),
             wasmi::ResumableCall::HostTrap(trap) => {
-                return Err(to_run_error(store, trap.into_host_error()));
+                return Err(to_run_error(store, trap.into_host_error()).after_using(consumed));
             }
             wasmi::ResumableCall::OutOfFuel(pending) => {
                 if let Some(init_fuel) = init_fuel {
@@ -848,24 +860,29 @@ fn run(
                         error: anyhow::anyhow!("used more than {init_fuel} units of fuel"),
                         exit: None,
                         poisoned: true,
+                        fuel_used: consumed,
                     });
                 }
-                if fuel_left == Some(0) || fuel_left.is_some_and(|l| l < pending.required_fuel()) {
-                    return Err(stop(store, Stop::OutOfFuel));
-                }
-                if limits.cancel.is_cancelled() {
-                    return Err(stop(store, Stop::Cancelled));
-                }
-                if let (Some(clock), Some(deadline)) = (&limits.clock, store.data().deadline_ms) {
-                    if clock.now_ms() > deadline {
-                        return Err(stop(store, Stop::TimedOut));
-                    }
+                let stopped = if fuel_left == Some(0)
+                    || fuel_left.is_some_and(|l| l < pending.required_fuel())
+                {
+                    Some(Stop::OutOfFuel)
+                } else if limits.cancel.is_cancelled() {
+                    Some(Stop::Cancelled)
+                } else if matches!(
+                    (&limits.clock, store.data().deadline_ms),
+                    (Some(clock), Some(deadline)) if clock.now_ms() > deadline
+                ) {
+                    Some(Stop::TimedOut)
+                } else {
+                    None
+                };
+                if let Some(reason) = stopped {
+                    return Err(stop(store, reason).after_using(consumed));
                 }
                 given = slice(fuel_left, pending.required_fuel());
                 let _ = store.set_fuel(given);
-                call = pending
-                    .resume(&mut *store, results)
-                    .map_err(|e| to_run_error(store, e))?;
+                attempt = pending.resume(&mut *store, results);
             }
         }
     }
@@ -1003,7 +1020,8 @@ impl Plugin {
         Ok(())
     }
 
-    /// Fuel the last call used (when fuel metering is on).
+    /// Fuel the last call used, also when it failed (`None` when fuel metering is off
+    /// or before the first call).
     pub fn fuel_consumed(&self) -> Option<u64> {
         self.fuel_consumed
     }
@@ -1156,6 +1174,7 @@ impl Plugin {
                 Ok(results.iter().map(crate::Val::from_wasmi).collect())
             }
             Err(failure) => {
+                self.fuel_consumed = fueled.then_some(failure.fuel_used);
                 self.needs_rebuild |= failure.poisoned;
                 Err(failure.error)
             }
@@ -1233,7 +1252,9 @@ impl Plugin {
                 error,
                 exit,
                 poisoned,
+                fuel_used,
             }) => {
+                self.fuel_consumed = fueled.then_some(fuel_used);
                 self.needs_rebuild |= poisoned;
                 match (exit, plugin_error) {
                     (Some(0), None) => Ok(()),

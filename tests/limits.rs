@@ -79,8 +79,10 @@ fn fuel_limit_stops_and_reports_use() {
         .expect("loads");
     let message = error_of(plugin.call::<&str, &[u8]>("infinite_loop", ""));
     assert!(message.contains("fuel"), "{message}");
-    assert_usable(&mut plugin);
-    // The first call also pays for lazily translating the functions it reaches.
+    // A failed call reports what it used: all of the limit, up to what the next
+    // basic block needed.
+    let all = plugin.fuel_consumed().expect("fuel metered");
+    assert!(all > 2_400_000 && all <= 2_500_000, "{all}");
     assert_usable(&mut plugin);
     let small = plugin.fuel_consumed().expect("fuel metered");
     assert!(small > 0 && small < 2_500_000, "{small}");
@@ -310,6 +312,20 @@ fn running_out_of_fuel_while_a_function_is_first_compiled_is_a_fuel_error() {
                 call $big
                 i32.const 0))"#
     );
+    // Fuel does not pay for compiling: the first call on a fresh engine (which
+    // compiles `run` and `$big`) costs what the same call costs once they are compiled.
+    let fuel_of_first_call = || {
+        let mut plugin = PluginBuilder::new(wat.as_str())
+            .with_fuel_limit(1_000_000)
+            .build()
+            .expect("the module is valid");
+        plugin.call::<&str, &[u8]>("run", "").expect("enough fuel");
+        plugin.fuel_consumed().expect("metered")
+    };
+    let compiling = fuel_of_first_call();
+    let compiled = fuel_of_first_call();
+    assert_eq!(compiling, compiled);
+
     let mut finished = 0;
     for limit in [
         1, 5, 20, 60, 100, 150, 200, 400, 1_000, 3_000, 10_000, 100_000,
@@ -332,6 +348,10 @@ fn running_out_of_fuel_while_a_function_is_first_compiled_is_a_fuel_error() {
                     message.contains("out of fuel: the call used all"),
                     "fuel limit {limit}: {message}"
                 );
+                let used = plugin
+                    .fuel_consumed()
+                    .expect("a failed call reports its fuel");
+                assert!(used <= limit, "fuel limit {limit}: used {used}");
                 assert_usable_after_fuel_error(&mut plugin);
             }
         }
