@@ -1,15 +1,8 @@
 //! Bad input gives a clear error, never a panic, and the plug-in stays usable.
 
 mod common;
-use common::{fixture, fixture_bytes};
+use common::{error_of, fixture, fixture_bytes};
 use interplug::{Manifest, Plugin, Wasm};
-
-fn error_of<T>(result: Result<T, interplug::Error>) -> String {
-    match result {
-        Ok(_) => panic!("expected an error"),
-        Err(e) => format!("{e:#}"),
-    }
-}
 
 #[test]
 fn bytes_that_are_not_wasm_or_a_manifest() {

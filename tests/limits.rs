@@ -2,19 +2,12 @@
 //! afterwards.
 
 mod common;
-use common::{failing_host_fn, fixture_bytes, panicking_host_fn};
+use common::{error_of, failing_host_fn, fixture_bytes, panicking_host_fn};
 use interplug::{CompiledPlugin, Manifest, Plugin, PluginBuilder, Pool, Wasm};
 use std::time::{Duration, Instant};
 
 fn limits_manifest() -> Manifest {
     Manifest::new([Wasm::data(fixture_bytes("limits"))])
-}
-
-fn error_of<T>(result: Result<T, interplug::Error>) -> String {
-    match result {
-        Ok(_) => panic!("expected an error"),
-        Err(e) => format!("{e:#}"),
-    }
 }
 
 /// Checks the plug-in still computes correctly.

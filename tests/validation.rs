@@ -3,15 +3,8 @@
 //! thread while it instantiates.
 
 mod common;
-use common::fixture_bytes;
+use common::{error_of, fixture_bytes};
 use interplug::{CompiledPlugin, Manifest, Plugin, PluginBuilder, Wasm};
-
-fn error_of<T>(result: Result<T, interplug::Error>) -> String {
-    match result {
-        Ok(_) => panic!("expected an error"),
-        Err(e) => format!("{e:#}"),
-    }
-}
 
 /// A valid export and an export whose body is ill-typed (it returns an i64 as an i32).
 const INVALID_UNCALLED_BODY: &str = r#"(module

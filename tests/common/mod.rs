@@ -4,6 +4,14 @@
 use interplug::{CurrentPlugin, Error, Function, UserData, Val, PTR};
 use std::path::PathBuf;
 
+/// The message of an error (with its causes) that `result` must hold.
+pub fn error_of<T>(result: Result<T, Error>) -> String {
+    match result {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
 /// Path of a committed fixture.
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/spec-tests/fixtures"))
