@@ -216,6 +216,12 @@ impl<'a> PluginBuilder<'a> {
     }
 
     /// Compiles the modules, for instantiating many plug-ins.
+    ///
+    /// Every function body is validated before this returns, as Extism does; function
+    /// bodies are translated for the interpreter at their first call. Modules seen
+    /// recently in this process (same bytes) are taken from an in-process cache. With
+    /// `std` and more than one CPU, a helper thread validates while this thread
+    /// compiles (and, in [`PluginBuilder::build`], instantiates).
     pub fn compile(self) -> Result<CompiledPlugin, Error> {
         CompiledPlugin::compile(self.source, self.functions, self.options)
     }
