@@ -93,3 +93,51 @@ fn valid_plugins_still_work_after_a_rejected_one() {
         .expect("count_vowels runs");
     assert!(output.contains("\"count\":5"), "{output}");
 }
+
+/// `bytes` with a custom section holding `tag` appended: a module no cache has seen.
+fn with_custom_section(mut bytes: Vec<u8>, tag: &str) -> Vec<u8> {
+    let name = b"interplug-test";
+    let size = 1 + name.len() + tag.len();
+    assert!(size < 128, "one-byte LEB128 size");
+    bytes.push(0); // custom section id
+    bytes.push(size as u8);
+    bytes.push(name.len() as u8);
+    bytes.extend_from_slice(name);
+    bytes.extend_from_slice(tag.as_bytes());
+    bytes
+}
+
+#[test]
+fn many_threads_create_new_plugins_at_once() {
+    // Each creation from new bytes starts a validation helper; eight creators at once
+    // on a two-CPU machine must neither deadlock nor mix up their results.
+    let vowels = fixture_bytes("count_vowels");
+    std::thread::scope(|scope| {
+        for thread in 0..8 {
+            let vowels = &vowels;
+            scope.spawn(move || {
+                for round in 0..4 {
+                    let bytes = with_custom_section(vowels.clone(), &format!("{thread}-{round}"));
+                    let mut plugin = Plugin::new(&bytes, [], false).expect("valid plug-in");
+                    let output: String = plugin
+                        .call("count_vowels", "aeiou")
+                        .expect("count_vowels runs");
+                    assert!(output.contains("\"count\":5"), "{output}");
+                    let message = error_of(Plugin::new(INVALID_UNCALLED_BODY, [], false));
+                    assert!(message.contains("type mismatch"), "{message}");
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn modules_without_functions_validate() {
+    let manifest = Manifest::new([
+        Wasm::data(b"(module (memory (export \"mem\") 1))".to_vec()).with_name("empty"),
+        Wasm::data(b"(module (func (export \"f\") (result i32) i32.const 7))".to_vec())
+            .with_name("main"),
+    ]);
+    let plugin = Plugin::new(&manifest, [], false).expect("both modules are valid");
+    assert!(plugin.function_exists("f"));
+}
