@@ -11,6 +11,7 @@
 use crate::sources::LoadedModule;
 use crate::Error;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use wasmparser::{
     FuncToValidate, FuncValidatorAllocations, FunctionBody, Parser, ValidPayload, Validator,
@@ -60,7 +61,8 @@ pub(crate) fn configure(config: &mut wasmi::Config) {
 }
 
 /// Runs `work` (compiling and instantiating `modules`) on this thread while a helper
-/// thread validates the modules; then this thread helps validate what is left.
+/// thread validates the modules; then this thread helps validate what is left (and
+/// parses the modules itself if the helper has not started on them yet).
 ///
 /// An invalid module gives its validation error, whatever `work` returned: `work` may
 /// have failed because of the invalid body. With a single CPU available (or if no
@@ -79,12 +81,15 @@ pub(crate) fn alongside<T>(
         let helper = std::thread::Builder::new()
             .name("interplug-validate".into())
             .spawn_scoped(scope, move || {
-                shared.parse(modules);
+                shared.parse_unless_taken(modules);
                 shared.drain();
             });
         let result = work();
         let helper_finished = match helper {
             Ok(helper) => {
+                // A helper that has not even started yet (the other CPU may be slow
+                // to wake) leaves the parsing to this thread.
+                shared.parse_unless_taken(modules);
                 shared.drain();
                 helper.join().is_ok()
             }
@@ -125,6 +130,8 @@ struct Job<'a> {
 /// Work shared by the two threads.
 #[derive(Default)]
 struct Queue<'a> {
+    /// Set by the thread that parses the modules (the first to get there).
+    parse_taken: AtomicBool,
     state: Mutex<State<'a>>,
     /// Signalled when jobs arrive and when parsing ends.
     changed: Condvar,
@@ -148,6 +155,13 @@ impl<'a> Queue<'a> {
         self.state
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Parses the modules unless the other thread already does.
+    fn parse_unless_taken(&self, modules: &'a [LoadedModule]) {
+        if !self.parse_taken.swap(true, Ordering::AcqRel) {
+            self.parse(modules);
+        }
     }
 
     /// Validates every module section by section, queueing the function bodies.
