@@ -12,17 +12,17 @@ use crate::sources::LoadedModule;
 use crate::Error;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use wasmparser::{
     FuncToValidate, FuncValidatorAllocations, FunctionBody, Parser, ValidPayload, Validator,
     ValidatorResources, WasmFeatures,
 };
 
-/// The wasm proposals a plug-in may use: the set wasmi 2 enables by default (without
-/// its optional `simd` and `memory64` cargo features). [`configure`] sets the same set
-/// on the engine so that the two validators agree.
+/// The wasm proposals a plug-in may use: the set wasmi 2 enables by default, plus what
+/// its optional cargo features add in this build ([`optional_features`]). [`configure`]
+/// sets the same set on the engine so that the two validators agree.
 fn features() -> WasmFeatures {
-    let mut features = WasmFeatures::empty();
+    let mut features = optional_features();
     for feature in [
         WasmFeatures::MUTABLE_GLOBAL,
         WasmFeatures::MULTI_VALUE,
@@ -39,6 +39,30 @@ fn features() -> WasmFeatures {
         features.set(feature, true);
     }
     features
+}
+
+/// The proposals wasmi supports only when built with its `simd` or `memory64` cargo
+/// feature, which another crate of the program may turn on: asked of wasmi itself,
+/// once, so that the validator accepts them exactly when wasmi does.
+fn optional_features() -> WasmFeatures {
+    static OPTIONAL: OnceLock<WasmFeatures> = OnceLock::new();
+    *OPTIONAL.get_or_init(|| {
+        let engine = wasmi::Engine::default();
+        let wasmi_accepts = |wat: &str| {
+            wat::parse_str(wat).is_ok_and(|bytes| wasmi::Module::new(&engine, &bytes[..]).is_ok())
+        };
+        let mut features = WasmFeatures::empty();
+        if wasmi_accepts(
+            r#"(module (func (result i32) v128.const i64x2 0 0 i32x4.extract_lane 0))"#,
+        ) {
+            features.set(WasmFeatures::SIMD, true);
+            features.set(WasmFeatures::RELAXED_SIMD, true);
+        }
+        if wasmi_accepts("(module (memory i64 1))") {
+            features.set(WasmFeatures::MEMORY64, true);
+        }
+        features
+    })
 }
 
 /// Sets the proposals of [`features`] on a wasmi configuration and makes it compile
@@ -295,6 +319,15 @@ mod tests {
         };
         let error = validate_here(&[garbage]).expect_err("malformed");
         assert!(format!("{error:#}").contains("invalid wasm module `main`"));
+    }
+
+    #[test]
+    fn optional_proposals_follow_this_wasmi_build() {
+        // This workspace builds wasmi without `simd` and `memory64`.
+        let optional = optional_features();
+        assert!(!optional.contains(WasmFeatures::SIMD));
+        assert!(!optional.contains(WasmFeatures::MEMORY64));
+        assert!(features().contains(WasmFeatures::TAIL_CALL));
     }
 
     #[test]
