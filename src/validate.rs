@@ -139,7 +139,7 @@ fn validate_here(modules: &[LoadedModule]) -> Result<(), Error> {
 /// Whether this process may run on more than one CPU (asked once: the answer reads
 /// cgroup files). On one CPU a helper thread would only add a thread start.
 fn several_cpus() -> bool {
-    static SEVERAL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    static SEVERAL: OnceLock<bool> = OnceLock::new();
     *SEVERAL.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
 
