@@ -16,7 +16,6 @@ use alloc::{
     format,
     string::{String, ToString},
     sync::Arc,
-    vec,
     vec::Vec,
 };
 use core::any::Any;
@@ -909,8 +908,19 @@ pub struct Plugin {
     cancel: CancelHandle,
     needs_rebuild: bool,
     fuel_consumed: Option<u64>,
+    /// The plug-in function called last, so that calling it again skips the export
+    /// lookup and type check. Cleared with the instance.
+    last_function: Option<PluginFunction>,
     /// This plug-in's id.
     pub id: uuid::Uuid,
+}
+
+/// An export checked to be a plug-in function (`() -> i32` or `() -> ()`).
+struct PluginFunction {
+    name: String,
+    func: Func,
+    /// Whether it returns the i32 return code.
+    returns_code: bool,
 }
 
 impl core::fmt::Debug for Plugin {
@@ -971,6 +981,7 @@ impl Plugin {
             cancel,
             needs_rebuild: false,
             fuel_consumed: None,
+            last_function: None,
             id,
         })
     }
@@ -983,26 +994,41 @@ impl Plugin {
     /// True when `name` is a plug-in function: an export of type `() -> i32` or
     /// `() -> ()`.
     pub fn function_exists(&self, name: impl AsRef<str>) -> bool {
-        self.plugin_function(name.as_ref()).is_ok()
+        self.find_plugin_function(name.as_ref()).is_ok()
     }
 
     /// The export `name`, if it is a plug-in function.
-    fn plugin_function(&self, name: &str) -> Result<Func, Error> {
+    /// The plug-in function `name` (`() -> i32` or `() -> ()`), and whether it returns
+    /// a code; the last one found is remembered.
+    fn plugin_function(&mut self, name: &str) -> Result<(Func, bool), Error> {
+        if let Some(last) = self.last_function.as_ref().filter(|f| f.name == name) {
+            return Ok((last.func, last.returns_code));
+        }
+        let (func, returns_code) = self.find_plugin_function(name)?;
+        self.last_function = Some(PluginFunction {
+            name: name.to_string(),
+            func,
+            returns_code,
+        });
+        Ok((func, returns_code))
+    }
+
+    /// Looks up the export `name` and checks that it is a plug-in function.
+    fn find_plugin_function(&self, name: &str) -> Result<(Func, bool), Error> {
         let func = self
             .instance
             .get_func(&self.store, name)
             .ok_or_else(|| anyhow::anyhow!("Function not found: {name}"))?;
         let ty = func.ty(&self.store);
-        let valid = ty.params().is_empty()
-            && (ty.results().is_empty() || ty.results() == [wasmi::ValType::I32]);
-        if !valid {
+        let returns_code = ty.results() == [wasmi::ValType::I32];
+        if !ty.params().is_empty() || !(returns_code || ty.results().is_empty()) {
             anyhow::bail!(
                 "`{name}` is not a plug-in function: its type is {:?} -> {:?}, not () -> i32",
                 ty.params(),
                 ty.results()
             );
         }
-        Ok(func)
+        Ok((func, returns_code))
     }
 
     /// Frees the Extism memory: every handle of the last call becomes invalid.
@@ -1022,6 +1048,7 @@ impl Plugin {
         state.http.allow_response_headers = old.http.allow_response_headers;
         self.store = store;
         self.instance = instance;
+        self.last_function = None;
         self.needs_rebuild = false;
         Ok(())
     }
@@ -1215,7 +1242,7 @@ impl Plugin {
         if self.needs_rebuild {
             self.reinstantiate().map_err(fail)?;
         }
-        let func = self.plugin_function(name).map_err(fail)?;
+        let (func, returns_code) = self.plugin_function(name).map_err(fail)?;
         let fueled = self.store.get_fuel().is_ok();
         {
             let state = self.store.data_mut();
@@ -1223,16 +1250,13 @@ impl Plugin {
             state.host_context = host_context;
         }
         let limits = self.start_limits();
-        let mut results = vec![wasmi::Val::I32(0); func.ty(&self.store).results().len()];
-        let outcome = run(
-            &mut self.store,
-            func,
-            &[],
-            &mut results,
-            &limits,
-            fueled,
-            None,
-        );
+        let mut code = [wasmi::Val::I32(0)];
+        let results = if returns_code {
+            &mut code[..]
+        } else {
+            &mut code[..0]
+        };
+        let outcome = run(&mut self.store, func, &[], results, &limits, fueled, None);
         self.store.data_mut().host_context = None;
         if name == "_start" {
             self.needs_rebuild = true;
@@ -1326,6 +1350,36 @@ mod tests {
         // Invalid bytes are never cached: they fail every time.
         for _ in 0..2 {
             assert!(Plugin::new(b"\0asm\x01\0\0\0\x01\xff".as_slice(), [], false).is_err());
+        }
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn switching_between_plugin_functions_uses_the_right_one() {
+        let wat = r#"(module
+            (memory (export "memory") 1)
+            (func (export "zero") (result i32) i32.const 0)
+            (func (export "seven") (result i32) i32.const 7)
+            (func (export "nothing"))
+            (func (export "takes_arg") (param i32)))"#;
+        let mut plugin = Plugin::new(wat, [], false).expect("valid");
+        let code = |plugin: &mut Plugin, name: &str| match plugin.call::<&str, &[u8]>(name, "") {
+            Ok(_) => Ok(0),
+            Err(error) => Err(format!("{error:#}")),
+        };
+        for _ in 0..2 {
+            assert_eq!(code(&mut plugin, "zero"), Ok(0));
+            assert_eq!(code(&mut plugin, "zero"), Ok(0));
+            let seven = code(&mut plugin, "seven").expect_err("code 7");
+            assert!(seven.contains("exit code: 7"), "{seven}");
+            assert_eq!(code(&mut plugin, "nothing"), Ok(0));
+            let wrong = code(&mut plugin, "takes_arg").expect_err("wrong type");
+            assert!(wrong.contains("not a plug-in function"), "{wrong}");
+            let missing = code(&mut plugin, "absent").expect_err("missing");
+            assert!(missing.contains("Function not found: absent"), "{missing}");
+            assert_eq!(code(&mut plugin, "zero"), Ok(0));
+            // A new instance: the remembered function belonged to the old one.
+            plugin.reinstantiate().expect("fresh instance");
         }
     }
 }
