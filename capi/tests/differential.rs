@@ -14,28 +14,15 @@ mod common;
 
 use std::sync::Arc;
 
-use interplug_spec_tests::capi::{CApiLibrary, CHostFunction, CPlugin, CallOutcome};
-use interplug_spec_tests::cases::{self, check, Case, Outcome};
+use interplug_spec_tests::capi::{CApiLibrary, CPlugin, CallOutcome};
+use interplug_spec_tests::cases::{self, check, create_c, Case, Outcome};
 
 /// The return code libextism gives for traps, timeouts and cancels.
 const LIBEXTISM_TRAP_RC: i32 = 134;
 
-/// Creates a case's plug-in through `lib`.
-fn create(lib: &Arc<CApiLibrary>, case: &Case) -> Result<CPlugin, String> {
-    let functions: Vec<CHostFunction> = case
-        .host
-        .iter()
-        .map(|h| {
-            CHostFunction::new(h.name.clone(), h.behaviour.clone())
-                .with_namespace(h.namespace.clone())
-        })
-        .collect();
-    lib.plugin_new(case.manifest.as_bytes(), &functions, case.wasi)
-}
-
 /// Runs every step of a case through `lib`, keeping the full C outcomes.
 fn run(lib: &Arc<CApiLibrary>, case: &Case) -> Result<Vec<CallOutcome>, String> {
-    let mut plugin = create(lib, case)?;
+    let mut plugin = create_c(lib, case)?;
     Ok(case
         .steps
         .iter()
@@ -159,7 +146,7 @@ fn operations(lib: &Arc<CApiLibrary>) -> Vec<String> {
         steps: Vec::new(),
         deliberate_difference: None,
     };
-    let mut plugin = create(lib, &case).expect("config.wasm loads");
+    let mut plugin = create_c(lib, &case).expect("config.wasm loads");
     let mut log = Vec::new();
     let get = |plugin: &mut CPlugin, key: &str, log: &mut Vec<String>| {
         let call = plugin.call("get_config", key.as_bytes());

@@ -2,7 +2,7 @@
 //! what each call must give. The same table runs through interplug's Rust API, its C
 //! API, and the official runtime (the differential suite).
 
-use crate::capi::{CApiLibrary, CHostFunction, HostBehaviour};
+use crate::capi::{CApiLibrary, CHostFunction, CPlugin, HostBehaviour};
 use std::{path::PathBuf, sync::Arc};
 
 /// The directory holding the committed `.wasm` fixtures.
@@ -414,9 +414,8 @@ pub fn all() -> Vec<Case> {
     cases
 }
 
-/// Runs a case through the C API of `lib` (ours or the official library); `Err` when
-/// creation fails.
-pub fn run_c(lib: &Arc<CApiLibrary>, case: &Case) -> Result<Vec<Outcome>, String> {
+/// Creates a case's plug-in, with its host functions, through the C API of `lib`.
+pub fn create_c(lib: &Arc<CApiLibrary>, case: &Case) -> Result<CPlugin, String> {
     let functions: Vec<CHostFunction> = case
         .host
         .iter()
@@ -425,7 +424,13 @@ pub fn run_c(lib: &Arc<CApiLibrary>, case: &Case) -> Result<Vec<Outcome>, String
                 .with_namespace(h.namespace.clone())
         })
         .collect();
-    let mut plugin = lib.plugin_new(case.manifest.as_bytes(), &functions, case.wasi)?;
+    lib.plugin_new(case.manifest.as_bytes(), &functions, case.wasi)
+}
+
+/// Runs a case through the C API of `lib` (ours or the official library); `Err` when
+/// creation fails.
+pub fn run_c(lib: &Arc<CApiLibrary>, case: &Case) -> Result<Vec<Outcome>, String> {
+    let mut plugin = create_c(lib, case)?;
     Ok(case
         .steps
         .iter()
