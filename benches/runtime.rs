@@ -12,21 +12,17 @@
 //! Side-by-side numbers against the official runtime come from `bench-compare`.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::Duration;
+
+// The integration tests' helpers: fixtures and unique modules.
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{fixture_bytes, unique_module};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use interplug::{
     CompiledPlugin, CurrentPlugin, Function, Plugin, PluginBuilder, UserData, Val, PTR,
 };
-
-/// The bytes of a fixture module.
-fn fixture(name: &str) -> Vec<u8> {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "spec-tests", "fixtures", name]
-        .iter()
-        .collect();
-    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
 
 /// A plug-in of `wasm` without WASI or host functions.
 fn plugin(wasm: &[u8]) -> Plugin {
@@ -52,7 +48,7 @@ fn text(n: usize) -> Vec<u8> {
 }
 
 fn create(c: &mut Criterion) {
-    let wasm = fixture("count_vowels.wasm");
+    let wasm = fixture_bytes("count_vowels");
     let mut group = c.benchmark_group("create");
     group.bench_function("from_bytes", |b| {
         b.iter(|| drop(black_box(plugin(&wasm))));
@@ -64,7 +60,7 @@ fn create(c: &mut Criterion) {
         b.iter_batched(
             || {
                 counter += 1;
-                unique_module(&wasm, counter)
+                unique_module(&wasm, &counter.to_string())
             },
             |bytes| drop(black_box(plugin(&bytes))),
             criterion::BatchSize::SmallInput,
@@ -81,21 +77,8 @@ fn create(c: &mut Criterion) {
     group.finish();
 }
 
-/// `wasm` with a custom section `interplug-bench` holding `n`, appended.
-fn unique_module(wasm: &[u8], n: u64) -> Vec<u8> {
-    let name = b"interplug-bench";
-    let payload = n.to_le_bytes();
-    let mut bytes = wasm.to_vec();
-    bytes.push(0); // custom section id
-    bytes.push((1 + name.len() + payload.len()) as u8); // size (< 128: one LEB byte)
-    bytes.push(name.len() as u8);
-    bytes.extend_from_slice(name);
-    bytes.extend_from_slice(&payload);
-    bytes
-}
-
 fn echo(c: &mut Criterion) {
-    let mut plugin = plugin(&fixture("echo.wasm"));
+    let mut plugin = plugin(&fixture_bytes("echo"));
     let mut group = c.benchmark_group("echo");
     for size in [0usize, 1 << 10, 64 << 10, 1 << 20] {
         let input: Vec<u8> = (0..size).map(|i| (i * 31 + 7) as u8).collect();
@@ -113,7 +96,7 @@ fn echo(c: &mut Criterion) {
 }
 
 fn count_vowels(c: &mut Criterion) {
-    let mut plugin = plugin(&fixture("count_vowels.wasm"));
+    let mut plugin = plugin(&fixture_bytes("count_vowels"));
     let mut group = c.benchmark_group("count_vowels");
     for size in [4usize << 10, 64 << 10, 1 << 20] {
         let input = text(size);
@@ -153,7 +136,7 @@ fn prefix_function(name: &str, prefix: &'static [u8]) -> Function {
 }
 
 fn host_fn(c: &mut Criterion) {
-    let mut plugin = PluginBuilder::new(fixture("host_fns.wasm"))
+    let mut plugin = PluginBuilder::new(fixture_bytes("host_fns"))
         .with_functions([
             prefix_function("hello_world", b"Hello, "),
             prefix_function("panic_now", b""),
@@ -173,7 +156,7 @@ fn host_fn(c: &mut Criterion) {
 }
 
 fn vars(c: &mut Criterion) {
-    let mut plugin = plugin(&fixture("vars.wasm"));
+    let mut plugin = plugin(&fixture_bytes("vars"));
     let mut group = c.benchmark_group("vars");
     group.bench_function("var_set", |b| {
         b.iter(|| {
@@ -193,7 +176,7 @@ fn vars(c: &mut Criterion) {
 }
 
 fn interruption(c: &mut Criterion) {
-    let wasm = fixture("limits.wasm");
+    let wasm = fixture_bytes("limits");
     // limits.wasm imports `panic_now`; the compute loop never calls it.
     let build = |builder: PluginBuilder<'_>| {
         builder

@@ -3,7 +3,7 @@
 //! thread while it instantiates.
 
 mod common;
-use common::{error_of, fixture_bytes};
+use common::{error_of, fixture_bytes, unique_module};
 use interplug::{CompiledPlugin, Manifest, Plugin, PluginBuilder, Wasm};
 
 /// A valid export and an export whose body is ill-typed (it returns an i64 as an i32).
@@ -94,19 +94,6 @@ fn valid_plugins_still_work_after_a_rejected_one() {
     assert!(output.contains("\"count\":5"), "{output}");
 }
 
-/// `bytes` with a custom section holding `tag` appended: a module no cache has seen.
-fn with_custom_section(mut bytes: Vec<u8>, tag: &str) -> Vec<u8> {
-    let name = b"interplug-test";
-    let size = 1 + name.len() + tag.len();
-    assert!(size < 128, "one-byte LEB128 size");
-    bytes.push(0); // custom section id
-    bytes.push(size as u8);
-    bytes.push(name.len() as u8);
-    bytes.extend_from_slice(name);
-    bytes.extend_from_slice(tag.as_bytes());
-    bytes
-}
-
 #[test]
 fn many_threads_create_new_plugins_at_once() {
     // Each creation from new bytes starts a validation helper; eight creators at once
@@ -117,7 +104,7 @@ fn many_threads_create_new_plugins_at_once() {
             let vowels = &vowels;
             scope.spawn(move || {
                 for round in 0..4 {
-                    let bytes = with_custom_section(vowels.clone(), &format!("{thread}-{round}"));
+                    let bytes = unique_module(vowels, &format!("{thread}-{round}"));
                     let mut plugin = Plugin::new(&bytes, [], false).expect("valid plug-in");
                     let output: String = plugin
                         .call("count_vowels", "aeiou")

@@ -12,6 +12,22 @@ pub fn error_of<T>(result: Result<T, Error>) -> String {
     }
 }
 
+/// `wasm` with a custom section holding `tag` appended: a module that no cache has
+/// seen, for measuring or testing a first load.
+pub fn unique_module(wasm: &[u8], tag: &str) -> Vec<u8> {
+    let name = b"interplug-test";
+    let size = 1 + name.len() + tag.len();
+    assert!(size < 128, "the section size must fit one LEB128 byte");
+    let mut bytes = Vec::with_capacity(wasm.len() + 2 + size);
+    bytes.extend_from_slice(wasm);
+    bytes.push(0); // custom section id
+    bytes.push(size as u8);
+    bytes.push(name.len() as u8);
+    bytes.extend_from_slice(name);
+    bytes.extend_from_slice(tag.as_bytes());
+    bytes
+}
+
 /// Path of a committed fixture.
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/spec-tests/fixtures"))
