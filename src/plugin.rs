@@ -997,7 +997,6 @@ impl Plugin {
         self.find_plugin_function(name.as_ref()).is_ok()
     }
 
-    /// The export `name`, if it is a plug-in function.
     /// The plug-in function `name` (`() -> i32` or `() -> ()`), and whether it returns
     /// a code; the last one found is remembered.
     fn plugin_function(&mut self, name: &str) -> Result<(Func, bool), Error> {
