@@ -26,6 +26,7 @@ extern crate alloc;
 pub mod convert;
 mod current_plugin;
 pub mod env;
+pub mod error;
 mod function;
 mod http;
 pub mod limits;
@@ -46,6 +47,7 @@ pub type Error = anyhow::Error;
 
 pub use convert::{Base64, FromBytes, FromBytesOwned, Json, Msgpack, Raw, ToBytes};
 pub use current_plugin::{CurrentPlugin, MemoryHandle};
+pub use error::{ErrorExt, ErrorKind, Failure};
 pub use function::{Function, UserData, Val, ValType, DEFAULT_NAMESPACE, PTR};
 pub use limits::{CancelHandle, Clock};
 pub use manifest::{HttpRequest, Manifest, MemoryOptions, Wasm, WasmMetadata};

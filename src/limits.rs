@@ -1,6 +1,6 @@
 //! Limits on a call: the memory budget, cancellation, deadlines and fuel.
 
-use crate::{current_plugin::CurrentPlugin, memory::DEFAULT_ARENA_LIMIT, Error};
+use crate::{current_plugin::CurrentPlugin, error::fail, memory::DEFAULT_ARENA_LIMIT, Error};
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -40,13 +40,14 @@ impl Budget {
     /// The error reported when the budget was hit.
     pub(crate) fn oom_error(&self) -> Error {
         match self.total {
-            Some(total) => anyhow::anyhow!(
+            Some(total) => fail!(
+                OutOfMemory,
                 "oom: the plug-in went over its memory budget of {} pages ({} bytes, \
                  memory.max_pages in the manifest)",
                 total / PAGE_BYTES,
                 total
             ),
-            None => anyhow::anyhow!("oom: the plug-in ran out of memory"),
+            None => fail!(OutOfMemory, "oom: the plug-in ran out of memory"),
         }
     }
 }
@@ -178,12 +179,14 @@ pub(crate) enum Stop {
 impl Stop {
     pub(crate) fn error(self, limits: &CallLimits) -> Error {
         match self {
-            Stop::Cancelled => anyhow::anyhow!("plug-in call cancelled"),
-            Stop::TimedOut => anyhow::anyhow!(
+            Stop::Cancelled => fail!(Cancelled, "plug-in call cancelled"),
+            Stop::TimedOut => fail!(
+                Timeout,
                 "timeout: the call ran longer than timeout_ms = {}",
                 limits.timeout_ms.unwrap_or_default()
             ),
-            Stop::OutOfFuel => anyhow::anyhow!(
+            Stop::OutOfFuel => fail!(
+                OutOfFuel,
                 "out of fuel: the call used all {} units of its fuel limit",
                 limits.fuel_limit.unwrap_or_default()
             ),
