@@ -66,7 +66,7 @@ fn create(c: &mut Criterion) {
             criterion::BatchSize::SmallInput,
         );
     });
-    let compiled = CompiledPlugin::new(&wasm, [], false).expect("compile");
+    let compiled = CompiledPlugin::new(PluginBuilder::new(&wasm)).expect("compile");
     group.bench_function("from_compiled", |b| {
         b.iter(|| {
             drop(black_box(

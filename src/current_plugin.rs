@@ -5,9 +5,9 @@
 
 use crate::{
     convert::{FromBytes, ToBytes},
-    function::Val,
     limits::Budget,
     memory::{ExtismMemory, MemoryError},
+    val::Val,
     Error,
 };
 use alloc::{

@@ -23,6 +23,9 @@
 
 extern crate alloc;
 
+mod builder;
+mod compile;
+mod compiled;
 pub mod convert;
 mod current_plugin;
 pub mod env;
@@ -30,30 +33,39 @@ pub mod error;
 mod function;
 mod http;
 pub mod limits;
+mod link;
 pub mod manifest;
 pub mod memory;
+mod module_cache;
 mod plugin;
 #[cfg(feature = "std")]
 mod pool;
+mod run;
 pub mod sources;
 mod typed;
+mod val;
 #[cfg(feature = "std")]
 mod validate;
 #[cfg(feature = "wasi")]
 mod wasi;
+mod wasm_input;
 
 /// The error type of every fallible operation (an `anyhow::Error`, as in `extism`).
 pub type Error = anyhow::Error;
 
+pub use builder::PluginBuilder;
+pub use compiled::CompiledPlugin;
 pub use convert::{Base64, FromBytes, FromBytesOwned, Json, Msgpack, Raw, ToBytes};
 pub use current_plugin::{CurrentPlugin, MemoryHandle};
 pub use error::{ErrorExt, ErrorKind, Failure};
-pub use function::{Function, UserData, Val, ValType, DEFAULT_NAMESPACE, PTR};
+pub use function::{Function, UserData, DEFAULT_NAMESPACE};
 pub use limits::{CancelHandle, Clock};
 pub use manifest::{HttpRequest, Manifest, MemoryOptions, Wasm, WasmMetadata};
-pub use plugin::{CompiledPlugin, Plugin, PluginBuilder, WasmInput};
+pub use plugin::Plugin;
 #[cfg(feature = "std")]
 pub use pool::{Pool, PooledPlugin};
+pub use val::{Val, ValType, PTR};
+pub use wasm_input::WasmInput;
 
 /// The version of interplug.
 pub fn version() -> &'static str {

@@ -1,7 +1,7 @@
 //! Turning a plug-in source (bytes or manifest) into named module bytes: format
 //! detection, files, URLs, base64 data, hashes and the choice of `main`.
 
-use crate::{manifest::Wasm, plugin::WasmInput, Error, Manifest};
+use crate::{manifest::Wasm, wasm_input::WasmInput, Error, Manifest};
 use alloc::{format, string::String, vec::Vec};
 use sha2::{Digest, Sha256};
 

@@ -181,7 +181,8 @@ fn traps_keep_vars() {
 
 #[test]
 fn eight_threads_share_one_compiled_plugin() {
-    let compiled = CompiledPlugin::new(fixture_bytes("count_vowels"), [], false).expect("compiles");
+    let compiled =
+        CompiledPlugin::new(PluginBuilder::new(fixture_bytes("count_vowels"))).expect("compiles");
     let pool = Pool::new(compiled.clone(), 8);
     let threads: Vec<_> = (0..8)
         .map(|t| {

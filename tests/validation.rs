@@ -20,7 +20,9 @@ fn invalid_body_that_is_never_called_fails_creation() {
     // The same bytes fail again: a failed creation leaves nothing in the module cache.
     let message = error_of(Plugin::new(INVALID_UNCALLED_BODY, [], false));
     assert!(message.contains("invalid wasm module `main`"), "{message}");
-    let message = error_of(CompiledPlugin::new(INVALID_UNCALLED_BODY, [], false));
+    let message = error_of(CompiledPlugin::new(PluginBuilder::new(
+        INVALID_UNCALLED_BODY,
+    )));
     assert!(message.contains("invalid wasm module `main`"), "{message}");
 }
 

@@ -561,7 +561,8 @@ fn compiled_runner(ctx: &Ctx, rt: Rt) -> Result<Runner, String> {
     let wasm = &ctx.fixtures.count_vowels;
     match rt {
         Rt::Interplug => {
-            let compiled = CompiledPlugin::new(wasm, [], false).map_err(|e| format!("{e:#}"))?;
+            let compiled =
+                CompiledPlugin::new(PluginBuilder::new(wasm)).map_err(|e| format!("{e:#}"))?;
             Ok(Box::new(move |iters| {
                 for _ in 0..iters {
                     let plugin =

@@ -520,8 +520,8 @@ fn rss_child_main(mode: &str, fixtures: &Fixtures) -> Result<(), String> {
             report(base, sum)?;
         }
         ("interplug-compiled", _) => {
-            let compiled =
-                interplug::CompiledPlugin::new(wasm, [], false).map_err(|e| format!("{e:#}"))?;
+            let compiled = interplug::CompiledPlugin::new(interplug::PluginBuilder::new(wasm))
+                .map_err(|e| format!("{e:#}"))?;
             let mut plugins = Vec::new();
             for _ in 0..RSS_PLUGINS {
                 let mut p = interplug::Plugin::new_from_compiled(&compiled)

@@ -15,7 +15,7 @@
 //! ```no_run
 //! use interplug_cli::harness;
 //! use interplug::{CompiledPlugin, Manifest, Wasm};
-//! let under_test = CompiledPlugin::new(&Manifest::new([Wasm::file("count_vowels.wasm")]), [], false)?;
+//! let under_test = CompiledPlugin::new(PluginBuilder::new(&Manifest::new([Wasm::file("count_vowels.wasm")])))?;
 //! let test = Manifest::new([Wasm::file("xtp_pass.wasm")]);
 //! let report = harness::run(&under_test, &test, false)?;
 //! assert!(report.success(), "{} assertions failed", report.failed());

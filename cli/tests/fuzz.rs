@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use interplug::{CompiledPlugin, Manifest, Wasm};
+use interplug::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
 use interplug_cli::fuzz::{FindingKind, FuzzConfig, Fuzzer};
 use std::time::Duration;
 
@@ -245,7 +245,7 @@ fn fuzz_usage_and_load_errors() {
 fn fuzzme() -> CompiledPlugin {
     let manifest = Manifest::new([Wasm::file(fixture("fuzzme.wasm"))])
         .with_timeout(Duration::from_millis(1000));
-    CompiledPlugin::new(&manifest, [], false).expect("compiles")
+    CompiledPlugin::new(PluginBuilder::new(&manifest)).expect("compiles")
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use interplug::{CompiledPlugin, Manifest, Wasm};
+use interplug::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
 use interplug_cli::harness;
 
 #[test]
@@ -103,11 +103,9 @@ fn a_plugin_without_test_export_is_a_load_error() {
 
 #[test]
 fn harness_from_rust() {
-    let under_test = CompiledPlugin::new(
-        Manifest::new([Wasm::file(fixture("count_vowels.wasm"))]),
-        [],
-        false,
-    )
+    let under_test = CompiledPlugin::new(PluginBuilder::new(Manifest::new([Wasm::file(fixture(
+        "count_vowels.wasm",
+    ))])))
     .expect("compiles");
     let report = harness::run(
         &under_test,

@@ -16,7 +16,7 @@
 //! use interplug_cli::fuzz::{FindingKind, FuzzConfig, Fuzzer};
 //! let manifest = Manifest::new([Wasm::file("fuzzme.wasm")])
 //!     .with_timeout(std::time::Duration::from_millis(1000));
-//! let compiled = CompiledPlugin::new(&manifest, [], false)?;
+//! let compiled = CompiledPlugin::new(PluginBuilder::new(&manifest))?;
 //! let config = FuzzConfig::new("parse").with_seeds([b"#hello".to_vec()]).with_runs(10_000).with_seed(1);
 //! let mut fuzzer = Fuzzer::new(compiled, config)?;
 //! let findings = fuzzer.run()?;

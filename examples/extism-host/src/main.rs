@@ -92,7 +92,9 @@ fn run() -> Result<(), Error> {
     );
 
     // Compiled once, instantiated twice; errors carry the plug-in's message.
-    let compiled = CompiledPlugin::new(Manifest::new([Wasm::file(fixture("fail"))]), [], false)?;
+    let compiled = CompiledPlugin::new(PluginBuilder::new(Manifest::new([Wasm::file(fixture(
+        "fail",
+    ))])))?;
     let mut failing = Plugin::new_from_compiled(&compiled)?;
     let error = failing.call::<&str, &str>("fail", "why").unwrap_err();
     let (_, rc) = failing

@@ -1,0 +1,282 @@
+//! `CompiledPlugin`: modules compiled and linked once, instantiated many times.
+
+use crate::{
+    builder::{Options, PluginBuilder},
+    compile::{compile_modules, CachedModules},
+    current_plugin::CurrentPlugin,
+    function::Function,
+    limits::{CallLimits, CancelHandle},
+    link::{check_imports, define_host_function},
+    manifest::Manifest,
+    module_cache,
+    run::run,
+    sources,
+    wasm_input::WasmInput,
+    Error,
+};
+use alloc::{string::String, sync::Arc, vec::Vec};
+use wasmi::{Engine, Instance, Linker, Module, Store};
+
+/// Fuel a module's start function and constructors may use at instantiation (about
+/// a second of interpretation), unless the plug-in's fuel limit is lower.
+const INIT_FUEL: u64 = 500_000_000;
+
+/// What is shared by every instance of a compiled plug-in.
+struct Compiled {
+    engine: Engine,
+    linker: Linker<CurrentPlugin>,
+    main: Module,
+    /// Other modules, named, in an order where each only imports earlier ones.
+    others: Vec<(String, Module)>,
+    manifest: Arc<Manifest>,
+    options: Options,
+}
+
+/// Plug-in modules compiled once, instantiated many times, shared across threads.
+/// Cloning is cheap.
+#[derive(Clone)]
+pub struct CompiledPlugin {
+    inner: Arc<Compiled>,
+}
+
+impl core::fmt::Debug for CompiledPlugin {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CompiledPlugin").finish_non_exhaustive()
+    }
+}
+
+impl PluginBuilder<'_> {
+    /// Compiles the modules, for instantiating many plug-ins.
+    ///
+    /// Every function body is validated before this returns, as Extism does; function
+    /// bodies are translated for the interpreter at their first call. Modules seen
+    /// recently in this process (same bytes) are taken from an in-process cache. With
+    /// `std` and more than one CPU, a helper thread validates while this thread
+    /// compiles (and, in [`PluginBuilder::build`], instantiates).
+    ///
+    /// # Errors
+    ///
+    /// The source cannot be read ([`ErrorKind::Io`](crate::ErrorKind::Io)), a module
+    /// or the manifest is invalid ([`ErrorKind::Invalid`](crate::ErrorKind::Invalid)),
+    /// or an import is not provided ([`ErrorKind::NotFound`](crate::ErrorKind::NotFound)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use interplug::{Plugin, PluginBuilder};
+    /// let wat = r#"(module (func (export "noop") (result i32) i32.const 0))"#;
+    /// let compiled = PluginBuilder::new(wat).compile()?;
+    /// let first = Plugin::new_from_compiled(&compiled)?;
+    /// let second = Plugin::new_from_compiled(&compiled)?;
+    /// assert_ne!(first.id, second.id);
+    /// # Ok::<(), interplug::Error>(())
+    /// ```
+    pub fn compile(self) -> Result<CompiledPlugin, Error> {
+        CompiledPlugin::compile_then(self.source, self.functions, self.options, |_| Ok(()))
+            .map(|(compiled, ())| compiled)
+    }
+}
+
+impl CompiledPlugin {
+    /// Compiles what `builder` describes: the same as [`PluginBuilder::compile`].
+    ///
+    /// # Errors
+    ///
+    /// As [`PluginBuilder::compile`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use interplug::{CompiledPlugin, Plugin, PluginBuilder};
+    /// let wat = r#"(module (func (export "noop") (result i32) i32.const 0))"#;
+    /// let compiled = CompiledPlugin::new(PluginBuilder::new(wat).with_wasi(false))?;
+    /// let mut plugin = Plugin::new_from_compiled(&compiled)?;
+    /// let output: &[u8] = plugin.call("noop", "")?;
+    /// assert!(output.is_empty());
+    /// # Ok::<(), interplug::Error>(())
+    /// ```
+    pub fn new(builder: PluginBuilder<'_>) -> Result<Self, Error> {
+        builder.compile()
+    }
+
+    /// Compiles `source`, then runs `then` on the result. When the modules are not in
+    /// the module cache, `then` runs while their function bodies are still being
+    /// validated on another thread (`std` only); an invalid body fails the whole
+    /// creation, whatever `then` returned.
+    pub(crate) fn compile_then<T>(
+        source: WasmInput<'_>,
+        functions: Vec<Function>,
+        options: Options,
+        then: impl FnOnce(&CompiledPlugin) -> Result<T, Error>,
+    ) -> Result<(Self, T), Error> {
+        let (manifest, modules) = sources::load(source)?;
+        let fueled = options.interruptible || options.fuel_limit.is_some();
+        if let Some(cached) = module_cache::get(fueled, &modules) {
+            let compiled = Self::link(cached, manifest, functions, options)?;
+            let value = then(&compiled)?;
+            return Ok((compiled, value));
+        }
+        let compile_and_run = || -> Result<(CachedModules, CompiledPlugin, T), Error> {
+            let cached = compile_modules(fueled, &modules)?;
+            let compiled = Self::link(cached.clone(), manifest, functions, options)?;
+            let value = then(&compiled)?;
+            Ok((cached, compiled, value))
+        };
+        #[cfg(feature = "std")]
+        let (cached, compiled, value) = crate::validate::alongside(&modules, compile_and_run)?;
+        #[cfg(not(feature = "std"))]
+        let (cached, compiled, value) = compile_and_run()?;
+        module_cache::put(fueled, modules, &cached);
+        Ok((compiled, value))
+    }
+
+    /// Binds compiled modules to the kernel, WASI and host functions, checking that
+    /// every import is provided.
+    fn link(
+        cached: CachedModules,
+        manifest: Manifest,
+        functions: Vec<Function>,
+        options: Options,
+    ) -> Result<Self, Error> {
+        let CachedModules {
+            engine,
+            main,
+            others,
+        } = cached;
+        let mut linker = Linker::new(&engine);
+        crate::env::add_to_linker(&mut linker)
+            .map_err(|e| anyhow::anyhow!("cannot define the Extism kernel functions: {e}"))?;
+        #[cfg(feature = "wasi")]
+        if options.wasi {
+            crate::wasi::add_to_linker(&mut linker)?;
+        }
+        for function in &functions {
+            define_host_function(&mut linker, function)?;
+        }
+        let module_names: Vec<&str> = others.iter().map(|(n, _)| n.as_str()).collect();
+        for (name, module) in others
+            .iter()
+            .map(|(n, m)| (n.as_str(), m))
+            .chain([("main", &main)])
+        {
+            check_imports(name, module, &functions, &module_names, options.wasi)?;
+        }
+        Ok(CompiledPlugin {
+            inner: Arc::new(Compiled {
+                engine,
+                linker,
+                main,
+                others,
+                manifest: Arc::new(manifest),
+                options,
+            }),
+        })
+    }
+
+    /// The options the plug-in was built with.
+    pub(crate) fn options(&self) -> &Options {
+        &self.inner.options
+    }
+
+    /// The manifest the plug-in was made from.
+    pub fn manifest(&self) -> &Manifest {
+        &self.inner.manifest
+    }
+
+    /// Creates a fresh store and instance.
+    pub(crate) fn instantiate(
+        &self,
+        id: uuid::Uuid,
+        cancel: &CancelHandle,
+    ) -> Result<(Store<CurrentPlugin>, Instance), Error> {
+        let compiled = &*self.inner;
+        let mut state = CurrentPlugin::new(compiled.manifest.clone(), id);
+        state.clock = compiled.options.clock.clone();
+        state.http.allow_response_headers = compiled.options.http_response_headers;
+        #[cfg(feature = "wasi")]
+        if compiled.options.wasi {
+            state.wasi = Some(crate::wasi::context(
+                &compiled.manifest,
+                compiled.options.wasi_output,
+            )?);
+        }
+        let mut store = Store::new(&compiled.engine, state);
+        store.limiter(|state| state as &mut dyn wasmi::ResourceLimiter);
+        let fueled = store.get_fuel().is_ok();
+        let init_fuel = compiled
+            .options
+            .fuel_limit
+            .map_or(INIT_FUEL, |limit| limit.min(INIT_FUEL));
+        if fueled {
+            store
+                .set_fuel(init_fuel)
+                .map_err(|e| anyhow::anyhow!("cannot set fuel: {e}"))?;
+        }
+        let instance = if compiled.others.is_empty() {
+            compiled
+                .linker
+                .instantiate_and_start(&mut store, &compiled.main)
+        } else {
+            let mut linker = compiled.linker.clone();
+            for (name, module) in &compiled.others {
+                let instance = linker
+                    .instantiate_and_start(&mut store, module)
+                    .map_err(|e| instantiation_error(&store, name, e))?;
+                linker
+                    .instance(&mut store, name, instance)
+                    .map_err(|e| anyhow::anyhow!("cannot link module `{name}`: {e}"))?;
+            }
+            linker.instantiate_and_start(&mut store, &compiled.main)
+        }
+        .map_err(|e| instantiation_error(&store, "main", e))?;
+
+        // Reactor and language-runtime constructors run once, before any call.
+        let limits = CallLimits {
+            cancel: cancel.clone(),
+            clock: None,
+            timeout_ms: None,
+            fuel_limit: None,
+        };
+        let init = ["_initialize", "__wasm_call_ctors"]
+            .into_iter()
+            .find_map(|name| instance.get_func(&store, name).map(|f| (name, f)));
+        for (name, func) in init
+            .into_iter()
+            .chain(instance.get_func(&store, "hs_init").map(|f| ("hs_init", f)))
+        {
+            let ty = func.ty(&store);
+            let params: Vec<wasmi::Val> = ty
+                .params()
+                .iter()
+                .map(|t| wasmi::Val::default_for_ty(*t))
+                .collect();
+            let mut results: Vec<wasmi::Val> = ty
+                .results()
+                .iter()
+                .map(|t| wasmi::Val::default_for_ty(*t))
+                .collect();
+            if fueled {
+                let _ = store.set_fuel(init_fuel);
+            }
+            run(
+                &mut store,
+                func,
+                &params,
+                &mut results,
+                &limits,
+                fueled,
+                Some(init_fuel),
+            )
+            .map_err(|e| anyhow::anyhow!("the plug-in's `{name}` failed: {}", e.error))?;
+        }
+        Ok((store, instance))
+    }
+}
+
+/// Makes an instantiation error readable.
+fn instantiation_error(store: &Store<CurrentPlugin>, module: &str, error: wasmi::Error) -> Error {
+    if store.data().budget.oom {
+        return store.data().budget.oom_error();
+    }
+    anyhow::anyhow!("cannot instantiate module `{module}`: {error}")
+}

@@ -1,0 +1,150 @@
+//! Linking: checking every import is satisfied and defining host functions.
+
+use crate::{current_plugin::CurrentPlugin, function::Function, Error};
+use alloc::{format, string::String, sync::Arc, vec::Vec};
+#[cfg(feature = "std")]
+use core::any::Any;
+use wasmi::{Linker, Module};
+
+/// Checks every import of `module` is one interplug can satisfy, naming the ones it
+/// cannot.
+pub(crate) fn check_imports(
+    module_name: &str,
+    module: &Module,
+    functions: &[Function],
+    module_names: &[&str],
+    wasi: bool,
+) -> Result<(), Error> {
+    let mut problems = Vec::new();
+    for import in module.imports() {
+        let (m, n) = (import.module(), import.name());
+        let is_func = matches!(import.ty(), wasmi::ExternType::Func(_));
+        if m == crate::env::ENV_MODULE {
+            if !is_func || !crate::env::ENV_FUNCTIONS.contains(&n) {
+                problems.push(format!(
+                    "`{m}`.`{n}` is not an Extism kernel function (unknown import of {m})"
+                ));
+            }
+        } else if m == "wasi_snapshot_preview1" {
+            if !wasi {
+                problems.push(format!(
+                    "`{m}`.`{n}` needs WASI, which is not enabled: create the plug-in with \
+                     WASI on (with_wasi(true))"
+                ));
+            }
+        } else if module_names.contains(&m) || (m == "main" && module_name != "main") {
+            // Another module of the manifest; the linker checks the type.
+        } else if !functions
+            .iter()
+            .any(|f| f.namespace() == m && f.name() == n)
+        {
+            problems.push(format!(
+                "`{m}`.`{n}` ({}) is not provided: register a host function with that \
+                 namespace and name",
+                describe_extern(import.ty())
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "module `{module_name}` has unresolved imports:\n  {}",
+            problems.join("\n  ")
+        )
+    }
+}
+
+/// A short text for an import's type.
+fn describe_extern(ty: &wasmi::ExternType) -> String {
+    match ty {
+        wasmi::ExternType::Func(f) => format!("func {:?} -> {:?}", f.params(), f.results()),
+        wasmi::ExternType::Memory(_) => String::from("memory"),
+        wasmi::ExternType::Table(_) => String::from("table"),
+        wasmi::ExternType::Global(_) => String::from("global"),
+    }
+}
+
+/// Defines a user host function on the linker.
+pub(crate) fn define_host_function(
+    linker: &mut Linker<CurrentPlugin>,
+    function: &Function,
+) -> Result<(), Error> {
+    let params = function
+        .params()
+        .iter()
+        .map(|t| t.to_wasmi())
+        .collect::<Result<Vec<_>, _>>()?;
+    let results = function
+        .results()
+        .iter()
+        .map(|t| t.to_wasmi())
+        .collect::<Result<Vec<_>, _>>()?;
+    let ty = wasmi::FuncType::new(params, results.clone());
+    let callback = function.callback.clone();
+    let label: Arc<str> = Arc::from(format!("{}::{}", function.namespace(), function.name()));
+    linker
+        .func_new(
+            function.namespace(),
+            function.name(),
+            ty,
+            move |mut caller, inputs, outputs| {
+                let inputs: Vec<crate::Val> = inputs.iter().map(crate::Val::from_wasmi).collect();
+                let mut values: Vec<crate::Val> =
+                    outputs.iter().map(crate::Val::from_wasmi).collect();
+                let state = caller.data_mut();
+                call_guarded(&*callback, state, &inputs, &mut values).map_err(|e| {
+                    wasmi::Error::new(format!("host function `{label}` failed: {e:#}"))
+                })?;
+                for ((slot, value), ty) in outputs.iter_mut().zip(values).zip(&results) {
+                    *slot = value
+                        .to_wasmi(*ty)
+                        .map_err(|e| wasmi::Error::new(format!("host function `{label}`: {e}")))?;
+                }
+                Ok(())
+            },
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot register host function `{}`.`{}`: {e}",
+                function.namespace(),
+                function.name()
+            )
+        })?;
+    Ok(())
+}
+
+/// Calls a host function, turning a panic into an error (with `std`).
+fn call_guarded(
+    callback: &crate::function::HostCallback,
+    state: &mut CurrentPlugin,
+    inputs: &[crate::Val],
+    outputs: &mut [crate::Val],
+) -> Result<(), Error> {
+    #[cfg(feature = "std")]
+    {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            callback(state, inputs, outputs)
+        }));
+        match result {
+            Ok(result) => result,
+            Err(panic) => Err(anyhow::anyhow!("panicked: {}", panic_message(&*panic))),
+        }
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        callback(state, inputs, outputs)
+    }
+}
+
+/// The text of a panic payload.
+#[cfg(feature = "std")]
+pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        String::from(*text)
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        String::from("(no message)")
+    }
+}
