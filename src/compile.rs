@@ -1,6 +1,10 @@
 //! Compiling modules on an engine, in the order their imports need.
 
-use crate::{sources::LoadedModule, Error};
+use crate::{
+    error::{bail_kind, fail},
+    sources::LoadedModule,
+    Error,
+};
 use alloc::{string::String, vec::Vec};
 use wasmi::{Engine, Module};
 
@@ -43,14 +47,14 @@ pub(crate) fn compile_modules(
     let mut others = Vec::new();
     for LoadedModule { name, bytes } in modules {
         let module = Module::new(&engine, &bytes[..])
-            .map_err(|e| anyhow::anyhow!("invalid wasm module `{name}`: {e}"))?;
+            .map_err(|e| fail!(Invalid, "invalid wasm module `{name}`: {e}"))?;
         if name == "main" {
             main = Some(module);
         } else {
             others.push((name.clone(), module));
         }
     }
-    let main = main.ok_or_else(|| anyhow::anyhow!("the manifest has no `main` module"))?;
+    let main = main.ok_or_else(|| fail!(Invalid, "the manifest has no `main` module"))?;
     let others = order_by_imports(others)?;
     Ok(CachedModules {
         engine,
@@ -74,7 +78,8 @@ fn order_by_imports(mut pending: Vec<(String, Module)>) -> Result<Vec<(String, M
             Some(index) => ordered.push(pending.remove(index)),
             None => {
                 let stuck: Vec<&str> = pending.iter().map(|(n, _)| n.as_str()).collect();
-                anyhow::bail!(
+                bail_kind!(
+                    Invalid,
                     "modules {stuck:?} import each other in a cycle; interplug links modules in \
                      dependency order"
                 );

@@ -4,17 +4,18 @@ use crate::{
     builder::{Options, PluginBuilder},
     compile::{compile_modules, CachedModules},
     current_plugin::CurrentPlugin,
+    error::{fail, with_context},
     function::Function,
-    limits::{CallLimits, CancelHandle},
+    limits::{CallLimits, CancelHandle, FUEL_SLICE},
     link::{check_imports, define_host_function},
     manifest::Manifest,
     module_cache,
     run::run,
     sources,
     wasm_input::WasmInput,
-    Error,
+    Error, ErrorExt, ErrorKind,
 };
-use alloc::{string::String, sync::Arc, vec::Vec};
+use alloc::{format, string::String, sync::Arc, vec::Vec};
 use wasmi::{Engine, Instance, Linker, Module, Store};
 
 /// Fuel a module's start function and constructors may use at instantiation (about
@@ -145,7 +146,7 @@ impl CompiledPlugin {
         } = cached;
         let mut linker = Linker::new(&engine);
         crate::env::add_to_linker(&mut linker)
-            .map_err(|e| anyhow::anyhow!("cannot define the Extism kernel functions: {e}"))?;
+            .map_err(|e| fail!(Invalid, "cannot define the Extism kernel functions: {e}"))?;
         #[cfg(feature = "wasi")]
         if options.wasi {
             crate::wasi::add_to_linker(&mut linker)?;
@@ -173,25 +174,40 @@ impl CompiledPlugin {
         })
     }
 
-    /// The options the plug-in was built with.
-    pub(crate) fn options(&self) -> &Options {
-        &self.inner.options
-    }
-
     /// The manifest the plug-in was made from.
     pub fn manifest(&self) -> &Manifest {
         &self.inner.manifest
     }
 
-    /// Creates a fresh store and instance.
+    /// The limits of a call (or a creation) starting now, stopped by `cancel`.
+    pub(crate) fn limits_from_now(&self, cancel: &CancelHandle) -> CallLimits {
+        let options = &self.inner.options;
+        let timeout_ms = self.inner.manifest.timeout_ms;
+        let deadline_ms = match (&options.clock, timeout_ms) {
+            (Some(clock), Some(timeout)) => Some(clock.now_ms().saturating_add(timeout)),
+            _ => None,
+        };
+        CallLimits {
+            cancel: cancel.clone(),
+            clock: options.clock.clone(),
+            timeout_ms,
+            deadline_ms,
+            fuel_limit: options.fuel_limit,
+        }
+    }
+
+    /// Creates a fresh store and instance under `limits`: the start functions and
+    /// constructors stop at the deadline and on cancel, and use at most [`INIT_FUEL`]
+    /// (or the fuel limit, or a timeout's worth of fuel slices, when lower).
     pub(crate) fn instantiate(
         &self,
         id: uuid::Uuid,
-        cancel: &CancelHandle,
+        limits: &CallLimits,
     ) -> Result<(Store<CurrentPlugin>, Instance), Error> {
         let compiled = &*self.inner;
         let mut state = CurrentPlugin::new(compiled.manifest.clone(), id);
         state.clock = compiled.options.clock.clone();
+        state.deadline_ms = limits.deadline_ms;
         state.http.allow_response_headers = compiled.options.http_response_headers;
         #[cfg(feature = "wasi")]
         if compiled.options.wasi {
@@ -203,14 +219,21 @@ impl CompiledPlugin {
         let mut store = Store::new(&compiled.engine, state);
         store.limiter(|state| state as &mut dyn wasmi::ResourceLimiter);
         let fueled = store.get_fuel().is_ok();
-        let init_fuel = compiled
-            .options
-            .fuel_limit
-            .map_or(INIT_FUEL, |limit| limit.min(INIT_FUEL));
+        let init_fuel = [
+            Some(INIT_FUEL),
+            limits.fuel_limit,
+            limits
+                .timeout_ms
+                .map(|ms| ms.saturating_mul(FUEL_SLICE).max(FUEL_SLICE)),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(INIT_FUEL);
         if fueled {
             store
                 .set_fuel(init_fuel)
-                .map_err(|e| anyhow::anyhow!("cannot set fuel: {e}"))?;
+                .map_err(|e| fail!(Invalid, "cannot set fuel: {e}"))?;
         }
         let instance = if compiled.others.is_empty() {
             compiled
@@ -224,18 +247,17 @@ impl CompiledPlugin {
                     .map_err(|e| instantiation_error(&store, name, e))?;
                 linker
                     .instance(&mut store, name, instance)
-                    .map_err(|e| anyhow::anyhow!("cannot link module `{name}`: {e}"))?;
+                    .map_err(|e| fail!(Invalid, "cannot link module `{name}`: {e}"))?;
             }
             linker.instantiate_and_start(&mut store, &compiled.main)
         }
         .map_err(|e| instantiation_error(&store, "main", e))?;
 
-        // Reactor and language-runtime constructors run once, before any call.
+        // Reactor and language-runtime constructors run once, before any call, under
+        // the creation's deadline and cancel, with the start fuel as their fuel limit.
         let limits = CallLimits {
-            cancel: cancel.clone(),
-            clock: None,
-            timeout_ms: None,
-            fuel_limit: None,
+            fuel_limit: Some(init_fuel),
+            ..limits.clone()
         };
         let init = ["_initialize", "__wasm_call_ctors"]
             .into_iter()
@@ -255,19 +277,8 @@ impl CompiledPlugin {
                 .iter()
                 .map(|t| wasmi::Val::default_for_ty(*t))
                 .collect();
-            if fueled {
-                let _ = store.set_fuel(init_fuel);
-            }
-            run(
-                &mut store,
-                func,
-                &params,
-                &mut results,
-                &limits,
-                fueled,
-                Some(init_fuel),
-            )
-            .map_err(|e| anyhow::anyhow!("the plug-in's `{name}` failed: {}", e.error))?;
+            run(&mut store, func, &params, &mut results, &limits, fueled)
+                .map_err(|e| with_context(&e.error, &format!("the plug-in's `{name}` failed")))?;
         }
         Ok((store, instance))
     }
@@ -275,8 +286,15 @@ impl CompiledPlugin {
 
 /// Makes an instantiation error readable.
 fn instantiation_error(store: &Store<CurrentPlugin>, module: &str, error: wasmi::Error) -> Error {
-    if store.data().budget.oom {
-        return store.data().budget.oom_error();
+    let error = crate::run::engine_error(store, &error);
+    match error.kind() {
+        ErrorKind::Trap | ErrorKind::Host => {
+            let kind = error.kind();
+            crate::error::new(
+                kind,
+                format!("cannot instantiate module `{module}`: {error}"),
+            )
+        }
+        _ => error,
     }
-    anyhow::anyhow!("cannot instantiate module `{module}`: {error}")
 }

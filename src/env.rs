@@ -82,6 +82,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
         let state = c.data_mut();
         match state.memory.alloc(n as u64) {
             Some(handle) => {
+                // Something was allocated after any refused request: a later failure is
+                // not explained by it.
+                state.budget.oom = false;
                 charge(&mut c, n as u64);
                 handle as i64
             }
@@ -263,7 +266,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
         "http_request",
         |mut c: Ctx, req: i64, body: i64| -> Result<i64, Trap> {
             let response = crate::http::request(c.data_mut(), req as u64, body as u64)
-                .map_err(|e| Trap::new(format!("{e:#}")))?;
+                .map_err(|e| crate::error::to_engine(&e, crate::ErrorKind::Io))?;
             let len = c.data().memory.length(response as u64);
             charge(&mut c, len);
             Ok(response)

@@ -133,6 +133,21 @@ impl fmt::Display for Failure {
 
 impl core::error::Error for Failure {}
 
+/// Lets a [`Failure`] travel through the engine from a host import to the run loop.
+impl wasmi_core::HostError for Failure {}
+
+/// Turns an error made in host code (a kernel import, WASI, HTTP, a host function) into
+/// an engine error that keeps its kind; `default` is the kind of an error without one.
+pub(crate) fn to_engine(error: &crate::Error, default: ErrorKind) -> wasmi::Error {
+    let kind = error.failure().map_or(default, Failure::kind);
+    wasmi::Error::host(Failure::new(kind, alloc::format!("{error:#}")))
+}
+
+/// The [`Failure`] an engine error carries when host code made it.
+pub(crate) fn from_engine(error: &wasmi::Error) -> Option<&Failure> {
+    error.downcast_ref::<Failure>()
+}
+
 /// Reads the kind of an [`Error`](crate::Error).
 pub trait ErrorExt {
     /// The kind of this error: that of the [`Failure`] inside it, [`ErrorKind::Host`]
@@ -162,6 +177,11 @@ impl ErrorExt for crate::Error {
 /// A new [`Error`](crate::Error) of `kind` with `message`.
 pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> crate::Error {
     anyhow::Error::new(Failure::new(kind, message))
+}
+
+/// `error` with `text` in front of its message, keeping its kind.
+pub(crate) fn with_context(error: &crate::Error, text: &str) -> crate::Error {
+    new(error.kind(), alloc::format!("{text}: {error:#}"))
 }
 
 /// Builds an [`Error`](crate::Error) of a kind from a format string:

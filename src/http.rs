@@ -295,7 +295,8 @@ mod client {
 
     /// The error of a request that ran out of a call's `timeout_ms`.
     fn timeout_message(url: &str, timeout_ms: u64) -> Error {
-        anyhow::anyhow!(
+        crate::error::fail!(
+            Timeout,
             "timeout: the HTTP request to {url} did not finish within the call's time \
              (timeout_ms = {timeout_ms})"
         )

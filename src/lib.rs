@@ -23,6 +23,7 @@
 
 extern crate alloc;
 
+pub mod abi;
 mod builder;
 mod compile;
 mod compiled;

@@ -67,6 +67,9 @@ impl wasmi::ResourceLimiter for CurrentPlugin {
             }
         }
         self.budget.linear_bytes = linear;
+        // Allocation went on after any refused request: a later failure is not
+        // explained by it.
+        self.budget.oom = false;
         self.memory.set_limit(self.budget.extism_limit());
         Ok(true)
     }
@@ -165,6 +168,8 @@ pub(crate) struct CallLimits {
     pub(crate) cancel: CancelHandle,
     pub(crate) clock: Option<Arc<dyn Clock>>,
     pub(crate) timeout_ms: Option<u64>,
+    /// When the call must end, by `clock` (set from `timeout_ms` when the call starts).
+    pub(crate) deadline_ms: Option<u64>,
     pub(crate) fuel_limit: Option<u64>,
 }
 

@@ -1,6 +1,12 @@
 //! Linking: checking every import is satisfied and defining host functions.
 
-use crate::{current_plugin::CurrentPlugin, function::Function, Error};
+use crate::{
+    abi::{import_provider, ImportProvider},
+    current_plugin::CurrentPlugin,
+    error::{bail_kind, fail, to_engine, with_context},
+    function::Function,
+    Error, ErrorKind,
+};
 use alloc::{format, string::String, sync::Arc, vec::Vec};
 #[cfg(feature = "std")]
 use core::any::Any;
@@ -19,36 +25,36 @@ pub(crate) fn check_imports(
     for import in module.imports() {
         let (m, n) = (import.module(), import.name());
         let is_func = matches!(import.ty(), wasmi::ExternType::Func(_));
-        if m == crate::env::ENV_MODULE {
-            if !is_func || !crate::env::ENV_FUNCTIONS.contains(&n) {
-                problems.push(format!(
-                    "`{m}`.`{n}` is not an Extism kernel function (unknown import of {m})"
-                ));
+        match import_provider(module_name, m, n, is_func, module_names, wasi) {
+            ImportProvider::Kernel | ImportProvider::Wasi { enabled: true } => {}
+            // Another module of the manifest; the linker checks the name and type.
+            ImportProvider::Module => {}
+            ImportProvider::UnknownKernel => problems.push(format!(
+                "`{m}`.`{n}` is not an Extism kernel function (unknown import of {m})"
+            )),
+            ImportProvider::Wasi { enabled: false } => problems.push(format!(
+                "`{m}`.`{n}` needs WASI, which is not enabled: create the plug-in with \
+                 WASI on (with_wasi(true))"
+            )),
+            ImportProvider::HostFunction => {
+                if !functions
+                    .iter()
+                    .any(|f| f.namespace() == m && f.name() == n)
+                {
+                    problems.push(format!(
+                        "`{m}`.`{n}` ({}) is not provided: register a host function with that \
+                         namespace and name",
+                        describe_extern(import.ty())
+                    ));
+                }
             }
-        } else if m == "wasi_snapshot_preview1" {
-            if !wasi {
-                problems.push(format!(
-                    "`{m}`.`{n}` needs WASI, which is not enabled: create the plug-in with \
-                     WASI on (with_wasi(true))"
-                ));
-            }
-        } else if module_names.contains(&m) || (m == "main" && module_name != "main") {
-            // Another module of the manifest; the linker checks the type.
-        } else if !functions
-            .iter()
-            .any(|f| f.namespace() == m && f.name() == n)
-        {
-            problems.push(format!(
-                "`{m}`.`{n}` ({}) is not provided: register a host function with that \
-                 namespace and name",
-                describe_extern(import.ty())
-            ));
         }
     }
     if problems.is_empty() {
         Ok(())
     } else {
-        anyhow::bail!(
+        bail_kind!(
+            NotFound,
             "module `{module_name}` has unresolved imports:\n  {}",
             problems.join("\n  ")
         )
@@ -94,18 +100,25 @@ pub(crate) fn define_host_function(
                     outputs.iter().map(crate::Val::from_wasmi).collect();
                 let state = caller.data_mut();
                 call_guarded(&*callback, state, &inputs, &mut values).map_err(|e| {
-                    wasmi::Error::new(format!("host function `{label}` failed: {e:#}"))
+                    to_engine(
+                        &with_context(&e, &format!("host function `{label}` failed")),
+                        ErrorKind::Host,
+                    )
                 })?;
                 for ((slot, value), ty) in outputs.iter_mut().zip(values).zip(&results) {
-                    *slot = value
-                        .to_wasmi(*ty)
-                        .map_err(|e| wasmi::Error::new(format!("host function `{label}`: {e}")))?;
+                    *slot = value.to_wasmi(*ty).map_err(|e| {
+                        to_engine(
+                            &with_context(&e, &format!("host function `{label}`")),
+                            ErrorKind::Host,
+                        )
+                    })?;
                 }
                 Ok(())
             },
         )
         .map_err(|e| {
-            anyhow::anyhow!(
+            fail!(
+                Invalid,
                 "cannot register host function `{}`.`{}`: {e}",
                 function.namespace(),
                 function.name()
@@ -128,7 +141,7 @@ fn call_guarded(
         }));
         match result {
             Ok(result) => result,
-            Err(panic) => Err(anyhow::anyhow!("panicked: {}", panic_message(&*panic))),
+            Err(panic) => Err(fail!(Host, "panicked: {}", panic_message(&*panic))),
         }
     }
     #[cfg(not(feature = "std"))]

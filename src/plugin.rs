@@ -1,19 +1,23 @@
 //! `Plugin`: an instance and the Extism call API.
 
 use crate::{
+    abi::is_plugin_function,
     builder::PluginBuilder,
     compiled::CompiledPlugin,
     convert::{FromBytes, ToBytes},
     current_plugin::CurrentPlugin,
+    error::{bail_kind, fail},
     function::Function,
     limits::{CallLimits, CancelHandle},
     manifest::Manifest,
     run::{run, CallFailure, RunError},
+    val::ValType,
     wasm_input::WasmInput,
-    Error,
+    Error, ErrorKind,
 };
 use alloc::{
     boxed::Box,
+    format,
     string::{String, ToString},
     vec::Vec,
 };
@@ -123,7 +127,8 @@ impl Plugin {
     pub fn new_from_compiled(compiled: &CompiledPlugin) -> Result<Plugin, Error> {
         let id = new_id();
         let cancel = CancelHandle::new();
-        let (store, instance) = compiled.instantiate(id, &cancel)?;
+        let limits = compiled.limits_from_now(&cancel);
+        let (store, instance) = compiled.instantiate(id, &limits)?;
         Ok(Plugin {
             compiled: compiled.clone(),
             store,
@@ -167,11 +172,15 @@ impl Plugin {
         let func = self
             .instance
             .get_func(&self.store, name)
-            .ok_or_else(|| anyhow::anyhow!("Function not found: {name}"))?;
+            .ok_or_else(|| fail!(NotFound, "Function not found: {name}"))?;
         let ty = func.ty(&self.store);
+        let types = |list: &[wasmi::ValType]| -> Vec<ValType> {
+            list.iter().copied().map(ValType::from_wasmi).collect()
+        };
         let returns_code = ty.results() == [wasmi::ValType::I32];
-        if !ty.params().is_empty() || !(returns_code || ty.results().is_empty()) {
-            anyhow::bail!(
+        if !is_plugin_function(&types(ty.params()), &types(ty.results())) {
+            bail_kind!(
+                Invalid,
                 "`{name}` is not a plug-in function: its type is {:?} -> {:?}, not () -> i32",
                 ty.params(),
                 ty.results()
@@ -189,7 +198,14 @@ impl Plugin {
     /// Replaces the instance by a fresh one (new globals, linear memory and Extism
     /// memory); vars and config are kept.
     pub fn reinstantiate(&mut self) -> Result<(), Error> {
-        let (mut store, instance) = self.compiled.instantiate(self.id, &self.cancel)?;
+        self.cancel.clear();
+        let limits = self.compiled.limits_from_now(&self.cancel);
+        self.reinstantiate_under(&limits)
+    }
+
+    /// Replaces the instance under the limits of the call that needs it.
+    fn reinstantiate_under(&mut self, limits: &CallLimits) -> Result<(), Error> {
+        let (mut store, instance) = self.compiled.instantiate(self.id, limits)?;
         let old = self.store.data_mut();
         let state = store.data_mut();
         core::mem::swap(&mut state.vars, &mut old.vars);
@@ -313,16 +329,18 @@ impl Plugin {
         name: &str,
         params: &[crate::Val],
     ) -> Result<Vec<crate::Val>, Error> {
+        let limits = self.start_limits();
         if self.needs_rebuild {
-            self.reinstantiate()?;
+            self.reinstantiate_under(&limits)?;
         }
         let func = self
             .instance
             .get_func(&self.store, name)
-            .ok_or_else(|| anyhow::anyhow!("Function not found: {name}"))?;
+            .ok_or_else(|| fail!(NotFound, "Function not found: {name}"))?;
         let ty = func.ty(&self.store);
         if ty.params().len() != params.len() {
-            anyhow::bail!(
+            bail_kind!(
+                Invalid,
                 "`{name}` takes {} parameters ({:?}), {} given",
                 ty.params().len(),
                 ty.params(),
@@ -339,9 +357,9 @@ impl Plugin {
             .iter()
             .map(|t| wasmi::Val::default_for_ty(*t))
             .collect();
-        let limits = self.start_limits();
         let fueled = self.store.get_fuel().is_ok();
         self.store.data_mut().budget.oom = false;
+        self.store.data_mut().deadline_ms = limits.deadline_ms;
         match run(
             &mut self.store,
             func,
@@ -349,7 +367,6 @@ impl Plugin {
             &mut results,
             &limits,
             fueled,
-            None,
         ) {
             Ok(consumed) => {
                 self.fuel_consumed = fueled.then_some(consumed);
@@ -363,21 +380,12 @@ impl Plugin {
         }
     }
 
-    /// The limits of a call starting now: clears a stale cancel and sets the deadline.
+    /// The limits of a call starting now: clears a cancel that arrived before it and
+    /// sets the deadline. A rebuild of the instance before the call runs under them, so
+    /// a cancel arriving during the rebuild stops the call.
     fn start_limits(&mut self) -> CallLimits {
         self.cancel.clear();
-        let options = self.compiled.options();
-        let limits = CallLimits {
-            cancel: self.cancel.clone(),
-            clock: options.clock.clone(),
-            timeout_ms: self.compiled.manifest().timeout_ms,
-            fuel_limit: options.fuel_limit,
-        };
-        self.store.data_mut().deadline_ms = match (&limits.clock, limits.timeout_ms) {
-            (Some(clock), Some(timeout)) => Some(clock.now_ms().saturating_add(timeout)),
-            _ => None,
-        };
-        limits
+        self.compiled.limits_from_now(&self.cancel)
     }
 
     /// Runs `name` on raw input bytes; the output is then in [`Plugin::output`].
@@ -388,8 +396,9 @@ impl Plugin {
         host_context: Option<Box<dyn Any + Send>>,
     ) -> Result<(), CallFailure> {
         let fail = |error: Error| CallFailure { error, rc: -1 };
+        let limits = self.start_limits();
         if self.needs_rebuild {
-            self.reinstantiate().map_err(fail)?;
+            self.reinstantiate_under(&limits).map_err(fail)?;
         }
         let (func, returns_code) = self.plugin_function(name).map_err(fail)?;
         let fueled = self.store.get_fuel().is_ok();
@@ -397,15 +406,15 @@ impl Plugin {
             let state = self.store.data_mut();
             state.begin_call(input).map_err(fail)?;
             state.host_context = host_context;
+            state.deadline_ms = limits.deadline_ms;
         }
-        let limits = self.start_limits();
         let mut code = [wasmi::Val::I32(0)];
         let results = if returns_code {
             &mut code[..]
         } else {
             &mut code[..0]
         };
-        let outcome = run(&mut self.store, func, &[], results, &limits, fueled, None);
+        let outcome = run(&mut self.store, func, &[], results, &limits, fueled);
         self.store.data_mut().host_context = None;
         if name == "_start" {
             self.needs_rebuild = true;
@@ -416,13 +425,19 @@ impl Plugin {
                 self.fuel_consumed = fueled.then_some(consumed);
                 let rc = results.first().and_then(|v| v.i32()).unwrap_or(0);
                 match (plugin_error, rc) {
-                    (Some(message), rc) => Err(CallFailure {
-                        error: Error::msg(message),
-                        rc: if rc == 0 { -1 } else { rc },
-                    }),
+                    (Some(message), rc) => {
+                        let code = if rc == 0 { -1 } else { rc };
+                        Err(CallFailure {
+                            error: crate::error::new(ErrorKind::Plugin { code }, message),
+                            rc: code,
+                        })
+                    }
                     (None, 0) => Ok(()),
                     (None, rc) => Err(CallFailure {
-                        error: anyhow::anyhow!("Returned non-zero exit code: {rc}"),
+                        error: crate::error::new(
+                            ErrorKind::Plugin { code: rc },
+                            format!("Returned non-zero exit code: {rc}"),
+                        ),
                         rc,
                     }),
                 }
@@ -438,7 +453,7 @@ impl Plugin {
                 match (exit, plugin_error) {
                     (Some(0), None) => Ok(()),
                     (Some(code), Some(message)) => Err(CallFailure {
-                        error: Error::msg(message),
+                        error: crate::error::new(ErrorKind::Plugin { code }, message),
                         rc: code,
                     }),
                     (Some(code), None) => Err(CallFailure { error, rc: code }),

@@ -2,6 +2,7 @@
 
 use crate::{
     current_plugin::CurrentPlugin,
+    error::{fail, from_engine},
     limits::{CallLimits, Stop, FUEL_SLICE},
     Error,
 };
@@ -35,28 +36,12 @@ pub(crate) fn run(
     results: &mut [wasmi::Val],
     limits: &CallLimits,
     fueled: bool,
-    init_fuel: Option<u64>,
 ) -> Result<u64, RunError> {
-    let to_run_error = |store: &Store<CurrentPlugin>, error: wasmi::Error| {
-        if let Some(status) = error.i32_exit_status() {
-            return RunError {
-                error: anyhow::anyhow!("the plug-in exited with status {status}"),
-                exit: Some(status),
-                poisoned: true,
-                fuel_used: 0,
-            };
-        }
-        let error = if store.data().budget.oom {
-            store.data().budget.oom_error()
-        } else {
-            anyhow::anyhow!("{error}")
-        };
-        RunError {
-            error,
-            exit: None,
-            poisoned: true,
-            fuel_used: 0,
-        }
+    let to_run_error = |store: &Store<CurrentPlugin>, error: wasmi::Error| RunError {
+        exit: error.i32_exit_status(),
+        error: engine_error(store, &error),
+        poisoned: true,
+        fuel_used: 0,
     };
     if !fueled {
         return func
@@ -78,7 +63,7 @@ pub(crate) fn run(
         Some(left) => left.min(FUEL_SLICE.max(required)),
         None => FUEL_SLICE.max(required),
     };
-    let mut given = init_fuel.unwrap_or_else(|| slice(fuel_left, 0));
+    let mut given = slice(fuel_left, 0);
     let mut consumed = 0u64;
     let _ = store.set_fuel(given);
     let mut attempt = func.call_resumable(&mut *store, params, results);
@@ -95,14 +80,6 @@ pub(crate) fn run(
                 return Err(to_run_error(store, trap.into_host_error()).after_using(consumed));
             }
             wasmi::ResumableCall::OutOfFuel(pending) => {
-                if let Some(init_fuel) = init_fuel {
-                    return Err(RunError {
-                        error: anyhow::anyhow!("used more than {init_fuel} units of fuel"),
-                        exit: None,
-                        poisoned: true,
-                        fuel_used: consumed,
-                    });
-                }
                 let stopped = if fuel_left == Some(0)
                     || fuel_left.is_some_and(|l| l < pending.required_fuel())
                 {
@@ -110,7 +87,7 @@ pub(crate) fn run(
                 } else if limits.cancel.is_cancelled() {
                     Some(Stop::Cancelled)
                 } else if matches!(
-                    (&limits.clock, store.data().deadline_ms),
+                    (&limits.clock, limits.deadline_ms),
                     (Some(clock), Some(deadline)) if clock.now_ms() > deadline
                 ) {
                     Some(Stop::TimedOut)
@@ -133,4 +110,35 @@ pub(crate) fn run(
 pub(crate) struct CallFailure {
     pub(crate) error: Error,
     pub(crate) rc: i32,
+}
+
+/// The error, with its kind, of a wasm function that failed in the engine.
+///
+/// A failure made by host code keeps its kind; a WASI exit is [`Exit`]; a request the
+/// memory budget refused, when nothing was allocated after it, explains a trap as
+/// [`OutOfMemory`]; any other failure is a [`Trap`].
+///
+/// [`Exit`]: crate::ErrorKind::Exit
+/// [`OutOfMemory`]: crate::ErrorKind::OutOfMemory
+/// [`Trap`]: crate::ErrorKind::Trap
+pub(crate) fn engine_error(store: &Store<CurrentPlugin>, error: &wasmi::Error) -> Error {
+    if let Some(code) = error.i32_exit_status() {
+        return crate::error::new(
+            crate::ErrorKind::Exit { code },
+            alloc::format!("the plug-in exited with status {code}"),
+        );
+    }
+    if let Some(failure) = from_engine(error) {
+        return anyhow::Error::new(failure.clone());
+    }
+    if error.as_trap_code() == Some(wasmi::TrapCode::OutOfFuel) {
+        return fail!(
+            OutOfFuel,
+            "out of fuel: the plug-in used all the fuel it was given ({error})"
+        );
+    }
+    if store.data().budget.oom {
+        return store.data().budget.oom_error();
+    }
+    fail!(Trap, "{error}")
 }

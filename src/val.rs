@@ -25,6 +25,19 @@ pub enum ValType {
 pub const PTR: ValType = ValType::I64;
 
 impl ValType {
+    /// The interplug type of an engine type.
+    pub(crate) fn from_wasmi(ty: wasmi::ValType) -> ValType {
+        match ty {
+            wasmi::ValType::I32 => ValType::I32,
+            wasmi::ValType::I64 => ValType::I64,
+            wasmi::ValType::F32 => ValType::F32,
+            wasmi::ValType::F64 => ValType::F64,
+            wasmi::ValType::V128 => ValType::V128,
+            wasmi::ValType::FuncRef => ValType::FuncRef,
+            wasmi::ValType::ExternRef => ValType::ExternRef,
+        }
+    }
+
     /// The engine's type, or an error for types interplug does not pass to host code.
     pub(crate) fn to_wasmi(self) -> Result<wasmi::ValType, Error> {
         Ok(match self {

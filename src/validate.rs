@@ -8,6 +8,7 @@
 //! instantiates, and the caller joins in once it is done. Validating the bodies is most
 //! of the cost of creating a plug-in from bytes no one has seen before.
 
+use crate::error::fail;
 use crate::sources::LoadedModule;
 use crate::Error;
 use std::collections::VecDeque;
@@ -257,7 +258,7 @@ impl<'a> Queue<'a> {
     fn fail(&self, module: &str, error: wasmparser::BinaryReaderError) {
         let mut state = self.lock();
         if state.error.is_none() {
-            state.error = Some(anyhow::anyhow!("invalid wasm module `{module}`: {error}"));
+            state.error = Some(fail!(Invalid, "invalid wasm module `{module}`: {error}"));
         }
         drop(state);
         self.changed.notify_all();

@@ -50,7 +50,7 @@ impl InfoReport {
                     (
                         name.as_str(),
                         import,
-                        ImportStatus::of(import, &self.modules, self.wasi),
+                        ImportStatus::of(name, import, &self.modules, self.wasi),
                     )
                 })
             })
@@ -282,7 +282,7 @@ impl InfoReport {
         for (import_module, imports) in groups {
             let statuses: Vec<ImportStatus> = imports
                 .iter()
-                .map(|i| ImportStatus::of(i, &self.modules, self.wasi))
+                .map(|i| ImportStatus::of(name, i, &self.modules, self.wasi))
                 .collect();
             let uniform = statuses.windows(2).all(|w| w[0] == w[1])
                 && matches!(
@@ -369,7 +369,7 @@ fn module_json(name: &str, module: &ModuleInfo, all: &[(String, ModuleInfo)], wa
         .imports
         .iter()
         .map(|i| {
-            let status = ImportStatus::of(i, all, wasi);
+            let status = ImportStatus::of(name, i, all, wasi);
             json!({
                 "module": i.module,
                 "name": i.name,

@@ -2,11 +2,12 @@
 //! with `wasmparser` without compiling anything, and what it takes to run a plug-in
 //! made of such modules.
 
-use interplug::{env::ENV_FUNCTIONS, env::ENV_MODULE, ValType};
+use interplug::abi::{import_provider, is_plugin_function, ImportProvider};
+use interplug::ValType;
 use wasmparser::{CompositeInnerType, ExternalKind, Parser, Payload, TypeRef};
 
 /// The WASI preview 1 import module.
-pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
+pub use interplug::abi::WASI_MODULE;
 
 /// A function signature.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -20,7 +21,7 @@ pub struct Signature {
 impl Signature {
     /// True for the type of an Extism plug-in function: `() -> i32` or `() -> ()`.
     pub fn is_plugin_function(&self) -> bool {
-        self.params.is_empty() && (self.results.is_empty() || self.results == [ValType::I32])
+        is_plugin_function(&self.params, &self.results)
     }
 }
 
@@ -380,23 +381,35 @@ pub enum ImportStatus {
 }
 
 impl ImportStatus {
-    /// Decides how `import` is satisfied, given the other modules of the plug-in.
-    pub fn of(import: &Import, modules: &[(String, ModuleInfo)], wasi: bool) -> ImportStatus {
-        if import.module == ENV_MODULE {
-            let known = ENV_FUNCTIONS.contains(&import.name.as_str());
-            if known && matches!(import.kind, ItemKind::Func(_)) {
-                ImportStatus::Kernel
-            } else {
-                ImportStatus::UnknownKernel
-            }
-        } else if import.module == WASI_MODULE {
-            ImportStatus::Wasi { enabled: wasi }
-        } else if let Some((_, module)) = modules.iter().find(|(name, _)| *name == import.module) {
-            ImportStatus::Module {
-                found: module.export(&import.name).is_some(),
-            }
-        } else {
-            ImportStatus::HostFunction
+    /// Decides how `import` of the module named `importer` is satisfied, given the
+    /// plug-in's modules (by the core's rules, [`interplug::abi`]).
+    pub fn of(
+        importer: &str,
+        import: &Import,
+        modules: &[(String, ModuleInfo)],
+        wasi: bool,
+    ) -> ImportStatus {
+        let names: Vec<&str> = modules.iter().map(|(name, _)| name.as_str()).collect();
+        let is_function = matches!(import.kind, ItemKind::Func(_));
+        let provider = import_provider(
+            importer,
+            &import.module,
+            &import.name,
+            is_function,
+            &names,
+            wasi,
+        );
+        match provider {
+            ImportProvider::Kernel => ImportStatus::Kernel,
+            ImportProvider::UnknownKernel => ImportStatus::UnknownKernel,
+            ImportProvider::Wasi { enabled } => ImportStatus::Wasi { enabled },
+            ImportProvider::Module => ImportStatus::Module {
+                found: modules
+                    .iter()
+                    .find(|(name, _)| *name == import.module)
+                    .is_some_and(|(_, module)| module.export(&import.name).is_some()),
+            },
+            ImportProvider::HostFunction => ImportStatus::HostFunction,
         }
     }
 
@@ -430,7 +443,7 @@ pub fn host_function_imports(modules: &[(String, ModuleInfo)]) -> Vec<(String, I
     let mut needed: Vec<(String, Import)> = Vec::new();
     for (module_name, module) in modules {
         for import in &module.imports {
-            if ImportStatus::of(import, modules, false) == ImportStatus::HostFunction
+            if ImportStatus::of(module_name, import, modules, false) == ImportStatus::HostFunction
                 && !needed
                     .iter()
                     .any(|(_, i)| i.module == import.module && i.name == import.name)

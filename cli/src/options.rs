@@ -5,7 +5,8 @@ use crate::exit::CliError;
 use crate::inspect::{self, ImportStatus, ModuleInfo};
 use interplug::{
     sources::{self, SourceKind},
-    CompiledPlugin, Function, Manifest, Plugin, PluginBuilder, UserData, Val, ValType, Wasm,
+    CompiledPlugin, ErrorExt, Function, Manifest, Plugin, PluginBuilder, UserData, Val, ValType,
+    Wasm,
 };
 use std::path::{Path, PathBuf};
 
@@ -161,7 +162,7 @@ impl PluginOptions {
 pub fn instantiate(compiled: &CompiledPlugin) -> Result<Plugin, CliError> {
     Plugin::new_from_compiled(compiled).map_err(|e| {
         let text = format!("{e:#}");
-        let hint = if text.starts_with("oom") {
+        let hint = if e.kind() == interplug::ErrorKind::OutOfMemory {
             "\nhint: the memory budget is too small for the plug-in's memory: raise --memory-max \
              (or memory.max_pages in the manifest)"
         } else {
@@ -224,7 +225,7 @@ fn hints(
 /// `provided`: each returns zeros of its result types.
 pub fn stub_functions(modules: &[(String, ModuleInfo)], provided: &[Function]) -> Vec<Function> {
     let mut stubs = Vec::new();
-    for (_, import) in inspect::host_function_imports(modules) {
+    for (importer, import) in inspect::host_function_imports(modules) {
         let Some(signature) = import.kind.signature() else {
             continue;
         };
@@ -234,7 +235,7 @@ pub fn stub_functions(modules: &[(String, ModuleInfo)], provided: &[Function]) -
         {
             continue;
         }
-        if ImportStatus::HostFunction != ImportStatus::of(&import, modules, false) {
+        if ImportStatus::HostFunction != ImportStatus::of(&importer, &import, modules, false) {
             continue;
         }
         log::info!(

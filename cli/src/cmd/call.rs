@@ -1,6 +1,7 @@
 //! `interplug call`: call a plug-in function and print its output.
 
 use crate::args::CallArgs;
+use interplug::{Error, ErrorExt, ErrorKind};
 use interplug_cli::exit::{self, CliError};
 use interplug_cli::options::{self, load_manifest};
 use std::io::{Read, Write};
@@ -20,7 +21,7 @@ pub fn run(args: CallArgs) -> Result<u8, CliError> {
         let start = Instant::now();
         let output = plugin
             .call::<&[u8], &[u8]>(&args.function, &input)
-            .map_err(|e| call_error(&args, &manifest, &format!("{e:#}")))?
+            .map_err(|e| call_error(&args, &manifest, &e))?
             .to_vec();
         log::info!(
             target: "interplug",
@@ -72,9 +73,10 @@ fn read_input(args: &CallArgs) -> Result<Vec<u8>, CliError> {
 }
 
 /// The error of a failed call, with advice.
-fn call_error(args: &CallArgs, manifest: &interplug::Manifest, message: &str) -> CliError {
-    let mut text = format!("the call to `{}` failed: {message}", args.function);
-    if message.starts_with("Function not found") || message.contains("is not a plug-in function") {
+fn call_error(args: &CallArgs, manifest: &interplug::Manifest, error: &Error) -> CliError {
+    let mut text = format!("the call to `{}` failed: {error:#}", args.function);
+    let kind = error.kind();
+    if matches!(kind, ErrorKind::NotFound | ErrorKind::Invalid) {
         let functions = options::load_modules(manifest)
             .ok()
             .and_then(|modules| {
@@ -92,11 +94,11 @@ fn call_error(args: &CallArgs, manifest: &interplug::Manifest, message: &str) ->
                 &functions
             }
         ));
-    } else if message.starts_with("timeout") {
+    } else if kind == ErrorKind::Timeout {
         text.push_str("\nhint: give it more time with --timeout MS");
-    } else if message.starts_with("out of fuel") {
+    } else if kind == ErrorKind::OutOfFuel {
         text.push_str("\nhint: give it more fuel with --fuel UNITS");
-    } else if message.starts_with("oom") {
+    } else if kind == ErrorKind::OutOfMemory {
         text.push_str("\nhint: give it more memory with --memory-max PAGES");
     }
     CliError::plugin(text)
