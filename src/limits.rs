@@ -61,7 +61,7 @@ impl wasmi::ResourceLimiter for CurrentPlugin {
     ) -> Result<bool, wasmi_core::LimiterError> {
         let linear = (self.budget.linear_bytes + desired as u64).saturating_sub(current as u64);
         if let Some(total) = self.budget.total {
-            if linear.saturating_add(self.memory.reserved_bytes()) > total {
+            if linear.saturating_add(self.memory.footprint_bytes()) > total {
                 self.budget.oom = true;
                 return Err(wasmi_core::LimiterError::ResourceLimiterDeniedAllocation);
             }
