@@ -813,6 +813,9 @@ fn run(
         }
         let error = if store.data().budget.oom {
             store.data().budget.oom_error()
+        } else if let Some(failure) = crate::env::import_failure(&error) {
+            // An import's own error keeps its kind.
+            failure
         } else {
             anyhow::anyhow!("{error}")
         };
@@ -848,7 +851,10 @@ fn run(
     let _ = store.set_fuel(given);
     let mut attempt = func.call_resumable(&mut *store, params, results);
     loop {
-        let spent = given.saturating_sub(store.get_fuel().unwrap_or(0));
+        // Fuel used in the slice, plus what imports charged past its end.
+        let spent = given
+            .saturating_sub(store.get_fuel().unwrap_or(0))
+            .saturating_add(store.data_mut().take_fuel_debt());
         consumed = consumed.saturating_add(spent);
         if let Some(left) = fuel_left.as_mut() {
             *left = left.saturating_sub(spent);
