@@ -5,6 +5,7 @@
 
 use crate::{
     convert::{FromBytes, ToBytes},
+    error::{bail_kind, fail, Failure},
     limits::Budget,
     memory::{ExtismMemory, MemoryError},
     val::Val,
@@ -45,42 +46,76 @@ impl MemoryHandle {
     }
 }
 
-/// Default cap on the total size of vars (keys and values).
+/// Default cap on the total size of vars: their keys, values and
+/// [`VAR_ENTRY_OVERHEAD`] per entry (`memory.max_var_bytes`).
 pub const DEFAULT_MAX_VAR_BYTES: u64 = 1 << 20;
+
+/// Host bytes counted against `max_var_bytes` for each var besides its key and
+/// value: the map slot and the two heap buffers that hold them (an upper bound,
+/// measured with a counting allocator in `tests/memory_growth.rs`).
+pub const VAR_ENTRY_OVERHEAD: u64 = 128;
+
+/// The most vars one plug-in holds, whatever `max_var_bytes` allows.
+pub const MAX_VAR_ENTRIES: usize = 1 << 16;
 
 /// The vars of one plug-in: they survive calls, not re-creation.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Vars {
     pub(crate) values: BTreeMap<String, Vec<u8>>,
+    /// Bytes counted against `max_bytes`: keys, values and the per-entry overhead.
     pub(crate) bytes: u64,
     pub(crate) max_bytes: u64,
 }
 
 impl Vars {
-    /// Sets `key` to `value`, or removes it when `value` is `None`, within the cap.
-    pub(crate) fn set(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), String> {
+    /// What one entry counts against the cap.
+    fn entry_bytes(key: &str, value: &[u8]) -> u64 {
+        (key.len() + value.len()) as u64 + VAR_ENTRY_OVERHEAD
+    }
+
+    /// Sets `key` to `value`, or removes it when `value` is `None`, within the caps.
+    /// A refused var leaves the vars as they were.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::LimitExceeded`](crate::ErrorKind::LimitExceeded) when the var would
+    /// pass `max_var_bytes` or [`MAX_VAR_ENTRIES`], or vars are disabled.
+    pub(crate) fn set(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), Error> {
         let old = self
             .values
             .get(key)
-            .map_or(0, |v| (key.len() + v.len()) as u64);
+            .map_or(0, |v| Self::entry_bytes(key, v));
         let Some(value) = value else {
-            self.values.remove(key);
-            self.bytes -= old;
+            if self.values.remove(key).is_some() {
+                self.bytes -= old;
+            }
             return Ok(());
         };
         if self.max_bytes == 0 {
-            return Err(String::from(
-                "vars are disabled for this plug-in (memory.max_var_bytes is 0)",
-            ));
+            bail_kind!(
+                LimitExceeded,
+                "vars are disabled for this plug-in (memory.max_var_bytes is 0): raise \
+                 memory.max_var_bytes in the manifest"
+            );
         }
-        let new = (key.len() + value.len()) as u64;
+        if old == 0 && self.values.len() >= MAX_VAR_ENTRIES {
+            bail_kind!(
+                LimitExceeded,
+                "var store full: the plug-in already holds {MAX_VAR_ENTRIES} vars, the most \
+                 a plug-in may hold; remove vars (var_set with a null value) before \
+                 adding `{key}`"
+            );
+        }
+        let new = Self::entry_bytes(key, value);
         let total = self.bytes - old + new;
         if total > self.max_bytes {
-            return Err(alloc::format!(
-                "var store full: setting `{key}` would use {total} bytes, more than \
-                 memory.max_var_bytes = {}",
+            bail_kind!(
+                LimitExceeded,
+                "var store full: setting `{key}` would use {total} bytes (keys, values \
+                 and {VAR_ENTRY_OVERHEAD} bytes per var), more than \
+                 memory.max_var_bytes = {}; raise it in the manifest or store fewer vars",
                 self.max_bytes
-            ));
+            );
         }
         self.values.insert(key.to_string(), value.to_vec());
         self.bytes = total;
@@ -111,6 +146,9 @@ pub struct CurrentPlugin {
     pub(crate) id: uuid::Uuid,
     pub(crate) clock: Option<Arc<dyn crate::limits::Clock>>,
     pub(crate) deadline_ms: Option<u64>,
+    /// Fuel that imports charged beyond what was left in the current fuel slice; the
+    /// run loop takes it from the fuel limit ([`Self::take_fuel_debt`]).
+    pub(crate) fuel_debt: u64,
     #[cfg(feature = "wasi")]
     pub(crate) wasi: Option<wasmi_wasi::WasiCtx>,
 }
@@ -155,6 +193,7 @@ impl CurrentPlugin {
             id,
             clock: crate::limits::default_clock(),
             deadline_ms: None,
+            fuel_debt: 0,
             #[cfg(feature = "wasi")]
             wasi: None,
         }
@@ -163,13 +202,15 @@ impl CurrentPlugin {
     /// Starts a call: forgets every block, clears the registers, stores the input.
     pub(crate) fn begin_call(&mut self, input: &[u8]) -> Result<(), Error> {
         self.reset_memory();
-        self.budget.oom = false;
+        self.budget.clear_refusal();
         if input.is_empty() {
             return Ok(());
         }
         let offset = self.memory.alloc_bytes(input).ok_or_else(|| {
-            anyhow::anyhow!(
-                "oom: the input of {} bytes does not fit in the plug-in's memory budget",
+            fail!(
+                OutOfMemory,
+                "oom: the input of {} bytes does not fit in the plug-in's memory budget \
+                 (memory.max_pages): raise it or pass a smaller input",
                 input.len()
             )
         })?;
@@ -178,6 +219,12 @@ impl CurrentPlugin {
             length: input.len() as u64,
         };
         Ok(())
+    }
+
+    /// The fuel imports charged past the end of the current slice, now owed by the
+    /// call; reading it clears it.
+    pub(crate) fn take_fuel_debt(&mut self) -> u64 {
+        core::mem::take(&mut self.fuel_debt)
     }
 
     /// Forgets every block and clears input, output and error.
@@ -203,7 +250,7 @@ impl CurrentPlugin {
         }
         self.memory
             .slice(self.output.offset, self.output.length)
-            .map_err(|e| anyhow::anyhow!("the plug-in's output is invalid: {e}"))
+            .map_err(|e| fail!(Trap, "the plug-in's output is invalid: {e}"))
     }
 
     /// The error message the plug-in set with `error_set` during the current (or,
@@ -238,7 +285,7 @@ impl CurrentPlugin {
 
     /// Sets a var as the plug-in's `var_set` would, within `max_var_bytes`.
     pub fn set_var(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), Error> {
-        self.vars.set(key, value).map_err(Error::msg)
+        self.vars.set(key, value)
     }
 
     /// The Extism memory, for hosts that address blocks as `base + offset`.
@@ -255,9 +302,16 @@ impl CurrentPlugin {
     pub fn memory_alloc(&mut self, n: u64) -> Result<MemoryHandle, Error> {
         let offset = self.memory.alloc(n).ok_or_else(|| {
             if n == 0 {
-                anyhow::anyhow!("cannot allocate an empty block")
+                fail!(
+                    Invalid,
+                    "cannot allocate an empty block: ask for at least one byte"
+                )
             } else {
-                anyhow::anyhow!("oom: cannot allocate {n} bytes within the plug-in's memory budget")
+                fail!(
+                    OutOfMemory,
+                    "oom: cannot allocate {n} bytes within the plug-in's memory budget \
+                     (memory.max_pages)"
+                )
             }
         })?;
         Ok(MemoryHandle { offset, length: n })
@@ -276,7 +330,8 @@ impl CurrentPlugin {
         }
         let handle = self.memory_alloc(bytes.len() as u64)?;
         self.memory
-            .slice_mut(handle.offset, handle.length)?
+            .slice_mut(handle.offset, handle.length)
+            .map_err(memory_error)?
             .copy_from_slice(bytes);
         Ok(handle)
     }
@@ -296,21 +351,28 @@ impl CurrentPlugin {
     /// Length of the block at `offset` (0 when it is not a block).
     pub fn memory_length(&self, offset: u64) -> Result<u64, Error> {
         match self.memory.length(offset) {
-            0 => Err(MemoryError::NotABlock { handle: offset }.into()),
+            0 => Err(memory_error(MemoryError::NotABlock { handle: offset })),
             n => Ok(n),
         }
     }
 
     /// The bytes of a block.
     pub fn memory_bytes(&mut self, handle: MemoryHandle) -> Result<&mut [u8], Error> {
-        Ok(self.memory.slice_mut(handle.offset, handle.length)?)
+        self.memory
+            .slice_mut(handle.offset, handle.length)
+            .map_err(memory_error)
     }
 
     /// The bytes of a block as UTF-8 text.
     pub fn memory_str(&mut self, handle: MemoryHandle) -> Result<&mut str, Error> {
         let bytes = self.memory_bytes(handle)?;
-        core::str::from_utf8_mut(bytes)
-            .map_err(|e| anyhow::anyhow!("block at {} is not valid UTF-8: {e}", handle.offset))
+        core::str::from_utf8_mut(bytes).map_err(|e| {
+            fail!(
+                Invalid,
+                "block at {} is not valid UTF-8: {e}",
+                handle.offset
+            )
+        })
     }
 
     /// The block a handle value refers to (an `I64` value naming a live block).
@@ -328,12 +390,12 @@ impl CurrentPlugin {
     pub fn memory_get_val<T: for<'a> FromBytes<'a>>(&mut self, value: &Val) -> Result<T, Error> {
         let offset = value
             .i64()
-            .ok_or_else(|| anyhow::anyhow!("expected an i64 memory handle, got {value:?}"))?
+            .ok_or_else(|| fail!(Invalid, "expected an i64 memory handle, got {value:?}"))?
             as u64;
         if offset == 0 {
             return T::from_bytes(&[]);
         }
-        let bytes = self.memory.block(offset)?;
+        let bytes = self.memory.block(offset).map_err(memory_error)?;
         T::from_bytes(bytes)
     }
 
@@ -353,9 +415,14 @@ impl CurrentPlugin {
         let context = self
             .host_context
             .as_mut()
-            .ok_or_else(|| anyhow::anyhow!("no host context: use call_with_host_context"))?;
+            .ok_or_else(|| fail!(NotFound, "no host context: use call_with_host_context"))?;
         context.downcast_mut::<T>().ok_or_else(|| {
-            anyhow::anyhow!("the host context is not a {}", core::any::type_name::<T>())
+            fail!(
+                Invalid,
+                "the host context is not a {}: ask for the type given to \
+                 call_with_host_context",
+                core::any::type_name::<T>()
+            )
         })
     }
 
@@ -363,4 +430,10 @@ impl CurrentPlugin {
     pub fn input(&self) -> MemoryHandle {
         self.input
     }
+}
+
+/// A memory error as an [`Error`] of kind
+/// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid).
+fn memory_error(error: MemoryError) -> Error {
+    Error::new(Failure::from(error))
 }

@@ -3,7 +3,11 @@
 //! Each import is a typed host function that bounds-checks its arguments against
 //! the Extism memory and turns a bad handle into a trap with a message.
 
-use crate::{current_plugin::CurrentPlugin, memory::MemoryError};
+use crate::{
+    current_plugin::CurrentPlugin,
+    error::{ErrorExt, ErrorKind, Failure},
+    memory::MemoryError,
+};
 use alloc::{format, string::String};
 use wasmi::{Caller, Linker};
 
@@ -49,29 +53,64 @@ pub const ENV_FUNCTIONS: &[&str] = &[
 type Ctx<'a> = Caller<'a, CurrentPlugin>;
 type Trap = wasmi::Error;
 
-/// A memory error as a trap.
+/// A trap of `kind` with `message`: the [`Failure`] travels through the engine, so
+/// the run loop reports the call's failure with that kind.
+fn fail_trap(kind: ErrorKind, message: String) -> Trap {
+    Trap::host(Failure::new(kind, message))
+}
+
+/// A memory error as a trap: the plug-in passed a bad address or handle.
 fn trap(error: MemoryError) -> Trap {
-    Trap::new(format!("{error}"))
+    fail_trap(ErrorKind::Trap, format!("{error}"))
 }
 
 /// The bytes of the block at `handle` as text; traps on a bad handle or bad UTF-8.
 fn block_str(state: &CurrentPlugin, handle: i64, what: &str) -> Result<String, Trap> {
     let bytes = state.memory.block(handle as u64).map_err(trap)?;
-    core::str::from_utf8(bytes)
-        .map(String::from)
-        .map_err(|e| Trap::new(format!("the {what} is not valid UTF-8: {e}")))
+    core::str::from_utf8(bytes).map(String::from).map_err(|e| {
+        fail_trap(
+            ErrorKind::Invalid,
+            format!("the {what} is not valid UTF-8 ({e}): pass UTF-8 text"),
+        )
+    })
 }
 
-/// Bytes of host work (zeroing, copying) that cost one unit of fuel.
+/// Bytes of host work (zeroing, copying, comparing, parsing) that cost one unit of
+/// fuel.
 const BYTES_PER_FUEL: u64 = 64;
 
-/// Charges the fuel for `bytes` of host work done in an import, so that imports that
-/// copy or zero memory count against the fuel limit and end the current fuel slice
-/// (where timeout and cancel are checked) like wasm instructions do. No-op when fuel
-/// metering is off.
-fn charge(c: &mut Ctx, bytes: u64) {
-    if let Ok(fuel) = c.get_fuel() {
-        let _ = c.set_fuel(fuel.saturating_sub(bytes / BYTES_PER_FUEL));
+/// Fuel for one call of an import that does more than a bounds check (a tree or map
+/// lookup, logging), on top of its bytes. The O(1) accessors (`load_*`, `store_*`,
+/// `input_load_*`, the register getters) are paid by the wasm `call` instruction.
+const IMPORT_FUEL: u64 = 16;
+
+/// Fuel for an `alloc` or `free`: a few searches and updates of the block trees,
+/// each O(log blocks).
+const BLOCK_FUEL: u64 = 64;
+
+/// Fuel per block record that `reset` drops.
+const RECORD_FUEL: u64 = 4;
+
+/// The fuel for an import doing `bytes` bytes of host work plus `fixed` units.
+fn cost(fixed: u64, bytes: u64) -> u64 {
+    fixed.saturating_add(bytes / BYTES_PER_FUEL)
+}
+
+/// Charges `units` of fuel for the host work an import did, so that it counts
+/// against the fuel limit and ends the current fuel slice (where timeout and cancel
+/// are checked) like wasm instructions do. When the slice holds less, the fuel goes
+/// to 0 (the next wasm instruction stops the slice) and the rest is recorded as a
+/// debt the run loop takes from the fuel limit. No-op when fuel metering is off.
+fn charge(c: &mut Ctx, units: u64) {
+    let Ok(fuel) = c.get_fuel() else {
+        return;
+    };
+    if units <= fuel {
+        let _ = c.set_fuel(fuel - units);
+    } else {
+        let _ = c.set_fuel(0);
+        let state = c.data_mut();
+        state.fuel_debt = state.fuel_debt.saturating_add(units - fuel);
     }
 }
 
@@ -85,25 +124,32 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
                 // Something was allocated after any refused request: a later failure is
                 // not explained by it.
                 state.budget.oom = false;
-                charge(&mut c, n as u64);
+                // Zeroing (at the top) or handing out a used range: at most n bytes.
+                charge(&mut c, cost(BLOCK_FUEL, n as u64));
                 handle as i64
             }
             None => {
                 if n > 0 && state.budget.total.is_some() {
-                    state.budget.oom = true;
+                    state.budget.refuse(None);
                 }
+                charge(&mut c, BLOCK_FUEL);
                 0
             }
         }
     })?;
     linker.func_wrap(m, "free", |mut c: Ctx, h: i64| {
         c.data_mut().memory.free(h as u64);
+        charge(&mut c, BLOCK_FUEL);
     })?;
-    linker.func_wrap(m, "length", |c: Ctx, h: i64| -> i64 {
-        c.data().memory.length(h as u64) as i64
+    linker.func_wrap(m, "length", |mut c: Ctx, h: i64| -> i64 {
+        let length = c.data().memory.length(h as u64);
+        charge(&mut c, IMPORT_FUEL);
+        length as i64
     })?;
-    linker.func_wrap(m, "length_unsafe", |c: Ctx, h: i64| -> i64 {
-        c.data().memory.length(h as u64) as i64
+    linker.func_wrap(m, "length_unsafe", |mut c: Ctx, h: i64| -> i64 {
+        let length = c.data().memory.length(h as u64);
+        charge(&mut c, IMPORT_FUEL);
+        length as i64
     })?;
     linker.func_wrap(m, "load_u8", |c: Ctx, p: i64| -> Result<i32, Trap> {
         c.data()
@@ -196,6 +242,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
         c.data().output.offset as i64
     })?;
     linker.func_wrap(m, "error_set", |mut c: Ctx, h: i64| -> Result<(), Trap> {
+        charge(&mut c, IMPORT_FUEL);
         let state = c.data_mut();
         if h != 0 && state.memory.length(h as u64) == 0 {
             return Err(trap(MemoryError::NotABlock { handle: h as u64 }));
@@ -205,6 +252,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
     })?;
     linker.func_wrap(m, "error_get", |c: Ctx| -> i64 { c.data().error as i64 })?;
     linker.func_wrap(m, "config_get", |mut c: Ctx, k: i64| -> Result<i64, Trap> {
+        let key_len = c.data().memory.length(k as u64);
+        // Reading the key, looking it up, two block operations.
+        charge(&mut c, cost(IMPORT_FUEL + 2 * BLOCK_FUEL, key_len));
         let state = c.data_mut();
         let key = block_str(state, k, "config key")?;
         state.memory.free(k as u64);
@@ -217,13 +267,15 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
         let len = value.len() as u64;
         match state.memory.alloc_bytes(value.as_bytes()) {
             Some(handle) => {
-                charge(&mut c, len);
+                charge(&mut c, cost(0, len));
                 Ok(handle as i64)
             }
             None => Err(state.budget.oom_error_trap()),
         }
     })?;
     linker.func_wrap(m, "var_get", |mut c: Ctx, k: i64| -> Result<i64, Trap> {
+        let key_len = c.data().memory.length(k as u64);
+        charge(&mut c, cost(IMPORT_FUEL + 2 * BLOCK_FUEL, key_len));
         let state = c.data_mut();
         let key = block_str(state, k, "var name")?;
         state.memory.free(k as u64);
@@ -236,7 +288,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
         let len = value.len() as u64;
         match state.memory.alloc_bytes(value) {
             Some(handle) => {
-                charge(&mut c, len);
+                charge(&mut c, cost(0, len));
                 Ok(handle as i64)
             }
             None => Err(state.budget.oom_error_trap()),
@@ -246,9 +298,14 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
         m,
         "var_set",
         |mut c: Ctx, k: i64, v: i64| -> Result<(), Trap> {
+            let copied = {
+                let memory = &c.data().memory;
+                memory.length(k as u64) + memory.length(v as u64)
+            };
+            // Reading key and value, the map update, two frees.
+            charge(&mut c, cost(IMPORT_FUEL + 2 * BLOCK_FUEL, copied));
             let state = c.data_mut();
             let key = block_str(state, k, "var name")?;
-            let copied = state.memory.length(v as u64);
             let result = if v == 0 {
                 state.vars.set(&key, None)
             } else {
@@ -257,18 +314,22 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
             };
             state.memory.free(k as u64);
             state.memory.free(v as u64);
-            charge(&mut c, copied);
-            result.map_err(Trap::new)
+            result.map_err(|e| fail_trap(e.kind(), format!("{e}")))
         },
     )?;
     linker.func_wrap(
         m,
         "http_request",
         |mut c: Ctx, req: i64, body: i64| -> Result<i64, Trap> {
+            let sent = {
+                let memory = &c.data().memory;
+                memory.length(req as u64) + memory.length(body as u64)
+            };
+            charge(&mut c, cost(IMPORT_FUEL + 3 * BLOCK_FUEL, sent));
             let response = crate::http::request(c.data_mut(), req as u64, body as u64)
-                .map_err(|e| crate::error::to_engine(&e, crate::ErrorKind::Io))?;
+                .map_err(|e| fail_trap(e.kind(), format!("{e:#}")))?;
             let len = c.data().memory.length(response as u64);
-            charge(&mut c, len);
+            charge(&mut c, cost(0, len));
             Ok(response)
         },
     )?;
@@ -276,6 +337,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
         c.data().http.status
     })?;
     linker.func_wrap(m, "http_headers", |mut c: Ctx| -> Result<i64, Trap> {
+        let headers_len = c.data().http.headers.as_ref().map_or(0, |h| h.len() as u64);
+        charge(&mut c, cost(IMPORT_FUEL + BLOCK_FUEL, headers_len));
         let state = c.data_mut();
         if !state.http.allow_response_headers {
             return Ok(0);
@@ -296,15 +359,15 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
         ("log_error", log::Level::Error),
     ] {
         linker.func_wrap(m, name, move |mut c: Ctx, h: i64| -> Result<(), Trap> {
+            let len = c.data().memory.length(h as u64);
+            charge(&mut c, cost(IMPORT_FUEL + BLOCK_FUEL, len));
             let state = c.data_mut();
             let bytes = state.memory.block(h as u64).map_err(trap)?;
-            let len = bytes.len() as u64;
             if level <= log::max_level() {
                 let message = String::from_utf8_lossy(bytes);
                 log::log!(target: "extism", level, "{} {}", state.id, message);
             }
             state.memory.free(h as u64);
-            charge(&mut c, len);
             Ok(())
         })?;
     }
@@ -313,6 +376,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
         c.data().memory.reserved_bytes() as i64
     })?;
     linker.func_wrap(m, "reset", |mut c: Ctx| {
+        let records = c.data().memory.records() as u64;
+        charge(
+            &mut c,
+            IMPORT_FUEL.saturating_add(records.saturating_mul(RECORD_FUEL)),
+        );
         c.data_mut().reset_memory();
     })?;
     Ok(())
@@ -332,7 +400,7 @@ fn input_address(state: &CurrentPlugin, index: i64, len: u64) -> Result<u64, Tra
 /// The error for an input read past its end.
 #[cold]
 fn input_bounds(index: i64, len: u64, input_len: u64) -> Trap {
-    Trap::new(format!(
+    fail_trap(ErrorKind::Trap, format!(
         "out-of-bounds read of the input: {len} byte(s) at index {}, but the input has {input_len} bytes",
         index as u64
     ))
@@ -353,7 +421,8 @@ pub(crate) fn log_level_number() -> i32 {
 impl crate::limits::Budget {
     /// The out-of-memory error as a trap, noting that the budget was hit.
     fn oom_error_trap(&mut self) -> Trap {
-        self.oom = true;
-        Trap::new(format!("{}", self.oom_error()))
+        self.refuse(None);
+        let error = self.oom_error();
+        fail_trap(error.kind(), format!("{error}"))
     }
 }

@@ -1,6 +1,11 @@
 //! Limits on a call: the memory budget, cancellation, deadlines and fuel.
 
-use crate::{current_plugin::CurrentPlugin, error::fail, memory::DEFAULT_ARENA_LIMIT, Error};
+use crate::{
+    current_plugin::CurrentPlugin,
+    error::{fail, Failure},
+    memory::DEFAULT_ARENA_LIMIT,
+    Error, ErrorKind,
+};
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -11,15 +16,30 @@ pub const PAGE_BYTES: u64 = 64 * 1024;
 /// Roughly a millisecond of interpretation on a current x86-64 core.
 pub const FUEL_SLICE: u64 = 1_000_000;
 
-/// One memory budget for the linear memories and the Extism memory of an instance.
+/// The most table elements one instance holds, summed over all its tables, whatever
+/// its memory budget: 1 048 576 elements, 8 MiB of host memory at most. Official PDK
+/// plug-ins hold a few hundred to a few thousand.
+pub const MAX_TABLE_ELEMENTS: u64 = 1 << 20;
+
+/// Host bytes counted against the memory budget per table element: a 4-byte
+/// reference, twice for the slack of a growing table.
+pub const TABLE_ELEMENT_BYTES: u64 = 8;
+
+/// One memory budget for the linear memories, the tables and the Extism memory of an
+/// instance.
 #[derive(Debug, Clone)]
 pub(crate) struct Budget {
     /// Total bytes allowed, when `memory.max_pages` is set.
     pub(crate) total: Option<u64>,
     /// Bytes the instance's linear memories hold now.
     pub(crate) linear_bytes: u64,
+    /// Elements the instance's tables hold now.
+    pub(crate) table_elements: u64,
     /// Set when a request was refused during the current call.
     pub(crate) oom: bool,
+    /// Why the last request was refused, when that was not the Extism memory or a
+    /// linear memory going over the budget (a table cap).
+    pub(crate) refusal: Option<Failure>,
 }
 
 impl Budget {
@@ -27,18 +47,43 @@ impl Budget {
         Budget {
             total: max_pages.map(|pages| u64::from(pages) * PAGE_BYTES),
             linear_bytes: 0,
+            table_elements: 0,
             oom: false,
+            refusal: None,
         }
     }
 
-    /// How far the Extism memory may grow now.
-    pub(crate) fn extism_limit(&self) -> u64 {
-        self.total
-            .map_or(DEFAULT_ARENA_LIMIT, |t| t.saturating_sub(self.linear_bytes))
+    /// Bytes the budget counts for the tables.
+    fn table_bytes(&self) -> u64 {
+        self.table_elements.saturating_mul(TABLE_ELEMENT_BYTES)
     }
 
-    /// The error reported when the budget was hit.
+    /// How far the Extism memory (arena and bookkeeping) may grow now.
+    pub(crate) fn extism_limit(&self) -> u64 {
+        self.total.map_or(DEFAULT_ARENA_LIMIT, |t| {
+            t.saturating_sub(self.linear_bytes)
+                .saturating_sub(self.table_bytes())
+        })
+    }
+
+    /// Notes that a request was refused, with the reason when it is not the plain
+    /// out-of-memory error.
+    pub(crate) fn refuse(&mut self, reason: Option<Failure>) {
+        self.oom = true;
+        self.refusal = reason;
+    }
+
+    /// Forgets a refusal (done when a call starts).
+    pub(crate) fn clear_refusal(&mut self) {
+        self.oom = false;
+        self.refusal = None;
+    }
+
+    /// The error reported when the budget or a cap was hit.
     pub(crate) fn oom_error(&self) -> Error {
+        if let Some(reason) = &self.refusal {
+            return Error::new(reason.clone());
+        }
         match self.total {
             Some(total) => fail!(
                 OutOfMemory,
@@ -61,8 +106,11 @@ impl wasmi::ResourceLimiter for CurrentPlugin {
     ) -> Result<bool, wasmi_core::LimiterError> {
         let linear = (self.budget.linear_bytes + desired as u64).saturating_sub(current as u64);
         if let Some(total) = self.budget.total {
-            if linear.saturating_add(self.memory.reserved_bytes()) > total {
-                self.budget.oom = true;
+            let used = linear
+                .saturating_add(self.budget.table_bytes())
+                .saturating_add(self.memory.footprint_bytes());
+            if used > total {
+                self.budget.refuse(None);
                 return Err(wasmi_core::LimiterError::ResourceLimiterDeniedAllocation);
             }
         }
@@ -74,15 +122,56 @@ impl wasmi::ResourceLimiter for CurrentPlugin {
         Ok(true)
     }
 
+    /// Called when a table is created (`current` 0) and on `table.grow`: the elements
+    /// of all tables stay under [`MAX_TABLE_ELEMENTS`] and, with a budget, their
+    /// [`TABLE_ELEMENT_BYTES`] fit in it with the memories. A refused creation fails
+    /// instantiation with the reason; a refused `table.grow` returns -1.
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> Result<bool, wasmi_core::LimiterError> {
-        /// Table elements an instance may hold.
-        const MAX_TABLE_ELEMENTS: usize = 1 << 20;
-        Ok(desired <= MAX_TABLE_ELEMENTS)
+        let elements = self
+            .budget
+            .table_elements
+            .saturating_sub(current as u64)
+            .saturating_add(desired as u64);
+        if elements > MAX_TABLE_ELEMENTS {
+            self.budget.refuse(Some(Failure::new(
+                ErrorKind::LimitExceeded,
+                alloc::format!(
+                    "the plug-in's tables would hold {elements} elements, more than the \
+                     {MAX_TABLE_ELEMENTS} an instance may hold (interplug's cap on table \
+                     memory): declare smaller tables"
+                ),
+            )));
+            return Ok(false);
+        }
+        if let Some(total) = self.budget.total {
+            let table_bytes = elements.saturating_mul(TABLE_ELEMENT_BYTES);
+            let used = self
+                .budget
+                .linear_bytes
+                .saturating_add(table_bytes)
+                .saturating_add(self.memory.footprint_bytes());
+            if used > total {
+                self.budget.refuse(Some(Failure::new(
+                    ErrorKind::OutOfMemory,
+                    alloc::format!(
+                        "oom: the plug-in's tables of {elements} elements ({table_bytes} \
+                         bytes) do not fit, with its memories, in its memory budget of {} \
+                         pages ({total} bytes, memory.max_pages in the manifest): raise \
+                         memory.max_pages or declare smaller tables",
+                        total / PAGE_BYTES
+                    ),
+                )));
+                return Ok(false);
+            }
+        }
+        self.budget.table_elements = elements;
+        self.memory.set_limit(self.budget.extism_limit());
+        Ok(true)
     }
 
     fn instances(&self) -> usize {

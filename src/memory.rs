@@ -4,10 +4,19 @@
 //! the offset of a block's first byte; offset 0 means "no block". The arena knows
 //! nothing of wasm engines: the `env` module binds its operations to wasm imports.
 //!
-//! Every access is bounds-checked against the arena. Blocks are handed out first-fit
-//! from freed blocks, otherwise from the top of the arena; freeing coalesces adjacent
-//! free blocks and gives the top back. [`ExtismMemory::reset`] forgets every block.
+//! Every access is bounds-checked against the arena. Blocks tile the arena from
+//! [`FIRST_BLOCK_OFFSET`] to its top. Freed blocks are merged with free neighbours
+//! and kept in a tree ordered by size, so that `alloc` takes the smallest free range
+//! that fits (splitting off the rest) and `free` merges, both in O(log blocks); a
+//! free range that reaches the top gives its bytes back. [`ExtismMemory::reset`]
+//! forgets every block and releases the bookkeeping.
+//!
+//! The bookkeeping is host memory a plug-in makes the host spend, so it counts
+//! against the arena's limit: every block record (live or free) is charged
+//! [`RECORD_BYTES`] in [`ExtismMemory::footprint_bytes`], and an instance holds at most
+//! [`MAX_BLOCKS`] records whatever its limit.
 
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -18,6 +27,16 @@ pub const FIRST_BLOCK_OFFSET: u64 = 8;
 /// The largest the arena may grow when no budget is set (4 GiB, the reach of a
 /// 32-bit wasm memory, like the official runtime's kernel memory).
 pub const DEFAULT_ARENA_LIMIT: u64 = 4 << 30;
+
+/// Host bytes charged against the limit for each block record, live or free: an
+/// upper bound of what the two trees holding it cost the host (measured with a
+/// counting allocator in `tests/memory_growth.rs`).
+pub const RECORD_BYTES: u64 = 64;
+
+/// The most block records (live blocks plus free ranges) one memory holds, whatever
+/// its limit: about 64 MiB of bookkeeping at most. Without `memory.max_pages` this is
+/// what bounds a plug-in looping over `alloc(1)`.
+pub const MAX_BLOCKS: usize = 1 << 20;
 
 /// A failed access to the Extism memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,17 +76,25 @@ impl fmt::Display for MemoryError {
 
 impl core::error::Error for MemoryError {}
 
-/// One block of the arena.
+impl From<MemoryError> for crate::error::Failure {
+    /// A bad address or handle is an invalid argument ([`ErrorKind::Invalid`]).
+    ///
+    /// [`ErrorKind::Invalid`]: crate::ErrorKind::Invalid
+    fn from(error: MemoryError) -> Self {
+        crate::error::Failure::new(crate::ErrorKind::Invalid, alloc::format!("{error}"))
+    }
+}
+
+/// The record of one block of the arena, keyed by its offset.
+///
+/// Offsets and sizes fit in 32 bits (the arena never passes [`DEFAULT_ARENA_LIMIT`]),
+/// which halves the bookkeeping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Block {
-    /// Offset of the first byte; the block's handle.
-    offset: u64,
-    /// Bytes the owner asked for.
-    len: u64,
-    /// Bytes reserved for the block (>= `len`); runs up to the next block.
-    capacity: u64,
-    /// False once freed.
-    live: bool,
+struct Record {
+    /// Bytes the owner asked for; 0 for a free range.
+    len: u32,
+    /// Bytes the block spans (>= `len`); runs up to the next block.
+    capacity: u32,
 }
 
 /// The Extism memory of one plug-in instance.
@@ -75,11 +102,12 @@ struct Block {
 pub struct ExtismMemory {
     /// The arena. Its length is the top: everything above is unreserved.
     bytes: Vec<u8>,
-    /// Blocks sorted by offset, tiling `FIRST_BLOCK_OFFSET..bytes.len()` exactly.
-    blocks: Vec<Block>,
-    /// Number of blocks with `live == false`.
-    free_blocks: usize,
-    /// The arena may not grow beyond this many bytes.
+    /// Every block, live or free, by offset, tiling `FIRST_BLOCK_OFFSET..bytes.len()`
+    /// exactly. No two free ranges are adjacent and none ends at the top.
+    blocks: BTreeMap<u32, Record>,
+    /// The free ranges as `(capacity, offset)`, smallest first.
+    free_ranges: BTreeSet<(u32, u32)>,
+    /// The arena and its bookkeeping may not pass this many bytes.
     limit: u64,
 }
 
@@ -94,14 +122,14 @@ impl ExtismMemory {
     pub fn new() -> Self {
         ExtismMemory {
             bytes: alloc::vec![0; FIRST_BLOCK_OFFSET as usize],
-            blocks: Vec::new(),
-            free_blocks: 0,
+            blocks: BTreeMap::new(),
+            free_ranges: BTreeSet::new(),
             limit: DEFAULT_ARENA_LIMIT,
         }
     }
 
-    /// Sets the most bytes the arena may reserve (header included). Allocations that
-    /// would pass it fail; blocks already handed out are kept.
+    /// Sets the most bytes the arena and its bookkeeping may take (header included).
+    /// Allocations that would pass it fail; blocks already handed out are kept.
     pub fn set_limit(&mut self, limit_bytes: u64) {
         self.limit = limit_bytes.min(DEFAULT_ARENA_LIMIT);
     }
@@ -117,11 +145,24 @@ impl ExtismMemory {
         self.bytes.len() as u64
     }
 
-    /// Forgets every block; handles from before are invalid afterwards. The host
-    /// buffer is kept (bounded by the limit) unless it is larger than `keep_bytes`.
+    /// Host bytes this memory counts against its limit and the plug-in's memory
+    /// budget: the arena up to its top plus [`RECORD_BYTES`] per block record.
+    pub fn footprint_bytes(&self) -> u64 {
+        self.reserved_bytes() + self.bookkeeping_bytes(self.blocks.len())
+    }
+
+    /// The bookkeeping charge of `records` block records.
+    fn bookkeeping_bytes(&self, records: usize) -> u64 {
+        records as u64 * RECORD_BYTES
+    }
+
+    /// Forgets every block; handles from before are invalid afterwards. The block
+    /// records are released; the host buffer is kept (bounded by the limit) unless
+    /// it is larger than `keep_bytes`.
     pub fn reset(&mut self, keep_bytes: usize) {
+        // `clear` frees every node of both trees.
         self.blocks.clear();
-        self.free_blocks = 0;
+        self.free_ranges.clear();
         self.bytes.truncate(FIRST_BLOCK_OFFSET as usize);
         if self.bytes.capacity() > keep_bytes {
             self.bytes
@@ -129,40 +170,80 @@ impl ExtismMemory {
         }
     }
 
+    /// True when one more record fits under [`MAX_BLOCKS`] and the limit, with the
+    /// arena's top at `top`.
+    fn record_fits(&self, top: u64) -> bool {
+        let records = self.blocks.len() + 1;
+        records <= MAX_BLOCKS && top.saturating_add(self.bookkeeping_bytes(records)) <= self.limit
+    }
+
     /// Reserves a block of `len` bytes and returns its handle, or `None` when `len` is
-    /// 0 or the limit (or the host allocator) refuses.
+    /// 0 or the limit (or the host allocator) refuses. O(log blocks).
     pub fn alloc(&mut self, len: u64) -> Option<u64> {
         if len == 0 {
             return None;
         }
-        if self.free_blocks > 0 {
-            if let Some(index) = self
-                .blocks
-                .iter()
-                .position(|b| !b.live && b.capacity >= len)
-            {
-                let block = &mut self.blocks[index];
-                block.live = true;
-                block.len = len;
-                self.free_blocks -= 1;
-                return Some(block.offset);
+        let len32 = u32::try_from(len).ok()?;
+        if let Some(&(capacity, offset)) = self.free_ranges.range((len32, 0)..).next() {
+            self.free_ranges.remove(&(capacity, offset));
+            let rest = capacity - len32;
+            // Split off what is left when one more record fits; otherwise the block
+            // keeps the whole range.
+            let split = rest > 0 && self.record_fits(self.reserved_bytes());
+            let kept = if split { len32 } else { capacity };
+            self.blocks.insert(
+                offset,
+                Record {
+                    len: len32,
+                    capacity: kept,
+                },
+            );
+            if split {
+                // The range was followed by a live block, so the rest is not at the
+                // top and has no free neighbour.
+                let rest_offset = offset + len32;
+                self.blocks.insert(
+                    rest_offset,
+                    Record {
+                        len: 0,
+                        capacity: rest,
+                    },
+                );
+                self.free_ranges.insert((rest, rest_offset));
             }
+            return Some(u64::from(offset));
         }
+        self.alloc_at_top(len32)
+    }
+
+    /// Reserves `len` bytes at the top of the arena.
+    fn alloc_at_top(&mut self, len: u32) -> Option<u64> {
         let offset = self.reserved_bytes();
-        let top = offset.checked_add(len)?;
-        if top > self.limit {
+        let top = offset.checked_add(u64::from(len))?;
+        if !self.record_fits(top) {
             return None;
         }
-        let top = usize::try_from(top).ok()?;
-        let additional = top - self.bytes.len();
-        self.bytes.try_reserve(additional).ok()?;
-        self.bytes.resize(top, 0);
-        self.blocks.push(Block {
-            offset,
-            len,
-            capacity: len,
-            live: true,
-        });
+        let offset32 = u32::try_from(offset).ok()?;
+        let top_usize = usize::try_from(top).ok()?;
+        if top_usize > self.bytes.capacity() {
+            // Grow geometrically, but never reserve past what the limit leaves for the
+            // arena: the host buffer stays within the budget.
+            let room = self
+                .limit
+                .saturating_sub(self.bookkeeping_bytes(self.blocks.len() + 1));
+            let room = usize::try_from(room).unwrap_or(usize::MAX);
+            let wanted = self
+                .bytes
+                .capacity()
+                .saturating_mul(2)
+                .min(room)
+                .max(top_usize);
+            self.bytes
+                .try_reserve_exact(wanted - self.bytes.len())
+                .ok()?;
+        }
+        self.bytes.resize(top_usize, 0);
+        self.blocks.insert(offset32, Record { len, capacity: len });
         Some(offset)
     }
 
@@ -174,52 +255,60 @@ impl ExtismMemory {
         Some(handle)
     }
 
-    /// Index of the live block starting at `handle`.
-    fn live_index(&self, handle: u64) -> Option<usize> {
-        let index = self
-            .blocks
-            .binary_search_by_key(&handle, |b| b.offset)
-            .ok()?;
-        self.blocks[index].live.then_some(index)
+    /// The record of the live block starting at `handle`.
+    fn live(&self, handle: u64) -> Option<Record> {
+        let offset = u32::try_from(handle).ok()?;
+        self.blocks
+            .get(&offset)
+            .copied()
+            .filter(|record| record.len > 0)
     }
 
     /// Releases the block at `handle`. 0 and handles that are not live blocks are
-    /// ignored.
+    /// ignored. O(log blocks); never adds a record.
     pub fn free(&mut self, handle: u64) {
-        let Some(mut index) = self.live_index(handle) else {
+        if self.live(handle).is_none() {
+            return;
+        }
+        let Ok(offset) = u32::try_from(handle) else {
             return;
         };
-        self.blocks[index].live = false;
-        self.blocks[index].len = 0;
-        self.free_blocks += 1;
+        let Some(record) = self.blocks.remove(&offset) else {
+            return;
+        };
+        let mut start = offset;
+        let mut capacity = record.capacity;
         // Merge with a free successor.
-        if let Some(next) = self.blocks.get(index + 1).copied() {
-            if !next.live {
-                self.blocks[index].capacity += next.capacity;
-                self.blocks.remove(index + 1);
-                self.free_blocks -= 1;
+        let next_offset = offset + capacity;
+        if let Some(next) = self.blocks.get(&next_offset).copied() {
+            if next.len == 0 {
+                self.blocks.remove(&next_offset);
+                self.free_ranges.remove(&(next.capacity, next_offset));
+                capacity += next.capacity;
             }
         }
         // Merge into a free predecessor.
-        if index > 0 && !self.blocks[index - 1].live {
-            let capacity = self.blocks[index].capacity;
-            self.blocks[index - 1].capacity += capacity;
-            self.blocks.remove(index);
-            self.free_blocks -= 1;
-            index -= 1;
+        if let Some((&previous_offset, &previous)) = self.blocks.range(..offset).next_back() {
+            if previous.len == 0 {
+                self.blocks.remove(&previous_offset);
+                self.free_ranges
+                    .remove(&(previous.capacity, previous_offset));
+                start = previous_offset;
+                capacity += previous.capacity;
+            }
         }
-        // A free block at the top gives its bytes back.
-        if index + 1 == self.blocks.len() {
-            let block = self.blocks.remove(index);
-            self.free_blocks -= 1;
-            self.bytes.truncate(block.offset as usize);
+        if u64::from(start) + u64::from(capacity) == self.reserved_bytes() {
+            // A free range at the top gives its bytes back.
+            self.bytes.truncate(start as usize);
+        } else {
+            self.blocks.insert(start, Record { len: 0, capacity });
+            self.free_ranges.insert((capacity, start));
         }
     }
 
     /// Byte length of the live block at `handle`, or 0 when `handle` is not one.
     pub fn length(&self, handle: u64) -> u64 {
-        self.live_index(handle)
-            .map_or(0, |index| self.blocks[index].len)
+        self.live(handle).map_or(0, |record| u64::from(record.len))
     }
 
     /// Checks that `len` bytes at `offset` lie inside the arena; returns the range.
@@ -280,20 +369,14 @@ impl ExtismMemory {
 
     /// The bytes of the live block at `handle`.
     pub fn block(&self, handle: u64) -> Result<&[u8], MemoryError> {
-        let index = self
-            .live_index(handle)
-            .ok_or(MemoryError::NotABlock { handle })?;
-        let len = self.blocks[index].len;
-        self.slice(handle, len)
+        let record = self.live(handle).ok_or(MemoryError::NotABlock { handle })?;
+        self.slice(handle, u64::from(record.len))
     }
 
     /// The bytes of the live block at `handle`, writable.
     pub fn block_mut(&mut self, handle: u64) -> Result<&mut [u8], MemoryError> {
-        let index = self
-            .live_index(handle)
-            .ok_or(MemoryError::NotABlock { handle })?;
-        let len = self.blocks[index].len;
-        self.slice_mut(handle, len)
+        let record = self.live(handle).ok_or(MemoryError::NotABlock { handle })?;
+        self.slice_mut(handle, u64::from(record.len))
     }
 
     /// The whole arena, for hosts that address blocks as `base + handle`.
@@ -308,7 +391,49 @@ impl ExtismMemory {
 
     /// Number of live blocks (for tests and diagnostics).
     pub fn live_blocks(&self) -> usize {
-        self.blocks.len() - self.free_blocks
+        self.blocks.len() - self.free_ranges.len()
+    }
+
+    /// Number of block records, live and free (for tests and diagnostics).
+    pub fn records(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// The capacity of the largest free range (for tests).
+    #[cfg(test)]
+    fn largest_free_range(&self) -> u64 {
+        self.free_ranges
+            .iter()
+            .next_back()
+            .map_or(0, |(capacity, _)| u64::from(*capacity))
+    }
+
+    /// Checks the internal invariants (for tests): the records tile the arena, free
+    /// ranges are never adjacent nor at the top, and the size tree matches them.
+    #[cfg(test)]
+    fn check_structure(&self) {
+        let mut end = FIRST_BLOCK_OFFSET;
+        let mut previous_free = false;
+        let mut free = 0;
+        for (&offset, record) in &self.blocks {
+            assert_eq!(u64::from(offset), end, "records do not tile the arena");
+            assert!(record.len <= record.capacity && record.capacity > 0);
+            let is_free = record.len == 0;
+            assert!(
+                !(is_free && previous_free),
+                "adjacent free ranges at {offset}"
+            );
+            if is_free {
+                free += 1;
+                assert!(self.free_ranges.contains(&(record.capacity, offset)));
+            }
+            previous_free = is_free;
+            end += u64::from(record.capacity);
+        }
+        assert_eq!(end, self.reserved_bytes(), "records do not reach the top");
+        assert!(!previous_free, "a free range at the top");
+        assert_eq!(free, self.free_ranges.len());
+        assert!(self.blocks.len() <= MAX_BLOCKS);
     }
 }
 
@@ -387,6 +512,78 @@ mod tests {
         assert_eq!(memory.reserved_bytes(), FIRST_BLOCK_OFFSET);
     }
 
+    #[test]
+    fn best_fit_splits_and_merges() {
+        let mut memory = ExtismMemory::new();
+        let a = memory.alloc(100).expect("a");
+        let b = memory.alloc(10).expect("b");
+        let c = memory.alloc(30).expect("c");
+        let _d = memory.alloc(1).expect("d");
+        memory.free(a);
+        memory.free(c);
+        // The smallest range that fits is taken, and what is left is split off.
+        let e = memory.alloc(20).expect("e");
+        assert_eq!(e, c);
+        let f = memory.alloc(10).expect("f");
+        assert_eq!(f, c + 20);
+        memory.check_structure();
+        // Freeing b merges it with the free range before it.
+        memory.free(b);
+        memory.check_structure();
+        assert_eq!(memory.alloc(110), Some(a));
+        memory.check_structure();
+    }
+
+    #[test]
+    fn fragmented_memory_reuses_and_gives_back_without_new_records() {
+        let mut memory = ExtismMemory::new();
+        let handles: Vec<u64> = (0..10_000).map(|_| memory.alloc(1).expect("1")).collect();
+        for handle in handles.iter().step_by(2) {
+            memory.free(*handle);
+        }
+        memory.check_structure();
+        let records = memory.records();
+        let top = memory.reserved_bytes();
+        for _ in 0..1_000 {
+            // No 1-byte hole fits 2 bytes: the block goes on top and comes back.
+            let handle = memory.alloc(2).expect("2");
+            assert_eq!(handle, top);
+            memory.free(handle);
+            assert_eq!(memory.records(), records);
+            assert_eq!(memory.reserved_bytes(), top);
+        }
+        memory.check_structure();
+    }
+
+    #[test]
+    fn bookkeeping_counts_against_the_limit() {
+        let mut memory = ExtismMemory::new();
+        let limit = 2 << 20;
+        memory.set_limit(limit);
+        let mut blocks = 0u64;
+        while memory.alloc(1).is_some() {
+            blocks += 1;
+        }
+        assert!(memory.footprint_bytes() <= limit);
+        assert_eq!(blocks, (limit - FIRST_BLOCK_OFFSET) / (1 + RECORD_BYTES));
+        memory.reset(0);
+        assert_eq!(memory.records(), 0);
+        assert_eq!(memory.footprint_bytes(), FIRST_BLOCK_OFFSET);
+    }
+
+    #[test]
+    fn record_count_is_capped_without_a_limit() {
+        let mut memory = ExtismMemory::new();
+        let mut blocks = 0;
+        while memory.alloc(1).is_some() {
+            blocks += 1;
+        }
+        assert_eq!(blocks, MAX_BLOCKS);
+        // Freeing never needs a record, so a full memory can still free and reuse.
+        memory.free(FIRST_BLOCK_OFFSET + 5);
+        assert_eq!(memory.alloc(1), Some(FIRST_BLOCK_OFFSET + 5));
+    }
+
     /// One operation of a random sequence.
     #[derive(Debug, Clone)]
     enum Op {
@@ -440,8 +637,9 @@ mod tests {
             assert_eq!(memory.block(*handle).expect("live block"), &bytes[..]);
         }
         assert!(end <= memory.reserved_bytes());
-        assert!(memory.reserved_bytes() <= memory.limit().max(FIRST_BLOCK_OFFSET));
+        assert!(memory.footprint_bytes() <= memory.limit().max(FIRST_BLOCK_OFFSET));
         assert_eq!(memory.live_blocks(), model.len());
+        memory.check_structure();
     }
 
     proptest! {
@@ -461,8 +659,14 @@ mod tests {
                             prop_assert_eq!(contents.len() as u64, n);
                             model.insert(h, contents);
                         } else {
-                            let top = memory.reserved_bytes();
-                            prop_assert!(n == 0 || top.saturating_add(n) > limit);
+                            // Refused only when no free range fits and the top (block
+                            // plus its record) would pass the limit.
+                            let top = memory.footprint_bytes();
+                            prop_assert!(
+                                n == 0
+                                    || (memory.largest_free_range() < n
+                                        && top.saturating_add(n).saturating_add(RECORD_BYTES) > limit)
+                            );
                         }
                     }
                     Op::Free(i) => {

@@ -68,7 +68,10 @@ pub(crate) fn run(
     let _ = store.set_fuel(given);
     let mut attempt = func.call_resumable(&mut *store, params, results);
     loop {
-        let spent = given.saturating_sub(store.get_fuel().unwrap_or(0));
+        // Fuel used in the slice, plus what imports charged past its end.
+        let spent = given
+            .saturating_sub(store.get_fuel().unwrap_or(0))
+            .saturating_add(store.data_mut().take_fuel_debt());
         consumed = consumed.saturating_add(spent);
         if let Some(left) = fuel_left.as_mut() {
             *left = left.saturating_sub(spent);
