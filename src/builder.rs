@@ -36,9 +36,9 @@ impl<'a> PluginBuilder<'a> {
                 wasi: false,
                 fuel_limit: None,
                 interruptible: true,
-                clock: crate::limits::default_clock(),
+                clock: crate::platform::default_clock(),
                 http_response_headers: false,
-                wasi_output: wasi_output_from_env(),
+                wasi_output: crate::platform::wasi_output_from_env(),
             },
         }
     }
@@ -143,17 +143,5 @@ impl<'a> PluginBuilder<'a> {
     pub fn with_wasi_output(mut self, enable: bool) -> Self {
         self.options.wasi_output = enable;
         self
-    }
-}
-
-/// True when `EXTISM_ENABLE_WASI_OUTPUT` asks for plug-in output.
-fn wasi_output_from_env() -> bool {
-    #[cfg(feature = "std")]
-    {
-        std::env::var_os("EXTISM_ENABLE_WASI_OUTPUT").is_some()
-    }
-    #[cfg(not(feature = "std"))]
-    {
-        false
     }
 }

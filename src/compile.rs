@@ -38,10 +38,7 @@ pub(crate) fn compile_modules(
 ) -> Result<CachedModules, Error> {
     let mut config = wasmi::Config::default();
     config.consume_fuel(fueled).fuel_cost(COMPILATION_IS_FREE);
-    #[cfg(feature = "std")]
-    crate::validate::configure(&mut config);
-    #[cfg(not(feature = "std"))]
-    config.compilation_mode(wasmi::CompilationMode::LazyTranslation);
+    crate::platform::configure_compilation(&mut config);
     let engine = Engine::new(&config);
     let mut main = None;
     let mut others = Vec::new();

@@ -9,7 +9,7 @@ use crate::{
     limits::{CallLimits, CancelHandle, FUEL_SLICE},
     link::{check_imports, define_host_function},
     manifest::Manifest,
-    module_cache,
+    module_cache, platform,
     run::run,
     sources,
     wasm_input::WasmInput,
@@ -123,10 +123,7 @@ impl CompiledPlugin {
             let value = then(&compiled)?;
             Ok((cached, compiled, value))
         };
-        #[cfg(feature = "std")]
-        let (cached, compiled, value) = crate::validate::alongside(&modules, compile_and_run)?;
-        #[cfg(not(feature = "std"))]
-        let (cached, compiled, value) = compile_and_run()?;
+        let (cached, compiled, value) = platform::validate_alongside(&modules, compile_and_run)?;
         module_cache::put(fueled, modules, &cached);
         Ok((compiled, value))
     }

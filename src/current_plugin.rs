@@ -191,7 +191,7 @@ impl CurrentPlugin {
             host_context: None,
             manifest,
             id,
-            clock: crate::limits::default_clock(),
+            clock: crate::platform::default_clock(),
             deadline_ms: None,
             fuel_debt: 0,
             #[cfg(feature = "wasi")]

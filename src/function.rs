@@ -7,12 +7,7 @@ use crate::{
 };
 use alloc::{string::String, sync::Arc, vec::Vec};
 
-/// The lock that guards user data.
-#[cfg(feature = "std")]
-pub type Lock<T> = std::sync::Mutex<T>;
-/// The lock that guards user data (a spin lock without `std`).
-#[cfg(not(feature = "std"))]
-pub type Lock<T> = spin::Mutex<T>;
+pub use crate::platform::Lock;
 
 /// State shared between the host and its host functions: `Arc<Mutex<T>>`.
 pub struct UserData<T>(Option<Arc<Lock<T>>>);

@@ -34,11 +34,13 @@ pub mod env;
 pub mod error;
 mod function;
 mod http;
+mod limiter;
 pub mod limits;
 mod link;
 pub mod manifest;
 pub mod memory;
 mod module_cache;
+mod platform;
 mod plugin;
 #[cfg(feature = "std")]
 mod pool;

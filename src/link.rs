@@ -5,11 +5,9 @@ use crate::{
     current_plugin::CurrentPlugin,
     error::{bail_kind, fail, to_engine, with_context},
     function::Function,
-    Error, ErrorKind,
+    platform, Error, ErrorKind,
 };
 use alloc::{format, string::String, sync::Arc, vec::Vec};
-#[cfg(feature = "std")]
-use core::any::Any;
 use wasmi::{Linker, Module};
 
 /// Checks every import of `module` is one interplug can satisfy, naming the ones it
@@ -134,30 +132,5 @@ fn call_guarded(
     inputs: &[crate::Val],
     outputs: &mut [crate::Val],
 ) -> Result<(), Error> {
-    #[cfg(feature = "std")]
-    {
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            callback(state, inputs, outputs)
-        }));
-        match result {
-            Ok(result) => result,
-            Err(panic) => Err(fail!(Host, "panicked: {}", panic_message(&*panic))),
-        }
-    }
-    #[cfg(not(feature = "std"))]
-    {
-        callback(state, inputs, outputs)
-    }
-}
-
-/// The text of a panic payload.
-#[cfg(feature = "std")]
-pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
-    if let Some(text) = panic.downcast_ref::<&str>() {
-        String::from(*text)
-    } else if let Some(text) = panic.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        String::from("(no message)")
-    }
+    platform::catch_panic(|| callback(state, inputs, outputs))
 }

@@ -1,0 +1,78 @@
+//! What differs between a build with the standard library and one without: the one
+//! place for the `std` / `no_std` choices of the core (the modules that exist only
+//! with `std` are gated in `lib.rs`).
+//!
+//! | need | with `std` | without |
+//! |---|---|---|
+//! | validation | on a helper thread beside compilation ([`crate::validate`]) | before compilation, in the engine |
+//! | host-function panics | caught, the call fails with [`ErrorKind::Host`](crate::ErrorKind::Host) | `panic = "abort"` targets have nothing to catch |
+//! | default clock for `timeout_ms` | the monotonic system clock | none: the host passes one |
+//! | user-data lock ([`Lock`]) | `std::sync::Mutex` | a spin lock |
+//! | `EXTISM_ENABLE_WASI_OUTPUT` | read from the environment | off |
+
+use crate::{limits::Clock, sources::LoadedModule, Error};
+use alloc::sync::Arc;
+
+/// The lock that guards user data (`std::sync::Mutex` with `std`).
+#[cfg(feature = "std")]
+pub type Lock<T> = std::sync::Mutex<T>;
+/// The lock that guards user data (a spin lock without `std`).
+#[cfg(not(feature = "std"))]
+pub type Lock<T> = spin::Mutex<T>;
+
+/// True when `EXTISM_ENABLE_WASI_OUTPUT` asks for plug-in output.
+pub(crate) fn wasi_output_from_env() -> bool {
+    #[cfg(feature = "std")]
+    return std::env::var_os("EXTISM_ENABLE_WASI_OUTPUT").is_some();
+    #[cfg(not(feature = "std"))]
+    return false;
+}
+
+/// The clock a plug-in uses unless the host gives another one.
+pub(crate) fn default_clock() -> Option<Arc<dyn Clock>> {
+    #[cfg(feature = "std")]
+    return Some(Arc::new(crate::limits::SystemClock));
+    #[cfg(not(feature = "std"))]
+    return None;
+}
+
+/// Sets how the engine validates and translates function bodies.
+pub(crate) fn configure_compilation(config: &mut wasmi::Config) {
+    #[cfg(feature = "std")]
+    crate::validate::configure(config);
+    #[cfg(not(feature = "std"))]
+    config.compilation_mode(wasmi::CompilationMode::LazyTranslation);
+}
+
+/// Runs `compile_and_run` (which compiles `modules`) while their function bodies are
+/// validated; an invalid body fails the whole, whatever `compile_and_run` returned.
+pub(crate) fn validate_alongside<T>(
+    modules: &[LoadedModule],
+    compile_and_run: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    #[cfg(feature = "std")]
+    return crate::validate::alongside(modules, compile_and_run);
+    #[cfg(not(feature = "std"))]
+    {
+        let _ = modules;
+        compile_and_run()
+    }
+}
+
+/// Runs host code, turning a panic into an error of kind
+/// [`ErrorKind::Host`](crate::ErrorKind::Host) (with `std`; without it a panic aborts).
+pub(crate) fn catch_panic<R>(host_code: impl FnOnce() -> Result<R, Error>) -> Result<R, Error> {
+    #[cfg(feature = "std")]
+    {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(host_code)).unwrap_or_else(|panic| {
+            let text = panic
+                .downcast_ref::<&str>()
+                .map(|text| alloc::string::String::from(*text))
+                .or_else(|| panic.downcast_ref::<alloc::string::String>().cloned())
+                .unwrap_or_else(|| alloc::string::String::from("(no message)"));
+            Err(crate::error::fail!(Host, "panicked: {text}"))
+        })
+    }
+    #[cfg(not(feature = "std"))]
+    host_code()
+}
