@@ -2,7 +2,7 @@
 
 use crate::{
     error::{bail_kind, fail},
-    sources::LoadedModule,
+    wasm_input::LoadedModule,
     Error,
 };
 use alloc::{string::String, vec::Vec};

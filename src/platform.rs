@@ -10,7 +10,7 @@
 //! | user-data lock ([`Lock`]) | `std::sync::Mutex` | a spin lock |
 //! | `EXTISM_ENABLE_WASI_OUTPUT` | read from the environment | off |
 
-use crate::{limits::Clock, sources::LoadedModule, Error};
+use crate::{limits::Clock, wasm_input::LoadedModule, Error};
 use alloc::sync::Arc;
 
 /// The lock that guards user data (`std::sync::Mutex` with `std`).

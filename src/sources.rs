@@ -5,14 +5,7 @@ use crate::{manifest::Wasm, wasm_input::WasmInput, Error, Manifest};
 use alloc::{format, string::String, vec::Vec};
 use sha2::{Digest, Sha256};
 
-/// The bytes of one module of a plug-in, with the name other modules import it by.
-#[derive(Debug, Clone)]
-pub struct LoadedModule {
-    /// The module's name (`main` holds the plug-in functions).
-    pub name: String,
-    /// The module as a wasm binary (wasm text is already converted).
-    pub bytes: Vec<u8>,
-}
+pub use crate::wasm_input::LoadedModule;
 
 /// What a byte string holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

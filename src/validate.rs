@@ -9,7 +9,7 @@
 //! of the cost of creating a plug-in from bytes no one has seen before.
 
 use crate::error::fail;
-use crate::sources::LoadedModule;
+use crate::wasm_input::LoadedModule;
 use crate::Error;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};

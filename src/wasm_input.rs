@@ -1,7 +1,7 @@
 //! What a plug-in is made from: module bytes or a manifest.
 
 use crate::manifest::Manifest;
-use alloc::{borrow::Cow, vec::Vec};
+use alloc::{borrow::Cow, string::String, vec::Vec};
 
 /// What a plug-in is made from: module bytes (wasm, WAT, or a JSON/TOML manifest) or
 /// a manifest.
@@ -53,4 +53,13 @@ impl<'a> From<&'a Manifest> for WasmInput<'a> {
     fn from(manifest: &'a Manifest) -> Self {
         WasmInput::Manifest(Cow::Borrowed(manifest))
     }
+}
+
+/// The bytes of one module of a plug-in, with the name other modules import it by.
+#[derive(Debug, Clone)]
+pub struct LoadedModule {
+    /// The module's name (`main` holds the plug-in functions).
+    pub name: String,
+    /// The module as a wasm binary (wasm text is already converted).
+    pub bytes: Vec<u8>,
 }
