@@ -16,7 +16,9 @@
 extern crate alloc;
 
 use alloc::string::String;
+use core::alloc::{GlobalAlloc, Layout};
 use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
 use embedded_alloc::LlffHeap as Heap;
@@ -27,14 +29,39 @@ static PLUGIN_WASM: &[u8] = include_bytes!("../plugin/count_vowels.wasm");
 
 /// Bytes of RAM given to the heap: the plug-in's linear memory (one 64 KiB page),
 /// the interpreter's code and stacks, and the Extism memory all come from it.
-const HEAP_BYTES: usize = 512 * 1024;
+const HEAP_BYTES: usize = 256 * 1024;
 
 /// Fuel for each call: a plug-in that loops forever stops with an error instead of
 /// hanging the device.
 const FUEL_PER_CALL: u64 = 10_000_000;
 
 #[global_allocator]
+static ALLOCATOR: PeakTracking = PeakTracking;
+
+/// The heap itself.
 static HEAP: Heap = Heap::empty();
+
+/// The most heap bytes in use at any time, for the README's RAM figure.
+static PEAK_HEAP_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// The heap, remembering the most bytes it ever had in use.
+struct PeakTracking;
+
+// SAFETY: every call is forwarded unchanged to `HEAP`, a correct allocator; the
+// bookkeeping only reads how much it has in use.
+unsafe impl GlobalAlloc for PeakTracking {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract for `alloc` is passed on unchanged.
+        let block = unsafe { HEAP.alloc(layout) };
+        PEAK_HEAP_BYTES.fetch_max(HEAP.used(), Ordering::Relaxed);
+        block
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract for `dealloc` is passed on unchanged.
+        unsafe { HEAP.dealloc(ptr, layout) }
+    }
+}
 
 #[entry]
 fn main() -> ! {
@@ -49,7 +76,11 @@ fn main() -> ! {
             debug::EXIT_FAILURE
         }
     };
-    hprintln!("firmware: heap in use at exit: {} bytes", HEAP.used());
+    hprintln!(
+        "firmware: heap in use at exit: {} bytes, at most: {} bytes",
+        HEAP.used(),
+        PEAK_HEAP_BYTES.load(Ordering::Relaxed)
+    );
     debug::exit(status);
     #[allow(clippy::empty_loop)]
     loop {}
