@@ -35,9 +35,10 @@ impl MemoryHandle {
         self.offset
     }
 
-    /// Length in bytes.
+    /// Length in bytes; `usize::MAX` for a length past the host's address space
+    /// (more than 4 GiB on a 32-bit host), which no access can then satisfy.
     pub fn len(&self) -> usize {
-        self.length as usize
+        usize::try_from(self.length).unwrap_or(usize::MAX)
     }
 
     /// True for an empty block.

@@ -63,9 +63,15 @@ fn new_id() -> uuid::Uuid {
     }
     #[cfg(not(feature = "std"))]
     {
-        use core::sync::atomic::{AtomicU64, Ordering};
-        static COUNTER: AtomicU64 = AtomicU64::new(1);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        // A spin lock around a u64, not an `AtomicU64`: 32-bit targets such as
+        // thumbv7em and riscv32imac have no 64-bit atomics.
+        static COUNTER: spin::Mutex<u64> = spin::Mutex::new(1);
+        let n = {
+            let mut next = COUNTER.lock();
+            let n = *next;
+            *next = n.wrapping_add(1);
+            n
+        };
         uuid::Uuid::from_u64_pair(0x696e_7465_7270_6c75, n)
     }
 }

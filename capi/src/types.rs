@@ -82,8 +82,13 @@ pub struct ExtismVal {
     pub v: ExtismValUnion,
 }
 
-const _: () = assert!(std::mem::size_of::<ExtismVal>() == 16);
-const _: () = assert!(std::mem::align_of::<ExtismVal>() == 8);
+// The C header's layout: the `int` tag, then the 8-byte union aligned as the target's
+// C ABI aligns `int64_t` (8 on 64-bit targets and armv7; 4 on i686, where the struct
+// is 12 bytes as gcc lays it out).
+const I64_ALIGN: usize = std::mem::align_of::<i64>();
+const _: () =
+    assert!(std::mem::size_of::<ExtismVal>() == 8 + if I64_ALIGN > 4 { I64_ALIGN } else { 4 });
+const _: () = assert!(std::mem::align_of::<ExtismVal>() == I64_ALIGN);
 
 impl ExtismVal {
     /// The C form of a core value.

@@ -131,6 +131,15 @@ impl PluginOptions {
         manifest: &Manifest,
         functions: Vec<Function>,
     ) -> Result<CompiledPlugin, CliError> {
+        // Built for wasm (wasm32-wasip1), interplug has no WASI for plug-ins: wasmi_wasi
+        // does not build there (see the README's platform table).
+        if cfg!(target_family = "wasm") && self.wasi {
+            return Err(CliError::load(
+                "this build of interplug runs inside wasm and has no WASI for plug-ins: \
+                 drop --wasi, or use a native build of interplug"
+                    .to_string(),
+            ));
+        }
         let mut manifest = manifest.clone();
         self.apply(&mut manifest);
         let mut functions = functions;

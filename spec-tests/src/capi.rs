@@ -147,12 +147,16 @@ impl fmt::Debug for ExtismVal {
     }
 }
 
-// The layout must match the C header exactly.
+// The layout must match the C header exactly: an `int` tag, then the 8-byte union
+// aligned as the target's C ABI aligns `int64_t` (8 on 64-bit targets and armv7, 4 on
+// i686: there the struct is 12 bytes, as gcc lays it out).
+const I64_ALIGN: usize = std::mem::align_of::<i64>();
 const _: () = assert!(std::mem::size_of::<ExtismValType>() == 4);
 const _: () = assert!(std::mem::size_of::<ExtismValUnion>() == 8);
-const _: () = assert!(std::mem::align_of::<ExtismValUnion>() == 8);
-const _: () = assert!(std::mem::size_of::<ExtismVal>() == 16);
-const _: () = assert!(std::mem::align_of::<ExtismVal>() == 8);
+const _: () = assert!(std::mem::align_of::<ExtismValUnion>() == I64_ALIGN);
+const _: () =
+    assert!(std::mem::size_of::<ExtismVal>() == 8 + if I64_ALIGN > 4 { I64_ALIGN } else { 4 });
+const _: () = assert!(std::mem::align_of::<ExtismVal>() == I64_ALIGN);
 
 macro_rules! opaque {
     ($(#[$doc:meta] $name:ident),* $(,)?) => {$(
