@@ -193,11 +193,14 @@ impl CompiledPlugin {
         let mut state = CurrentPlugin::new(compiled.manifest.clone(), id);
         state.clock = compiled.options.clock.clone();
         state.http.allow_response_headers = compiled.options.http_response_headers;
+        state.cancel = cancel.clone();
         #[cfg(feature = "wasi")]
         if compiled.options.wasi {
             state.wasi = Some(crate::wasi::context(
                 &compiled.manifest,
                 compiled.options.wasi_output,
+                cancel.clone(),
+                state.clock.clone(),
             )?);
         }
         let mut store = Store::new(&compiled.engine, state);

@@ -111,8 +111,10 @@ pub struct CurrentPlugin {
     pub(crate) id: uuid::Uuid,
     pub(crate) clock: Option<Arc<dyn crate::limits::Clock>>,
     pub(crate) deadline_ms: Option<u64>,
+    /// The plug-in's cancel flag, for host work that blocks (WASI waits, HTTP).
+    pub(crate) cancel: crate::limits::CancelHandle,
     #[cfg(feature = "wasi")]
-    pub(crate) wasi: Option<wasmi_wasi::WasiCtx>,
+    pub(crate) wasi: Option<crate::wasi::WasiState>,
 }
 
 impl core::fmt::Debug for CurrentPlugin {
@@ -155,6 +157,7 @@ impl CurrentPlugin {
             id,
             clock: crate::limits::default_clock(),
             deadline_ms: None,
+            cancel: crate::limits::CancelHandle::default(),
             #[cfg(feature = "wasi")]
             wasi: None,
         }

@@ -183,3 +183,18 @@ macro_rules! bail_kind {
 }
 #[allow(unused_imports)]
 pub(crate) use bail_kind;
+
+// --- kinds through wasm traps (h2, issue 12) ---
+impl wasmi::errors::HostError for Failure {}
+
+/// `error` as a wasm trap that keeps its kind: the run loop reads the [`Failure`]
+/// back (see `run.rs`), so a host import's `Timeout`, `Cancelled` or `Host` error
+/// stays one. The message is the whole chain of `error`.
+pub(crate) fn trap(error: &crate::Error) -> wasmi::Error {
+    let message = alloc::format!("{error:#}");
+    match error.failure() {
+        Some(failure) => wasmi::Error::host(Failure::new(failure.kind(), message)),
+        None => wasmi::Error::new(message),
+    }
+}
+// --- end h2 ---

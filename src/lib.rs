@@ -66,6 +66,8 @@ pub use plugin::Plugin;
 pub use pool::{Pool, PooledPlugin};
 pub use val::{Val, ValType, PTR};
 pub use wasm_input::WasmInput;
+#[cfg(feature = "wasi")]
+pub use wasi::DEFAULT_MAX_OPEN_FILES;
 
 /// The version of interplug.
 pub fn version() -> &'static str {

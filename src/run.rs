@@ -48,6 +48,9 @@ pub(crate) fn run(
         }
         let error = if store.data().budget.oom {
             store.data().budget.oom_error()
+        } else if let Some(failure) = error.downcast_ref::<crate::error::Failure>() {
+            // h2 (issue 12): a host import's error keeps its kind through the trap.
+            anyhow::Error::new(failure.clone())
         } else {
             anyhow::anyhow!("{error}")
         };
