@@ -262,8 +262,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
         m,
         "http_request",
         |mut c: Ctx, req: i64, body: i64| -> Result<i64, Trap> {
+            // h2 (issue 12): the error keeps its kind (Cancelled, Timeout...) through the trap.
             let response = crate::http::request(c.data_mut(), req as u64, body as u64)
-                .map_err(|e| Trap::new(format!("{e:#}")))?;
+                .map_err(|e| crate::error::trap(&e))?;
             let len = c.data().memory.length(response as u64);
             charge(&mut c, len);
             Ok(response)
