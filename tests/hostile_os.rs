@@ -164,3 +164,61 @@ fn a_file_dated_before_1970_does_not_abort_the_host() {
         .expect("the plug-in answers afterwards");
     assert_eq!(output, "slept");
 }
+
+/// The error of creating a plug-in from `manifest`, and how long it took.
+fn creation_error(manifest: &Manifest) -> (ErrorKind, String, Duration) {
+    let started = Instant::now();
+    match Plugin::new(manifest, [], false) {
+        Ok(_) => panic!("the plug-in should not load"),
+        Err(error) => (error.kind(), format!("{error:#}"), started.elapsed()),
+    }
+}
+
+#[test]
+fn module_paths_must_be_regular_files() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let fifo = dir.path().join("module.fifo");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo failed");
+    let directory = dir.path().display().to_string();
+    for path in [fifo.display().to_string(), "/dev/zero".to_string(), directory] {
+        let manifest = Manifest::new([Wasm::file(&path)]);
+        let (kind, message, took) = creation_error(&manifest);
+        assert_eq!(kind, ErrorKind::Invalid, "{path}: {message}");
+        assert!(message.contains("not a regular file"), "{message}");
+        assert!(took < Duration::from_secs(2), "{path} took {took:?}");
+    }
+}
+
+#[test]
+fn module_files_over_the_cap_are_refused_before_reading() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("huge.wasm");
+    // A sparse file: its length is over the cap, it takes no disk space.
+    fs::File::create(&path)
+        .and_then(|file| file.set_len(interplug::sources::DEFAULT_MAX_MODULE_BYTES + 1))
+        .expect("a sparse file");
+    let manifest = Manifest::new([Wasm::file(path.display().to_string())]);
+    let (kind, message, took) = creation_error(&manifest);
+    assert_eq!(kind, ErrorKind::LimitExceeded, "{message}");
+    assert!(message.contains("more than the"), "{message}");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+}
+
+#[test]
+fn a_hash_mismatch_does_not_reveal_a_host_files_hash() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("secret.txt");
+    fs::write(&path, "the host's secret").expect("a file");
+    let secret_hash = interplug::sources::sha256_hex(b"the host's secret");
+    let wrong = "0".repeat(64);
+    let manifest =
+        Manifest::new([Wasm::file(path.display().to_string()).with_hash(wrong.clone())]);
+    let (kind, message, _) = creation_error(&manifest);
+    assert_eq!(kind, ErrorKind::Invalid, "{message}");
+    assert!(message.contains("hash mismatch"), "{message}");
+    assert!(!message.contains(&secret_hash), "{message}");
+}
