@@ -65,9 +65,9 @@ pub use plugin::Plugin;
 #[cfg(feature = "std")]
 pub use pool::{Pool, PooledPlugin};
 pub use val::{Val, ValType, PTR};
-pub use wasm_input::WasmInput;
 #[cfg(feature = "wasi")]
 pub use wasi::DEFAULT_MAX_OPEN_FILES;
+pub use wasm_input::WasmInput;
 
 /// The version of interplug.
 pub fn version() -> &'static str {

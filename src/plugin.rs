@@ -422,7 +422,10 @@ impl Plugin {
                     }),
                     (None, 0) => Ok(()),
                     (None, rc) => Err(CallFailure {
-                        error: anyhow::anyhow!("Returned non-zero exit code: {rc}"),
+                        error: crate::error::new(
+                            crate::ErrorKind::Plugin { code: rc },
+                            alloc::format!("Returned non-zero exit code: {rc}"),
+                        ),
                         rc,
                     }),
                 }

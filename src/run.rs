@@ -40,7 +40,10 @@ pub(crate) fn run(
     let to_run_error = |store: &Store<CurrentPlugin>, error: wasmi::Error| {
         if let Some(status) = error.i32_exit_status() {
             return RunError {
-                error: anyhow::anyhow!("the plug-in exited with status {status}"),
+                error: crate::error::new(
+                    crate::ErrorKind::Exit { code: status },
+                    alloc::format!("the plug-in exited with status {status}"),
+                ),
                 exit: Some(status),
                 poisoned: true,
                 fuel_used: 0,

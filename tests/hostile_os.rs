@@ -107,8 +107,8 @@ fn a_wasi_sleep_ends_at_a_cancel() {
 fn open_files_are_capped_per_plugin() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     fs::write(dir.path().join("f.txt"), "x").expect("a file");
-    let manifest = Manifest::new([fixture()])
-        .with_allowed_path(dir.path().display().to_string(), "/data");
+    let manifest =
+        Manifest::new([fixture()]).with_allowed_path(dir.path().display().to_string(), "/data");
     let mut plugin = plugin(&manifest);
     let output = plugin
         .call::<&str, String>("open_many", "/data/f.txt\n50000")
@@ -151,8 +151,8 @@ fn a_file_dated_before_1970_does_not_abort_the_host() {
         .open(&path)
         .and_then(|file| file.set_modified(sixties))
         .expect("the file's time is set to 1960");
-    let manifest = Manifest::new([fixture()])
-        .with_allowed_path(dir.path().display().to_string(), "/data");
+    let manifest =
+        Manifest::new([fixture()]).with_allowed_path(dir.path().display().to_string(), "/data");
     let mut plugin = plugin(&manifest);
     // WASI cannot express times before 1970: the plug-in reads 1970-01-01.
     let output = plugin
@@ -184,7 +184,11 @@ fn module_paths_must_be_regular_files() {
         .expect("mkfifo runs");
     assert!(made.success(), "mkfifo failed");
     let directory = dir.path().display().to_string();
-    for path in [fifo.display().to_string(), "/dev/zero".to_string(), directory] {
+    for path in [
+        fifo.display().to_string(),
+        "/dev/zero".to_string(),
+        directory,
+    ] {
         let manifest = Manifest::new([Wasm::file(&path)]);
         let (kind, message, took) = creation_error(&manifest);
         assert_eq!(kind, ErrorKind::Invalid, "{path}: {message}");
@@ -215,8 +219,7 @@ fn a_hash_mismatch_does_not_reveal_a_host_files_hash() {
     fs::write(&path, "the host's secret").expect("a file");
     let secret_hash = interplug::sources::sha256_hex(b"the host's secret");
     let wrong = "0".repeat(64);
-    let manifest =
-        Manifest::new([Wasm::file(path.display().to_string()).with_hash(wrong.clone())]);
+    let manifest = Manifest::new([Wasm::file(path.display().to_string()).with_hash(wrong.clone())]);
     let (kind, message, _) = creation_error(&manifest);
     assert_eq!(kind, ErrorKind::Invalid, "{message}");
     assert!(message.contains("hash mismatch"), "{message}");

@@ -128,7 +128,12 @@ fn wait_for(state: &CurrentPlugin, url: &str, job: Job) -> Result<Fetched, Error
         .spawn(move || {
             let _ = sender.send(fetch(job, &worker_abandoned));
         })
-        .map_err(|e| fail!(Io, "HTTP request to {url} failed: cannot start a thread: {e}"))?;
+        .map_err(|e| {
+            fail!(
+                Io,
+                "HTTP request to {url} failed: cannot start a thread: {e}"
+            )
+        })?;
     // The worker's own deadline is the request's; past it plus this grace, the
     // worker is stuck (a DNS lookup, say) and the call stops waiting for it.
     let grace = Duration::from_secs(1);
@@ -145,7 +150,10 @@ fn wait_for(state: &CurrentPlugin, url: &str, job: Job) -> Result<Fetched, Error
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
         let stop = if state.cancel.is_cancelled() {
-            Some(fail!(Cancelled, "plug-in call cancelled (during the HTTP request to {url})"))
+            Some(fail!(
+                Cancelled,
+                "plug-in call cancelled (during the HTTP request to {url})"
+            ))
         } else if call_deadline_passed(state) || Instant::now() > own_deadline + grace {
             Some(timeout_error(state, url))
         } else {
@@ -197,7 +205,11 @@ fn fetch(mut job: Job, abandoned: &AtomicBool) -> Result<Fetched, Error> {
             Some(next) => job.hop = next,
         }
         if abandoned.load(Ordering::Acquire) {
-            return Err(fail!(Cancelled, "HTTP request to {} abandoned", job.original));
+            return Err(fail!(
+                Cancelled,
+                "HTTP request to {} abandoned",
+                job.original
+            ));
         }
     }
     Err(fail!(
@@ -263,8 +275,12 @@ fn parse_url(url: &str) -> Result<Uri, Error> {
 /// The request method; GET when absent.
 fn parse_method(method: Option<&str>) -> Result<Method, Error> {
     let text = method.unwrap_or("GET").to_ascii_uppercase();
-    Method::from_bytes(text.as_bytes())
-        .map_err(|e| fail!(Invalid, "invalid HTTP method `{text}` from the plug-in: {e}"))
+    Method::from_bytes(text.as_bytes()).map_err(|e| {
+        fail!(
+            Invalid,
+            "invalid HTTP method `{text}` from the plug-in: {e}"
+        )
+    })
 }
 
 /// The host of a URI as patterns see it: lowercase, IPv6 without brackets.
@@ -391,7 +407,11 @@ fn host_header_matches(uri: &Uri, value: &str) -> bool {
         None => {
             value == host
                 || value.strip_prefix(&host).is_some_and(|rest| {
-                    let default = if uri.scheme_str() == Some("https") { ":443" } else { ":80" };
+                    let default = if uri.scheme_str() == Some("https") {
+                        ":443"
+                    } else {
+                        ":80"
+                    };
                     rest == default
                 })
         }
@@ -411,8 +431,13 @@ fn send(
     for (name, value) in outgoing_headers(hop)? {
         builder = builder.header(name, value);
     }
-    let invalid =
-        |e: http::Error| fail!(Invalid, "invalid HTTP request to {} from the plug-in: {e}", hop.url);
+    let invalid = |e: http::Error| {
+        fail!(
+            Invalid,
+            "invalid HTTP request to {} from the plug-in: {e}",
+            hop.url
+        )
+    };
     let result = match &hop.body {
         Some(body) => run(
             agent,
@@ -479,9 +504,7 @@ fn next_hop(hop: &Hop, response: &http::Response<ureq::Body>) -> Result<Option<H
     };
     let mut headers = hop.headers.clone();
     if !same_origin(&hop.uri, &uri) {
-        headers.retain(|name, _| {
-            !CREDENTIAL_HEADERS.contains(&name.to_ascii_lowercase().as_str())
-        });
+        headers.retain(|name, _| !CREDENTIAL_HEADERS.contains(&name.to_ascii_lowercase().as_str()));
     }
     if !keeps_body {
         headers.retain(|name, _| {
@@ -657,7 +680,10 @@ pub(crate) fn fetch_module(req: &HttpRequest, max_bytes: u64) -> Result<Vec<u8>,
         )
     };
     let body = response.into_body();
-    if body.content_length().is_some_and(|length| length > max_bytes) {
+    if body
+        .content_length()
+        .is_some_and(|length| length > max_bytes)
+    {
         return Err(context(too_big()));
     }
     let never = AtomicBool::new(false);

@@ -251,7 +251,9 @@ impl WasiDir for GuardedDir {
     ) -> Result<(), wasi_common::Error> {
         self.check_writable()?;
         let target = GuardedDir::writable_target(target_dir)?;
-        self.inner.hard_link(path, &*target.inner, target_path).await
+        self.inner
+            .hard_link(path, &*target.inner, target_path)
+            .await
     }
 
     async fn set_times(
@@ -368,7 +370,10 @@ impl WasiFile for GuardedFile {
         self.inner.read_vectored_at(bufs, offset).await
     }
 
-    async fn write_vectored<'a>(&self, bufs: &[io::IoSlice<'a>]) -> Result<u64, wasi_common::Error> {
+    async fn write_vectored<'a>(
+        &self,
+        bufs: &[io::IoSlice<'a>],
+    ) -> Result<u64, wasi_common::Error> {
         self.check_writable()?;
         self.inner.write_vectored(bufs).await
     }

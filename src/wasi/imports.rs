@@ -157,4 +157,3 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), Er
     }
     Ok(())
 }
-
