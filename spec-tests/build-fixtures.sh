@@ -14,7 +14,7 @@ unknown_fixtures=(
     count_vowels echo host_fns fail logging config vars link_math link_main
     limits http fuzzme xtp_pass xtp_fail
 )
-wasi_lib_fixtures=(reactor wasi_fs)
+wasi_lib_fixtures=(reactor wasi_fs wasi_hostile)
 wasi_bin_fixtures=(wasi_command wasi_exit_code) # both binaries of package fx-wasi-command
 
 rustup target add wasm32-unknown-unknown wasm32-wasip1

@@ -146,7 +146,7 @@ impl CompiledPlugin {
             .map_err(|e| fail!(Invalid, "cannot define the Extism kernel functions: {e}"))?;
         #[cfg(feature = "wasi")]
         if options.wasi {
-            crate::wasi::add_to_linker(&mut linker)?;
+            crate::wasi_imports::add_to_linker(&mut linker)?;
         }
         for function in &functions {
             define_host_function(&mut linker, function)?;
@@ -206,11 +206,14 @@ impl CompiledPlugin {
         state.clock = compiled.options.clock.clone();
         state.deadline_ms = limits.deadline_ms;
         state.http.allow_response_headers = compiled.options.http_response_headers;
+        state.cancel = limits.cancel.clone();
         #[cfg(feature = "wasi")]
         if compiled.options.wasi {
             state.wasi = Some(crate::wasi::context(
                 &compiled.manifest,
                 compiled.options.wasi_output,
+                limits.cancel.clone(),
+                state.clock.clone(),
             )?);
         }
         let mut store = Store::new(&compiled.engine, state);

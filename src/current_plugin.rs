@@ -150,8 +150,10 @@ pub struct CurrentPlugin {
     /// Fuel that imports charged beyond what was left in the current fuel slice; the
     /// run loop takes it from the fuel limit ([`Self::take_fuel_debt`]).
     pub(crate) fuel_debt: u64,
+    /// The plug-in's cancel flag, for host work that blocks (WASI waits, HTTP).
+    pub(crate) cancel: crate::limits::CancelHandle,
     #[cfg(feature = "wasi")]
-    pub(crate) wasi: Option<wasmi_wasi::WasiCtx>,
+    pub(crate) wasi: Option<crate::wasi::WasiState>,
 }
 
 impl core::fmt::Debug for CurrentPlugin {
@@ -195,6 +197,7 @@ impl CurrentPlugin {
             clock: crate::platform::default_clock(),
             deadline_ms: None,
             fuel_debt: 0,
+            cancel: crate::limits::CancelHandle::default(),
             #[cfg(feature = "wasi")]
             wasi: None,
         }

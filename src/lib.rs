@@ -52,6 +52,8 @@ mod val;
 mod validate;
 #[cfg(feature = "wasi")]
 mod wasi;
+#[cfg(feature = "wasi")]
+mod wasi_imports;
 mod wasm_input;
 
 /// The error type of every fallible operation (an `anyhow::Error`, as in `extism`).
@@ -69,6 +71,8 @@ pub use plugin::Plugin;
 #[cfg(feature = "std")]
 pub use pool::{Pool, PooledPlugin};
 pub use val::{Val, ValType, PTR};
+#[cfg(feature = "wasi")]
+pub use wasi::DEFAULT_MAX_OPEN_FILES;
 pub use wasm_input::WasmInput;
 
 /// The version of interplug.

@@ -7,7 +7,7 @@
 //! goes first. Plug-ins made from an entry share its engine, as plug-ins made from one
 //! [`CompiledPlugin`] do; host functions, WASI and options are not part of an entry.
 
-use crate::{compile::CachedModules, sources::LoadedModule};
+use crate::{compile::CachedModules, wasm_input::LoadedModule};
 use alloc::vec::Vec;
 
 /// Most entries kept.

@@ -76,3 +76,13 @@ pub(crate) fn catch_panic<R>(host_code: impl FnOnce() -> Result<R, Error>) -> Re
     #[cfg(not(feature = "std"))]
     host_code()
 }
+
+/// The text of a panic payload.
+#[cfg(feature = "std")]
+pub(crate) fn panic_text(panic: &(dyn core::any::Any + Send)) -> alloc::string::String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|text| alloc::string::String::from(*text))
+        .or_else(|| panic.downcast_ref::<alloc::string::String>().cloned())
+        .unwrap_or_else(|| alloc::string::String::from("(no message)"))
+}

@@ -1,11 +1,21 @@
 //! Turning a plug-in source (bytes or manifest) into named module bytes: format
 //! detection, files, URLs, base64 data, hashes and the choice of `main`.
 
-use crate::{manifest::Wasm, wasm_input::WasmInput, Error, Manifest};
+use crate::{
+    error::{bail_kind, fail},
+    manifest::Wasm,
+    wasm_input::WasmInput,
+    Error, Manifest,
+};
 use alloc::{format, string::String, vec::Vec};
 use sha2::{Digest, Sha256};
 
 pub use crate::wasm_input::LoadedModule;
+
+/// Largest wasm module read from a file or downloaded from a URL (256 MiB). A larger
+/// file is refused from its metadata before any byte is read, a larger download after
+/// `DEFAULT_MAX_MODULE_BYTES + 1` bytes (or at once from its `Content-Length`).
+pub const DEFAULT_MAX_MODULE_BYTES: u64 = 256 << 20;
 
 /// What a byte string holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +51,8 @@ pub fn detect(bytes: &[u8]) -> Result<SourceKind, Error> {
 }
 
 fn unknown_format() -> Error {
-    anyhow::anyhow!(
+    fail!(
+        Invalid,
         "unknown manifest format: expected a wasm binary, wasm text (WAT), or a JSON or TOML \
          manifest"
     )
@@ -57,7 +68,7 @@ pub(crate) fn load(source: WasmInput<'_>) -> Result<(Manifest, Vec<LoadedModule>
             }
             SourceKind::JsonManifest => {
                 let text = core::str::from_utf8(&bytes)
-                    .map_err(|e| anyhow::anyhow!("the manifest is not valid UTF-8: {e}"))?;
+                    .map_err(|e| fail!(Invalid, "the manifest is not valid UTF-8: {e}"))?;
                 Manifest::from_json(text)?
             }
             SourceKind::TomlManifest => parse_toml(&bytes)?,
@@ -70,7 +81,7 @@ pub(crate) fn load(source: WasmInput<'_>) -> Result<(Manifest, Vec<LoadedModule>
 #[cfg(feature = "std")]
 fn parse_toml(bytes: &[u8]) -> Result<Manifest, Error> {
     let text = core::str::from_utf8(bytes)
-        .map_err(|e| anyhow::anyhow!("the manifest is not valid UTF-8: {e}"))?;
+        .map_err(|e| fail!(Invalid, "the manifest is not valid UTF-8: {e}"))?;
     Manifest::from_toml(text)
 }
 
@@ -84,7 +95,10 @@ fn parse_toml(_bytes: &[u8]) -> Result<Manifest, Error> {
 /// created, but nothing is compiled: tools use it to inspect a plug-in's modules.
 pub fn load_modules(manifest: &Manifest) -> Result<Vec<LoadedModule>, Error> {
     if manifest.wasm.is_empty() {
-        anyhow::bail!("the manifest lists no wasm modules: add one to `wasm`");
+        bail_kind!(
+            Invalid,
+            "the manifest lists no wasm modules: add one to `wasm`"
+        );
     }
     let last_unnamed = manifest.wasm.iter().rposition(|w| w.meta().name.is_none());
     let mut modules: Vec<LoadedModule> = Vec::with_capacity(manifest.wasm.len());
@@ -95,25 +109,47 @@ pub fn load_modules(manifest: &Manifest) -> Result<Vec<LoadedModule>, Error> {
             None => format!("module{index}"),
         };
         if modules.iter().any(|m| m.name == name) {
-            anyhow::bail!("two wasm modules are named `{name}`; module names must be unique");
+            bail_kind!(
+                Invalid,
+                "two wasm modules are named `{name}`; module names must be unique"
+            );
         }
         let bytes = fetch(wasm)?;
         if let Some(expected) = &wasm.meta().hash {
             let actual = sha256_hex(&bytes);
             if !expected.eq_ignore_ascii_case(&actual) {
-                anyhow::bail!(
-                    "hash mismatch for module `{name}`: the manifest expects {expected}, the \
-                     module's SHA-256 is {actual}"
-                );
+                return Err(hash_mismatch(&name, expected, &actual, &bytes));
             }
         }
         let bytes = to_binary(bytes, &name)?;
         modules.push(LoadedModule { name, bytes });
     }
     if !modules.iter().any(|m| m.name == "main") {
-        anyhow::bail!("no module is named `main`: name one module `main`, or leave one unnamed");
+        bail_kind!(
+            Invalid,
+            "no module is named `main`: name one module `main`, or leave one unnamed"
+        );
     }
     Ok(modules)
+}
+
+/// The error of a module whose SHA-256 is not the manifest's. The actual hash is
+/// named only when the bytes look like a wasm binary (magic and version 1): a manifest
+/// naming an arbitrary host file (`/etc/shadow`) must not learn that file's hash.
+fn hash_mismatch(name: &str, expected: &str, actual: &str, bytes: &[u8]) -> Error {
+    if bytes.starts_with(b"\0asm\x01\0\0\0") {
+        fail!(
+            Invalid,
+            "hash mismatch for module `{name}`: the manifest expects {expected}, the \
+             module's SHA-256 is {actual}"
+        )
+    } else {
+        fail!(
+            Invalid,
+            "hash mismatch for module `{name}`: the module's SHA-256 is not the {expected} \
+             the manifest expects (and the bytes are not a wasm binary)"
+        )
+    }
 }
 
 /// Lowercase hex SHA-256 of `bytes`.
@@ -131,18 +167,65 @@ fn fetch(wasm: &Wasm) -> Result<Vec<u8>, Error> {
     match wasm {
         Wasm::Data { data, .. } => Ok(data.clone()),
         Wasm::File { path, .. } => read_file(path),
-        Wasm::Url { req, .. } => crate::http::fetch_module(req),
+        Wasm::Url { req, .. } => crate::http::fetch_module(req, DEFAULT_MAX_MODULE_BYTES),
     }
 }
 
+/// Reads a wasm file: it must be a regular file (not a FIFO, device or directory,
+/// which are refused before they are opened) of at most
+/// [`DEFAULT_MAX_MODULE_BYTES`], and at most that many bytes plus one are read.
 #[cfg(feature = "std")]
 fn read_file(path: &str) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read wasm file `{path}`: {e}"))
+    use std::io::Read;
+    let max = DEFAULT_MAX_MODULE_BYTES;
+    let io_error = |e: std::io::Error| {
+        let kind = match e.kind() {
+            std::io::ErrorKind::NotFound => crate::ErrorKind::NotFound,
+            std::io::ErrorKind::PermissionDenied => crate::ErrorKind::PermissionDenied,
+            _ => crate::ErrorKind::Io,
+        };
+        crate::error::new(kind, format!("cannot read wasm file `{path}`: {e}"))
+    };
+    let check = |metadata: std::fs::Metadata| -> Result<u64, Error> {
+        if !metadata.is_file() {
+            bail_kind!(
+                Invalid,
+                "cannot read wasm file `{path}`: it is not a regular file (a directory, \
+                 FIFO, socket or device); name a .wasm file"
+            );
+        }
+        if metadata.len() > max {
+            bail_kind!(
+                LimitExceeded,
+                "cannot read wasm file `{path}`: it has {} bytes, more than the {max} bytes a \
+                 module may have",
+                metadata.len()
+            );
+        }
+        Ok(metadata.len())
+    };
+    // Checked before opening: opening a FIFO would wait for a writer.
+    check(std::fs::metadata(path).map_err(io_error)?)?;
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    // Checked again on the opened file, in case the path changed in between.
+    let length = check(file.metadata().map_err(io_error)?)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() as u64 > max {
+        bail_kind!(
+            LimitExceeded,
+            "cannot read wasm file `{path}`: it grew past the {max} bytes a module may have"
+        );
+    }
+    Ok(bytes)
 }
 
 #[cfg(not(feature = "std"))]
 fn read_file(path: &str) -> Result<Vec<u8>, Error> {
-    anyhow::bail!(
+    bail_kind!(
+        Invalid,
         "cannot read wasm file `{path}`: files need the `std` feature; pass bytes instead"
     )
 }
@@ -159,14 +242,20 @@ fn to_binary(bytes: Vec<u8>, name: &str) -> Result<Vec<u8>, Error> {
 fn wat_to_binary(bytes: &[u8], name: &str) -> Result<Vec<u8>, Error> {
     match detect(bytes) {
         Ok(SourceKind::WasmText) => {}
-        _ => anyhow::bail!("module `{name}` is neither a wasm binary nor wasm text"),
+        _ => bail_kind!(
+            Invalid,
+            "module `{name}` is neither a wasm binary nor wasm text"
+        ),
     }
     let text = core::str::from_utf8(bytes)
-        .map_err(|e| anyhow::anyhow!("module `{name}` is not valid UTF-8 text: {e}"))?;
-    wat::parse_str(text).map_err(|e| anyhow::anyhow!("module `{name}` is not valid wasm text: {e}"))
+        .map_err(|e| fail!(Invalid, "module `{name}` is not valid UTF-8 text: {e}"))?;
+    wat::parse_str(text).map_err(|e| fail!(Invalid, "module `{name}` is not valid wasm text: {e}"))
 }
 
 #[cfg(not(feature = "std"))]
 fn wat_to_binary(_bytes: &[u8], name: &str) -> Result<Vec<u8>, Error> {
-    anyhow::bail!("module `{name}` is not a wasm binary (wasm text needs the `std` feature)")
+    bail_kind!(
+        Invalid,
+        "module `{name}` is not a wasm binary (wasm text needs the `std` feature)"
+    )
 }

@@ -537,3 +537,113 @@ fn malformed_request_json_from_a_plugin() {
     assert_eq!(raw(&empty).expect("an empty body is handle 0"), "");
     assert_eq!(server.paths(), ["/hello", "/bytes/0"]);
 }
+
+/// The kind and message of a call's error, and how long the call took.
+fn timed_error(plugin: &mut Plugin, input: &str) -> (interplug::ErrorKind, String, Duration) {
+    use interplug::ErrorExt;
+    let started = Instant::now();
+    let result = plugin.call::<&str, String>("http_request", input);
+    let took = started.elapsed();
+    match result {
+        Ok(output) => panic!("expected an error, got {output}"),
+        Err(error) => (error.kind(), format!("{error:#}"), took),
+    }
+}
+
+#[test]
+fn cancel_ends_a_trickling_response() {
+    let server = TestServer::start();
+    let mut plugin = plugin(&manifest(&["127.0.0.1"]));
+    let cancel = plugin.cancel_handle();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(400));
+        cancel.cancel()
+    });
+    let (kind, message, took) = timed_error(&mut plugin, &get(&server.url("/trickle/120")));
+    canceller
+        .join()
+        .expect("the canceller thread")
+        .expect("cancel");
+    assert_eq!(kind, interplug::ErrorKind::Cancelled, "{message}");
+    assert_contains(&message, &["cancelled", "/trickle/120"]);
+    assert!(took < Duration::from_millis(1400), "the call took {took:?}");
+    assert_usable(&mut plugin, &server);
+}
+
+#[test]
+fn cancel_ends_a_request_the_server_never_answers() {
+    let server = TestServer::start();
+    let mut plugin = plugin(&manifest(&["127.0.0.1"]));
+    let cancel = plugin.cancel_handle();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(400));
+        cancel.cancel()
+    });
+    let (kind, message, took) = timed_error(&mut plugin, &get(&server.url("/slow/8000")));
+    canceller
+        .join()
+        .expect("the canceller thread")
+        .expect("cancel");
+    assert_eq!(kind, interplug::ErrorKind::Cancelled, "{message}");
+    assert!(took < Duration::from_millis(1400), "the call took {took:?}");
+    assert_usable(&mut plugin, &server);
+}
+
+#[test]
+fn timeout_ends_a_trickling_response() {
+    let server = TestServer::start();
+    let manifest = manifest(&["127.0.0.1"]).with_timeout(Duration::from_millis(400));
+    let mut plugin = plugin(&manifest);
+    let (kind, message, took) = timed_error(&mut plugin, &get(&server.url("/trickle/120")));
+    assert_eq!(kind, interplug::ErrorKind::Timeout, "{message}");
+    assert_contains(&message, &["timeout", "/trickle/120"]);
+    assert!(took < Duration::from_millis(1400), "the call took {took:?}");
+    assert_usable(&mut plugin, &server);
+}
+
+#[test]
+fn a_host_header_naming_another_host_is_refused() {
+    let server = TestServer::start();
+    let mut plugin = plugin(&manifest(&["127.0.0.1"]));
+    let input = request(
+        &server.url("/echo"),
+        None,
+        json!({ "Host": "internal.admin.test" }),
+        None,
+    );
+    let (kind, message, _) = timed_error(&mut plugin, &input);
+    assert_eq!(kind, interplug::ErrorKind::PermissionDenied, "{message}");
+    assert_contains(&message, &["Host: internal.admin.test", "refused"]);
+    assert!(server.paths().is_empty(), "the server was contacted");
+    // The URL's own host is allowed (and sent once, by the client).
+    let own = format!("127.0.0.1:{}", server.port);
+    let output = ok(
+        &mut plugin,
+        &request(&server.url("/echo"), None, json!({ "host": own }), None),
+    );
+    let body = output["body"].as_str().unwrap_or_default();
+    assert_eq!(body.matches("host: ").count(), 1, "{body}");
+    assert!(body.contains(&format!("host: {own}")), "{body}");
+    assert_usable(&mut plugin, &server);
+}
+
+#[test]
+fn hop_by_hop_headers_from_a_plugin_are_dropped() {
+    let server = TestServer::start();
+    let mut plugin = plugin(&manifest(&["127.0.0.1"]));
+    let headers = json!({
+        "Transfer-Encoding": "chunked",
+        "Connection": "Upgrade",
+        "Upgrade": "h2c",
+        "X-Kept": "yes",
+    });
+    let output = ok(
+        &mut plugin,
+        &request(&server.url("/echo"), Some("POST"), headers, Some("body")),
+    );
+    let body = output["body"].as_str().unwrap_or_default();
+    assert!(body.contains("x-kept: yes"), "{body}");
+    assert!(!body.contains("transfer-encoding"), "{body}");
+    assert!(!body.contains("upgrade: h2c"), "{body}");
+    assert!(body.ends_with("\nbody"), "{body}");
+}

@@ -28,7 +28,10 @@ fn modules(src: &Path) -> BTreeMap<String, String> {
             .map(|t| strip(&t))
             .collect::<Vec<_>>()
             .join("\n");
-        modules.insert(name, text);
+        // `x.rs` and the folder `x/` are one module.
+        let module: &mut String = modules.entry(name).or_default();
+        module.push('\n');
+        module.push_str(&text);
     }
     modules
 }

@@ -84,7 +84,7 @@ fn long_calls_do_not_grow_the_native_stack() {
     assert_eq!(x, "14278579856471926526");
 
     let mut echo = Plugin::new(
-        &Manifest::new([Wasm::data(fixture_bytes("echo"))]),
+        Manifest::new([Wasm::data(fixture_bytes("echo"))]),
         [],
         false,
     )
@@ -96,7 +96,7 @@ fn long_calls_do_not_grow_the_native_stack() {
     assert!(output == input, "the 1 MiB echo differs");
 
     let mut vowels = Plugin::new(
-        &Manifest::new([Wasm::data(fixture_bytes("count_vowels"))]),
+        Manifest::new([Wasm::data(fixture_bytes("count_vowels"))]),
         [],
         false,
     )

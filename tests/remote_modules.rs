@@ -188,3 +188,23 @@ fn a_url_that_serves_no_wasm_fails_to_load() {
         "{message}"
     );
 }
+
+#[test]
+fn a_download_over_the_module_cap_is_refused_without_reading_it() {
+    use interplug::ErrorExt;
+    let server = server();
+    let too_big = interplug::sources::DEFAULT_MAX_MODULE_BYTES + 1;
+    let manifest = Manifest::new([Wasm::url(server.url(&format!("/bytes/{too_big}")))]);
+    let started = std::time::Instant::now();
+    let error = match Plugin::new(&manifest, [], false) {
+        Ok(_) => panic!("the plug-in should not load"),
+        Err(error) => error,
+    };
+    assert_eq!(
+        error.kind(),
+        interplug::ErrorKind::LimitExceeded,
+        "{error:#}"
+    );
+    assert!(format!("{error:#}").contains("larger than"), "{error:#}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}

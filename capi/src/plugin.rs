@@ -11,7 +11,9 @@ use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CString};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use interplug_core::{CancelHandle, CompiledPlugin, Function, Plugin, PluginBuilder};
+use interplug_core::{
+    CancelHandle, CompiledPlugin, ErrorExt, ErrorKind, Function, Plugin, PluginBuilder,
+};
 
 use crate::ffi::{bytes, c_string, guard, set_errmsg, str_arg};
 use crate::function::ExtismFunction;
@@ -139,12 +141,16 @@ impl ExtismPlugin {
         let Some(mut inner) = self.lock("extism_plugin_call") else {
             return -1;
         };
-        inner.error = None;
+        // The name or input may be the previous error (`extism_plugin_error`): keep
+        // its buffer alive until this call ends, then drop it.
+        let _previous_error = inner.error.take();
         // SAFETY: per this function's contract.
-        let name = unsafe { str_arg(name, "the function name") };
+        let name = unsafe { str_arg(name, "the function name") }.map(String::from);
         // SAFETY: per this function's contract.
         let input = unsafe { bytes(data, len, "the input") };
         let (name, input) = match (name, input) {
+            // The name is copied: it may be the previous output, which the reset
+            // below frees.
             (Ok(name), Ok(input)) => (name, input),
             (Err(message), _) | (_, Err(message)) => {
                 inner.error = Some(c_string(&message));
@@ -174,12 +180,12 @@ impl ExtismPlugin {
         let result = match ctx {
             None => inner
                 .plugin
-                .call_get_error_code::<&[u8], &[u8]>(name, input)
+                .call_get_error_code::<&[u8], &[u8]>(&name, input)
                 .map(|_| ()),
             Some(ctx) => inner
                 .plugin
                 .call_with_host_context_get_error_code::<&[u8], &[u8], _>(
-                    name,
+                    &name,
                     input,
                     HostContext(ctx),
                 )
@@ -192,7 +198,8 @@ impl ExtismPlugin {
                 let message = format!("{error:#}");
                 // A non-zero return without a message: libextism reports no error
                 // text, only the code.
-                let silent = rc != -1 && message == format!("Returned non-zero exit code: {rc}");
+                let silent = matches!(error.kind(), ErrorKind::Plugin { .. })
+                    && inner.plugin.current_plugin().error_message().is_none();
                 inner.error = (!silent).then(|| c_string(&message));
                 rc
             }

@@ -14,6 +14,7 @@
 //! | `/stream/<n>` | 200, no length, n bytes `x`, then the connection closes |
 //! | `/claims/<n>` | 200, `Content-Length: n` but only 10 bytes, then 5 s of silence |
 //! | `/slow/<ms>` | waits ms milliseconds, then 200 `slow` |
+//! | `/trickle/<n>` | 200, `Content-Length: n`, then one byte `x` per second |
 //! | `/redirect/out` | 302 to `http://evil.test/stolen` |
 //! | `/redirect/hello` | 302 to `/hello` |
 //! | `/redirect/loop` | 302 to itself |
@@ -192,6 +193,15 @@ fn respond(mut stream: TcpStream, request: &Received, shared: &Shared) -> std::i
         stream.write_all(b"0123456789")?;
         stream.flush()?;
         thread::sleep(Duration::from_secs(5));
+        return Ok(());
+    }
+    if let Some(n) = number("/trickle/") {
+        write_head(&mut stream, 200, &[], Some(n))?;
+        for _ in 0..n {
+            stream.write_all(b"x")?;
+            stream.flush()?;
+            thread::sleep(Duration::from_secs(1));
+        }
         return Ok(());
     }
     if let Some(n) = number("/bytes/") {

@@ -329,6 +329,27 @@ static void test_chaining(void) {
                            extism_plugin_output_length(p)) == 0 &&
             strcmp(output(p), "me, a longer input than before") == 0,
         "chained call: %s", output(p));
+  /* The previous error as the next input, then as the next name: its buffer must
+     stay valid during the call that replaces it (valgrind: no invalid read). */
+  CHECK(call_str(p, "no_such_function", "x") == -1 && extism_plugin_error(p) != NULL,
+        "unknown function fails");
+  char *saved = strdup(extism_plugin_error(p));
+  const char *err = extism_plugin_error(p);
+  CHECK(extism_plugin_call(p, "echo", (const uint8_t *)err, strlen(err)) == 0 &&
+            strcmp(output(p), saved) == 0,
+        "error as input: %s", output(p));
+  CHECK(call_str(p, "no_such_function", "x") == -1, "unknown function fails again");
+  CHECK(extism_plugin_call(p, extism_plugin_error(p), (const uint8_t *)"x", 1) == -1 &&
+            extism_plugin_error(p) != NULL &&
+            strstr(extism_plugin_error(p), "no_such_function") != NULL,
+        "error as name: %s", error_or(p, "(none)"));
+  free(saved);
+  /* The previous output (with its NUL) as the next function name. */
+  CHECK(extism_plugin_call(p, "echo", (const uint8_t *)"echo", 5) == 0, "echo name");
+  CHECK(extism_plugin_call(p, (const char *)extism_plugin_output_data(p),
+                           (const uint8_t *)"by name", 7) == 0 &&
+            strcmp(output(p), "by name") == 0,
+        "output as name: %s", error_or(p, output(p)));
   extism_plugin_free(p);
 }
 
