@@ -5,8 +5,8 @@
 
 use crate::{
     convert::{FromBytes, ToBytes},
-    function::Val,
     error::{bail_kind, fail, Failure},
+    function::Val,
     limits::Budget,
     memory::{ExtismMemory, MemoryError},
     Error,
@@ -366,8 +366,13 @@ impl CurrentPlugin {
     /// The bytes of a block as UTF-8 text.
     pub fn memory_str(&mut self, handle: MemoryHandle) -> Result<&mut str, Error> {
         let bytes = self.memory_bytes(handle)?;
-        core::str::from_utf8_mut(bytes)
-            .map_err(|e| fail!(Invalid, "block at {} is not valid UTF-8: {e}", handle.offset))
+        core::str::from_utf8_mut(bytes).map_err(|e| {
+            fail!(
+                Invalid,
+                "block at {} is not valid UTF-8: {e}",
+                handle.offset
+            )
+        })
     }
 
     /// The block a handle value refers to (an `I64` value naming a live block).

@@ -232,7 +232,12 @@ impl ExtismMemory {
                 .limit
                 .saturating_sub(self.bookkeeping_bytes(self.blocks.len() + 1));
             let room = usize::try_from(room).unwrap_or(usize::MAX);
-            let wanted = self.bytes.capacity().saturating_mul(2).min(room).max(top_usize);
+            let wanted = self
+                .bytes
+                .capacity()
+                .saturating_mul(2)
+                .min(room)
+                .max(top_usize);
             self.bytes
                 .try_reserve_exact(wanted - self.bytes.len())
                 .ok()?;
@@ -414,7 +419,10 @@ impl ExtismMemory {
             assert_eq!(u64::from(offset), end, "records do not tile the arena");
             assert!(record.len <= record.capacity && record.capacity > 0);
             let is_free = record.len == 0;
-            assert!(!(is_free && previous_free), "adjacent free ranges at {offset}");
+            assert!(
+                !(is_free && previous_free),
+                "adjacent free ranges at {offset}"
+            );
             if is_free {
                 free += 1;
                 assert!(self.free_ranges.contains(&(record.capacity, offset)));
