@@ -203,6 +203,8 @@ impl CurrentPlugin {
     pub(crate) fn begin_call(&mut self, input: &[u8]) -> Result<(), Error> {
         self.reset_memory();
         self.budget.clear_refusal();
+        // Fuel charged outside a call (a start function) is not this call's.
+        self.fuel_debt = 0;
         if input.is_empty() {
             return Ok(());
         }
