@@ -324,6 +324,10 @@ impl ExtismMemory {
     }
 
     /// The byte at absolute offset `offset`.
+    ///
+    /// # Errors
+    ///
+    /// [`MemoryError::OutOfBounds`] when the byte is outside the arena.
     #[inline]
     pub fn load_u8(&self, offset: u64) -> Result<u8, MemoryError> {
         let range = self.range(offset, 1)?;
@@ -331,6 +335,10 @@ impl ExtismMemory {
     }
 
     /// Eight bytes little-endian at absolute offset `offset`.
+    ///
+    /// # Errors
+    ///
+    /// [`MemoryError::OutOfBounds`] when the eight bytes are not all inside the arena.
     #[inline]
     pub fn load_u64(&self, offset: u64) -> Result<u64, MemoryError> {
         let range = self.range(offset, 8)?;
@@ -340,6 +348,10 @@ impl ExtismMemory {
     }
 
     /// Writes one byte at absolute offset `offset`.
+    ///
+    /// # Errors
+    ///
+    /// [`MemoryError::OutOfBounds`] when the byte is outside the arena.
     #[inline]
     pub fn store_u8(&mut self, offset: u64, value: u8) -> Result<(), MemoryError> {
         let range = self.range(offset, 1)?;
@@ -348,6 +360,10 @@ impl ExtismMemory {
     }
 
     /// Writes eight bytes little-endian at absolute offset `offset`.
+    ///
+    /// # Errors
+    ///
+    /// [`MemoryError::OutOfBounds`] when the eight bytes are not all inside the arena.
     #[inline]
     pub fn store_u64(&mut self, offset: u64, value: u64) -> Result<(), MemoryError> {
         let range = self.range(offset, 8)?;
@@ -356,24 +372,40 @@ impl ExtismMemory {
     }
 
     /// `len` bytes at absolute offset `offset`.
+    ///
+    /// # Errors
+    ///
+    /// [`MemoryError::OutOfBounds`] when the range is not inside the arena.
     pub fn slice(&self, offset: u64, len: u64) -> Result<&[u8], MemoryError> {
         let range = self.range(offset, len)?;
         Ok(&self.bytes[range])
     }
 
     /// `len` bytes at absolute offset `offset`, writable.
+    ///
+    /// # Errors
+    ///
+    /// [`MemoryError::OutOfBounds`] when the range is not inside the arena.
     pub fn slice_mut(&mut self, offset: u64, len: u64) -> Result<&mut [u8], MemoryError> {
         let range = self.range(offset, len)?;
         Ok(&mut self.bytes[range])
     }
 
     /// The bytes of the live block at `handle`.
+    ///
+    /// # Errors
+    ///
+    /// [`MemoryError::NotABlock`] when `handle` is not the start of a live block.
     pub fn block(&self, handle: u64) -> Result<&[u8], MemoryError> {
         let record = self.live(handle).ok_or(MemoryError::NotABlock { handle })?;
         self.slice(handle, u64::from(record.len))
     }
 
     /// The bytes of the live block at `handle`, writable.
+    ///
+    /// # Errors
+    ///
+    /// [`MemoryError::NotABlock`] when `handle` is not the start of a live block.
     pub fn block_mut(&mut self, handle: u64) -> Result<&mut [u8], MemoryError> {
         let record = self.live(handle).ok_or(MemoryError::NotABlock { handle })?;
         self.slice_mut(handle, u64::from(record.len))
