@@ -179,6 +179,21 @@ impl ExtismMemory {
 
     /// Reserves a block of `len` bytes and returns its handle, or `None` when `len` is
     /// 0 or the limit (or the host allocator) refuses. O(log blocks).
+    ///
+    /// ```
+    /// use interplug::memory::{ExtismMemory, RECORD_BYTES};
+    ///
+    /// let mut memory = ExtismMemory::new();
+    /// memory.set_limit(1024);
+    /// let a = memory.alloc(100).expect("fits");
+    /// let b = memory.alloc(10).expect("fits");
+    /// memory.free(a);
+    /// // The freed range is reused, and the rest of it split off.
+    /// assert_eq!(memory.alloc(40), Some(a));
+    /// // Block records count against the limit with the bytes.
+    /// assert_eq!(memory.footprint_bytes(), b + 10 + 3 * RECORD_BYTES);
+    /// assert_eq!(memory.alloc(2000), None);
+    /// ```
     pub fn alloc(&mut self, len: u64) -> Option<u64> {
         if len == 0 {
             return None;
