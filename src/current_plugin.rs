@@ -6,6 +6,7 @@
 use crate::{
     convert::{FromBytes, ToBytes},
     error::{bail_kind, fail, Failure},
+    function::Val,
     limits::Budget,
     memory::{ExtismMemory, MemoryError},
     val::Val,
@@ -207,6 +208,8 @@ impl CurrentPlugin {
     pub(crate) fn begin_call(&mut self, input: &[u8]) -> Result<(), Error> {
         self.reset_memory();
         self.budget.clear_refusal();
+        // Fuel charged outside a call (a start function) is not this call's.
+        self.fuel_debt = 0;
         if input.is_empty() {
             return Ok(());
         }
@@ -288,6 +291,11 @@ impl CurrentPlugin {
     }
 
     /// Sets a var as the plug-in's `var_set` would, within `max_var_bytes`.
+    ///
+    /// # Errors
+    ///
+    /// `LimitExceeded` when the var would pass `max_var_bytes` or the cap on var
+    /// entries, or vars are disabled; the vars are left as they were.
     pub fn set_var(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), Error> {
         self.vars.set(key, value)
     }
@@ -303,6 +311,11 @@ impl CurrentPlugin {
     }
 
     /// Allocates a block of `n` bytes.
+    ///
+    /// # Errors
+    ///
+    /// `Invalid` for 0 bytes; `OutOfMemory` when the block does not fit in the
+    /// memory budget.
     pub fn memory_alloc(&mut self, n: u64) -> Result<MemoryHandle, Error> {
         let offset = self.memory.alloc(n).ok_or_else(|| {
             if n == 0 {
@@ -322,6 +335,10 @@ impl CurrentPlugin {
     }
 
     /// Allocates a block holding `value`'s bytes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::memory_alloc`], and the error of encoding `value`.
     pub fn memory_new<'a, T: ToBytes<'a>>(&mut self, value: T) -> Result<MemoryHandle, Error> {
         let bytes = value.to_bytes()?;
         let bytes = bytes.as_ref();
@@ -341,6 +358,10 @@ impl CurrentPlugin {
     }
 
     /// Frees a block.
+    ///
+    /// # Errors
+    ///
+    /// None: a handle that is not a live block is ignored.
     pub fn memory_free(&mut self, handle: MemoryHandle) -> Result<(), Error> {
         self.memory.free(handle.offset);
         Ok(())
@@ -353,6 +374,10 @@ impl CurrentPlugin {
     }
 
     /// Length of the block at `offset` (0 when it is not a block).
+    ///
+    /// # Errors
+    ///
+    /// `Invalid` when `offset` is not the start of a live block.
     pub fn memory_length(&self, offset: u64) -> Result<u64, Error> {
         match self.memory.length(offset) {
             0 => Err(memory_error(MemoryError::NotABlock { handle: offset })),
@@ -361,6 +386,10 @@ impl CurrentPlugin {
     }
 
     /// The bytes of a block.
+    ///
+    /// # Errors
+    ///
+    /// `Invalid` when the handle's bytes are not inside the Extism memory.
     pub fn memory_bytes(&mut self, handle: MemoryHandle) -> Result<&mut [u8], Error> {
         self.memory
             .slice_mut(handle.offset, handle.length)
@@ -368,6 +397,10 @@ impl CurrentPlugin {
     }
 
     /// The bytes of a block as UTF-8 text.
+    ///
+    /// # Errors
+    ///
+    /// `Invalid` when the bytes are outside the Extism memory or not UTF-8.
     pub fn memory_str(&mut self, handle: MemoryHandle) -> Result<&mut str, Error> {
         let bytes = self.memory_bytes(handle)?;
         core::str::from_utf8_mut(bytes).map_err(|e| {
@@ -391,6 +424,11 @@ impl CurrentPlugin {
 
     /// Decodes the block a handle value refers to. The null handle decodes as empty
     /// bytes.
+    ///
+    /// # Errors
+    ///
+    /// `Invalid` when `value` is not an i64 naming a live block; the error of
+    /// decoding the bytes as `T`.
     pub fn memory_get_val<T: for<'a> FromBytes<'a>>(&mut self, value: &Val) -> Result<T, Error> {
         let offset = value
             .i64()
@@ -404,6 +442,10 @@ impl CurrentPlugin {
     }
 
     /// Encodes `data` into a new block and stores its handle in `slot`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::memory_alloc`], and the error of encoding `data`.
     pub fn memory_set_val<'a, T: ToBytes<'a>>(
         &mut self,
         slot: &mut Val,
@@ -415,6 +457,11 @@ impl CurrentPlugin {
     }
 
     /// The value given to `call_with_host_context` for the running call.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` outside `call_with_host_context`; `Invalid` when the context is
+    /// not a `T`.
     pub fn host_context<T: 'static>(&mut self) -> Result<&mut T, Error> {
         let context = self
             .host_context

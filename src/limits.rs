@@ -111,6 +111,10 @@ impl CancelHandle {
     }
 
     /// Asks the running call to stop; it fails with an error containing `cancel`.
+    ///
+    /// # Errors
+    ///
+    /// Never fails; the `Result` matches the `extism` crate.
     pub fn cancel(&self) -> Result<(), Error> {
         self.flag.store(true, Ordering::Release);
         Ok(())

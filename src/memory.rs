@@ -179,6 +179,21 @@ impl ExtismMemory {
 
     /// Reserves a block of `len` bytes and returns its handle, or `None` when `len` is
     /// 0 or the limit (or the host allocator) refuses. O(log blocks).
+    ///
+    /// ```
+    /// use interplug::memory::{ExtismMemory, RECORD_BYTES};
+    ///
+    /// let mut memory = ExtismMemory::new();
+    /// memory.set_limit(1024);
+    /// let a = memory.alloc(100).expect("fits");
+    /// let b = memory.alloc(10).expect("fits");
+    /// memory.free(a);
+    /// // The freed range is reused, and the rest of it split off.
+    /// assert_eq!(memory.alloc(40), Some(a));
+    /// // Block records count against the limit with the bytes.
+    /// assert_eq!(memory.footprint_bytes(), b + 10 + 3 * RECORD_BYTES);
+    /// assert_eq!(memory.alloc(2000), None);
+    /// ```
     pub fn alloc(&mut self, len: u64) -> Option<u64> {
         if len == 0 {
             return None;
@@ -324,6 +339,10 @@ impl ExtismMemory {
     }
 
     /// The byte at absolute offset `offset`.
+    ///
+    /// # Errors
+    ///
+    /// [`MemoryError::OutOfBounds`] when the byte is outside the arena.
     #[inline]
     pub fn load_u8(&self, offset: u64) -> Result<u8, MemoryError> {
         let range = self.range(offset, 1)?;
@@ -331,6 +350,10 @@ impl ExtismMemory {
     }
 
     /// Eight bytes little-endian at absolute offset `offset`.
+    ///
+    /// # Errors
+    ///
+    /// [`MemoryError::OutOfBounds`] when the eight bytes are not all inside the arena.
     #[inline]
     pub fn load_u64(&self, offset: u64) -> Result<u64, MemoryError> {
         let range = self.range(offset, 8)?;
@@ -340,6 +363,10 @@ impl ExtismMemory {
     }
 
     /// Writes one byte at absolute offset `offset`.
+    ///
+    /// # Errors
+    ///
+    /// [`MemoryError::OutOfBounds`] when the byte is outside the arena.
     #[inline]
     pub fn store_u8(&mut self, offset: u64, value: u8) -> Result<(), MemoryError> {
         let range = self.range(offset, 1)?;
@@ -348,6 +375,10 @@ impl ExtismMemory {
     }
 
     /// Writes eight bytes little-endian at absolute offset `offset`.
+    ///
+    /// # Errors
+    ///
+    /// [`MemoryError::OutOfBounds`] when the eight bytes are not all inside the arena.
     #[inline]
     pub fn store_u64(&mut self, offset: u64, value: u64) -> Result<(), MemoryError> {
         let range = self.range(offset, 8)?;
@@ -356,24 +387,40 @@ impl ExtismMemory {
     }
 
     /// `len` bytes at absolute offset `offset`.
+    ///
+    /// # Errors
+    ///
+    /// [`MemoryError::OutOfBounds`] when the range is not inside the arena.
     pub fn slice(&self, offset: u64, len: u64) -> Result<&[u8], MemoryError> {
         let range = self.range(offset, len)?;
         Ok(&self.bytes[range])
     }
 
     /// `len` bytes at absolute offset `offset`, writable.
+    ///
+    /// # Errors
+    ///
+    /// [`MemoryError::OutOfBounds`] when the range is not inside the arena.
     pub fn slice_mut(&mut self, offset: u64, len: u64) -> Result<&mut [u8], MemoryError> {
         let range = self.range(offset, len)?;
         Ok(&mut self.bytes[range])
     }
 
     /// The bytes of the live block at `handle`.
+    ///
+    /// # Errors
+    ///
+    /// [`MemoryError::NotABlock`] when `handle` is not the start of a live block.
     pub fn block(&self, handle: u64) -> Result<&[u8], MemoryError> {
         let record = self.live(handle).ok_or(MemoryError::NotABlock { handle })?;
         self.slice(handle, u64::from(record.len))
     }
 
     /// The bytes of the live block at `handle`, writable.
+    ///
+    /// # Errors
+    ///
+    /// [`MemoryError::NotABlock`] when `handle` is not the start of a live block.
     pub fn block_mut(&mut self, handle: u64) -> Result<&mut [u8], MemoryError> {
         let record = self.live(handle).ok_or(MemoryError::NotABlock { handle })?;
         self.slice_mut(handle, u64::from(record.len))
