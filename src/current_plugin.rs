@@ -6,7 +6,6 @@
 use crate::{
     convert::{FromBytes, ToBytes},
     error::{bail_kind, fail, Failure},
-    function::Val,
     limits::Budget,
     memory::{ExtismMemory, MemoryError},
     val::Val,
