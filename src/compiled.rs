@@ -203,10 +203,12 @@ impl CompiledPlugin {
         let mut store = Store::new(&compiled.engine, state);
         store.limiter(|state| state as &mut dyn wasmi::ResourceLimiter);
         let fueled = store.get_fuel().is_ok();
-        let init_fuel = compiled
-            .options
-            .fuel_limit
-            .map_or(INIT_FUEL, |limit| limit.min(INIT_FUEL));
+        let init_fuel = compiled.options.initialization_fuel.unwrap_or_else(|| {
+            compiled
+                .options
+                .fuel_limit
+                .map_or(INIT_FUEL, |limit| limit.min(INIT_FUEL))
+        });
         if fueled {
             store
                 .set_fuel(init_fuel)

@@ -29,6 +29,20 @@ pub struct MemoryHandle {
 }
 
 impl MemoryHandle {
+    /// A handle to `length` bytes at `offset`. Safe here (the `extism` crate marks it
+    /// `unsafe`): every access through a handle is bounds-checked.
+    pub fn new(offset: u64, length: u64) -> MemoryHandle {
+        MemoryHandle { offset, length }
+    }
+
+    /// The null handle (offset 0, length 0): an empty value.
+    pub fn null() -> MemoryHandle {
+        MemoryHandle {
+            offset: 0,
+            length: 0,
+        }
+    }
+
     /// The handle plug-ins see.
     pub fn offset(&self) -> u64 {
         self.offset
@@ -65,7 +79,7 @@ impl Vars {
             .map_or(0, |v| (key.len() + v.len()) as u64);
         let Some(value) = value else {
             self.values.remove(key);
-            self.bytes -= old;
+            self.bytes = self.bytes.saturating_sub(old);
             return Ok(());
         };
         if self.max_bytes == 0 {
@@ -74,7 +88,7 @@ impl Vars {
             ));
         }
         let new = (key.len() + value.len()) as u64;
-        let total = self.bytes - old + new;
+        let total = self.bytes.saturating_sub(old).saturating_add(new);
         if total > self.max_bytes {
             return Err(alloc::format!(
                 "var store full: setting `{key}` would use {total} bytes, more than \
@@ -323,9 +337,9 @@ impl CurrentPlugin {
         Val::I64(handle.offset as i64)
     }
 
-    /// Decodes the block a handle value refers to. The null handle decodes as empty
-    /// bytes.
-    pub fn memory_get_val<T: for<'a> FromBytes<'a>>(&mut self, value: &Val) -> Result<T, Error> {
+    /// Decodes the block a handle value refers to; `T` may borrow the block (`&str`,
+    /// `&[u8]`). The null handle decodes as empty bytes.
+    pub fn memory_get_val<'a, T: FromBytes<'a>>(&'a mut self, value: &Val) -> Result<T, Error> {
         let offset = value
             .i64()
             .ok_or_else(|| anyhow::anyhow!("expected an i64 memory handle, got {value:?}"))?
@@ -362,5 +376,94 @@ impl CurrentPlugin {
     /// The running call's input.
     pub fn input(&self) -> MemoryHandle {
         self.input
+    }
+}
+
+/// Accessors of the `extism` crate's `CurrentPlugin` (memory views, error, vars, time).
+impl CurrentPlugin {
+    /// The bytes of a block, writable (as [`CurrentPlugin::memory_bytes`]).
+    ///
+    /// # Errors
+    ///
+    /// The handle is outside the Extism memory.
+    pub fn memory_bytes_mut(&mut self, handle: MemoryHandle) -> Result<&mut [u8], Error> {
+        self.memory_bytes(handle)
+    }
+
+    /// The bytes of a block as UTF-8 text, writable.
+    ///
+    /// # Errors
+    ///
+    /// The handle is outside the Extism memory, or the bytes are not UTF-8.
+    pub fn memory_str_mut(&mut self, handle: MemoryHandle) -> Result<&mut str, Error> {
+        self.memory_str(handle)
+    }
+
+    /// Decodes a block; `T` may borrow it (`&str`, `&[u8]`).
+    ///
+    /// # Errors
+    ///
+    /// The handle is outside the Extism memory, or the bytes do not decode as `T`.
+    pub fn memory_get<'a, T: FromBytes<'a>>(
+        &'a mut self,
+        handle: MemoryHandle,
+    ) -> Result<T, Error> {
+        let bytes = self.memory.slice(handle.offset, handle.length)?;
+        T::from_bytes(bytes)
+    }
+
+    /// Length of the block at `offset`, 0 when it is not a block (the kernel's
+    /// `length_unsafe`; bounds are checked all the same).
+    ///
+    /// # Errors
+    ///
+    /// Never; the `Result` is the `extism` crate's signature.
+    pub fn memory_length_unsafe(&mut self, offset: u64) -> Result<u64, Error> {
+        Ok(self.memory.length(offset))
+    }
+
+    /// The plug-in's vars, writable. Changes made here are not counted against
+    /// `memory.max_var_bytes` (the host is trusted); the plug-in's own `var_set` is.
+    pub fn vars_mut(&mut self) -> &mut BTreeMap<String, Vec<u8>> {
+        &mut self.vars.values
+    }
+
+    /// The error message of the running call, as the plug-in (or
+    /// [`CurrentPlugin::set_error`]) set it; `None` when none is set or it is not UTF-8.
+    pub fn get_error(&mut self) -> Option<&str> {
+        if self.error == 0 {
+            return None;
+        }
+        let bytes = self.memory.block(self.error).ok()?;
+        core::str::from_utf8(bytes).ok()
+    }
+
+    /// Sets the running call's error message, as the kernel's `error_set` does: the
+    /// call fails with it. Returns the message block's offset and length.
+    ///
+    /// # Errors
+    ///
+    /// The message does not fit in the plug-in's memory budget
+    /// ([`ErrorKind::OutOfMemory`](crate::ErrorKind::OutOfMemory)).
+    pub fn set_error(&mut self, message: impl AsRef<str>) -> Result<(u64, u64), Error> {
+        let message = message.as_ref();
+        let handle = self.memory_new(message)?;
+        self.error = handle.offset;
+        Ok((handle.offset, message.len() as u64))
+    }
+
+    /// Clears the running call's error message.
+    pub fn clear_error(&mut self) {
+        self.error = 0;
+    }
+
+    /// Time left before the running call's timeout (`timeout_ms`); `None` without a
+    /// timeout or without a clock.
+    pub fn time_remaining(&self) -> Option<core::time::Duration> {
+        let deadline = self.deadline_ms?;
+        let now = self.clock.as_ref()?.now_ms();
+        Some(core::time::Duration::from_millis(
+            deadline.saturating_sub(now),
+        ))
     }
 }

@@ -34,10 +34,7 @@ pub(crate) fn check_imports(
             }
         } else if module_names.contains(&m) || (m == "main" && module_name != "main") {
             // Another module of the manifest; the linker checks the type.
-        } else if !functions
-            .iter()
-            .any(|f| f.namespace() == m && f.name() == n)
-        {
+        } else if !functions.iter().any(|f| f.module() == m && f.name() == n) {
             problems.push(format!(
                 "`{m}`.`{n}` ({}) is not provided: register a host function with that \
                  namespace and name",
@@ -82,10 +79,10 @@ pub(crate) fn define_host_function(
         .collect::<Result<Vec<_>, _>>()?;
     let ty = wasmi::FuncType::new(params, results.clone());
     let callback = function.callback.clone();
-    let label: Arc<str> = Arc::from(format!("{}::{}", function.namespace(), function.name()));
+    let label: Arc<str> = Arc::from(format!("{}::{}", function.module(), function.name()));
     linker
         .func_new(
-            function.namespace(),
+            function.module(),
             function.name(),
             ty,
             move |mut caller, inputs, outputs| {
@@ -107,7 +104,7 @@ pub(crate) fn define_host_function(
         .map_err(|e| {
             anyhow::anyhow!(
                 "cannot register host function `{}`.`{}`: {e}",
-                function.namespace(),
+                function.module(),
                 function.name()
             )
         })?;

@@ -449,6 +449,23 @@ impl Plugin {
     }
 }
 
+/// Methods of the `extism` crate's `Plugin` that the call API above does not cover.
+impl Plugin {
+    /// True when the plug-in was created with WASI (`with_wasi(true)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use interplug::Plugin;
+    /// let wat = r#"(module (func (export "noop") (result i32) i32.const 0))"#;
+    /// assert!(!Plugin::new(wat, [], false)?.has_wasi());
+    /// # Ok::<(), interplug::Error>(())
+    /// ```
+    pub fn has_wasi(&self) -> bool {
+        self.compiled.options().wasi
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -143,8 +143,9 @@ fn fetch(wasm: &Wasm) -> Result<Vec<u8>, Error> {
 }
 
 #[cfg(feature = "std")]
-fn read_file(path: &str) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read wasm file `{path}`: {e}"))
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("cannot read wasm file `{}`: {e}", path.display()))
 }
 
 #[cfg(not(feature = "std"))]

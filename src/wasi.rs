@@ -48,6 +48,12 @@ pub(crate) fn context(manifest: &Manifest, output: bool) -> Result<WasiCtx, Erro
     }
     let ctx = builder.build();
     for (host, guest) in manifest.allowed_paths.iter().flatten() {
+        let guest = guest.to_str().ok_or_else(|| {
+            crate::error::fail!(
+                Invalid,
+                "the WASI guest path {guest:?} (for `{host}`) is not UTF-8; use a UTF-8 path"
+            )
+        })?;
         let dir = open_allowed_dir(host, guest)?;
         ctx.push_preopened_dir(dir, guest).map_err(|e| {
             anyhow::anyhow!("cannot map allowed path `{host}` to `{guest}` for WASI: {e}")

@@ -3,7 +3,7 @@
 
 mod common;
 use common::{error_of, failing_host_fn, fixture_bytes, panicking_host_fn};
-use interplug::{CompiledPlugin, Manifest, Plugin, PluginBuilder, Pool, Wasm};
+use interplug::{CompiledPlugin, Manifest, Plugin, PluginBuilder, PoolBuilder, Wasm};
 use std::time::{Duration, Instant};
 
 fn limits_manifest() -> Manifest {
@@ -183,7 +183,10 @@ fn traps_keep_vars() {
 fn eight_threads_share_one_compiled_plugin() {
     let compiled =
         CompiledPlugin::new(PluginBuilder::new(fixture_bytes("count_vowels"))).expect("compiles");
-    let pool = Pool::new(compiled.clone(), 8);
+    let pool_source = compiled.clone();
+    let pool = PoolBuilder::new()
+        .with_max_instances(8)
+        .build(move || Plugin::new_from_compiled(&pool_source));
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let compiled = compiled.clone();
@@ -202,9 +205,12 @@ fn eight_threads_share_one_compiled_plugin() {
                         )
                     );
                     if i % 10 == t % 10 {
-                        let mut pooled = pool.get().expect("pool");
+                        let mut pooled = pool
+                            .get(std::time::Duration::from_secs(60))
+                            .expect("pool")
+                            .expect("an instance within a minute");
                         pooled
-                            .call::<&str, &str>("count_vowels", "o")
+                            .call::<&str, String>("count_vowels", "o")
                             .expect("pooled call");
                     }
                 }
@@ -214,7 +220,7 @@ fn eight_threads_share_one_compiled_plugin() {
     for thread in threads {
         thread.join().expect("no thread failed");
     }
-    assert!(pool.live_instances() <= 8);
+    assert!(pool.count() <= 8);
 }
 
 #[test]

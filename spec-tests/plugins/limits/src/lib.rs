@@ -87,14 +87,17 @@ pub fn log_flood() -> FnResult<()> {
     }
 }
 
-/// A real `i32.div_s` by zero (the compiler's zero check is removed).
-#[export_name = "div_zero"]
-pub extern "C" fn div_zero() -> i32 {
+/// Division by zero, checked: the call fails with the plug-in error "integer divide by
+/// zero" (no undefined behaviour: safe Rust cannot emit a bare `i32.div_s`, and a real
+/// division trap is covered by WAT tests on the host side).
+#[plugin_fn]
+pub fn div_zero() -> FnResult<String> {
     let a = black_box(1i32);
     let b = black_box(0i32);
-    // Promise the compiler that no check is needed, so it emits a bare i32.div_s.
-    unsafe { core::hint::assert_unchecked(b != 0 && a != i32::MIN) };
-    a / b
+    match a.checked_div(b) {
+        Some(q) => Ok(q.to_string()),
+        None => Err(Error::msg("integer divide by zero").into()),
+    }
 }
 
 #[export_name = "unreachable"]
@@ -102,12 +105,18 @@ pub extern "C" fn trap_unreachable() -> i32 {
     core::arch::wasm32::unreachable()
 }
 
-/// Reads 8 bytes at linear-memory address 0xFFFF_FF00 (far past any sane memory size).
+/// Reads 8 bytes of Extism memory at offset 0xFFFF_FF00, far past any block, through the
+/// PDK's safe `Memory` API: the host's bounds check (interplug) or the kernel's
+/// out-of-bounds trap (official runtime) fails the call. Defined behaviour for the
+/// plug-in: the out-of-bounds access happens on the host side of a kernel import.
 #[export_name = "oob"]
 pub extern "C" fn oob() -> i32 {
-    let p = black_box(0xFFFF_FF00usize) as *const u64;
-    let v = unsafe { p.read_volatile() };
-    v as i32
+    let wild = Memory(MemoryHandle {
+        offset: black_box(0xFFFF_FF00u64),
+        length: 8,
+    });
+    let bytes = wild.to_vec();
+    i32::from(bytes.first().copied().unwrap_or(0))
 }
 
 /// Deterministic busy work: `iters` rounds of an LCG step followed by a xor-shift.
