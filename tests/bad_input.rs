@@ -58,8 +58,7 @@ fn hash_mismatch_gives_both_hashes() {
         message.contains(&wrong) && message.contains(&actual),
         "{message}"
     );
-    let manifest =
-        Manifest::new([Wasm::file(fixture("echo")).with_hash(&actual)]);
+    let manifest = Manifest::new([Wasm::file(fixture("echo")).with_hash(&actual)]);
     let mut plugin = Plugin::new(&manifest, [], false).expect("right hash loads");
     assert_eq!(plugin.call::<&str, &str>("echo", "x").expect("call"), "x");
 }

@@ -364,3 +364,32 @@ fn assert_usable_after_fuel_error(plugin: &mut Plugin) {
     let message = error_of(plugin.call::<&str, &[u8]>("run", ""));
     assert!(message.contains("out of fuel"), "{message}");
 }
+
+#[test]
+fn wasm_traps_fail_the_call_with_kind_trap_and_the_plugin_recovers() {
+    // The traps safe Rust cannot produce without undefined behaviour (the `limits`
+    // plug-in checks these cases itself): a real `i32.div_s` by zero and a real
+    // out-of-bounds load of linear memory.
+    use interplug::{ErrorExt, ErrorKind};
+    let wat = r#"(module
+      (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+      (memory 1)
+      (global $calls (mut i32) (i32.const 0))
+      (func (export "div_zero") (result i32)
+        (i32.div_s (i32.const 1) (global.get $calls)))
+      (func (export "oob") (result i32)
+        (i32.wrap_i64 (i64.load (i32.const 0xFFFFFF00))))
+      (func (export "ok") (result i32)
+        (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+        (call $output_set (i64.const 0) (i64.const 0))
+        (i32.const 0)))"#;
+    let mut plugin = Plugin::new(wat, [], false).expect("loads");
+    for (function, text) in [("div_zero", "divide by zero"), ("oob", "out of bounds")] {
+        let error = plugin.call::<&str, &[u8]>(function, "").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Trap, "{function}: {error:#}");
+        assert!(format!("{error:#}").contains(text), "{function}: {error:#}");
+        plugin
+            .call::<&str, &[u8]>("ok", "")
+            .expect("usable after the trap");
+    }
+}

@@ -88,8 +88,9 @@ pub fn log_flood() -> FnResult<()> {
 }
 
 /// Division by zero, checked: the call fails with the plug-in error "integer divide by
-/// zero" (no undefined behaviour: safe Rust cannot emit a bare `i32.div_s`, and a real
-/// division trap is covered by WAT tests on the host side).
+/// zero". Safe Rust cannot emit a bare `i32.div_s` (the old version promised the
+/// compiler a false condition, undefined behaviour); the real division trap is tested
+/// with WAT on the host side.
 #[plugin_fn]
 pub fn div_zero() -> FnResult<String> {
     let a = black_box(1i32);
@@ -105,18 +106,20 @@ pub extern "C" fn trap_unreachable() -> i32 {
     core::arch::wasm32::unreachable()
 }
 
-/// Reads 8 bytes of Extism memory at offset 0xFFFF_FF00, far past any block, through the
-/// PDK's safe `Memory` API: the host's bounds check (interplug) or the kernel's
-/// out-of-bounds trap (official runtime) fails the call. Defined behaviour for the
-/// plug-in: the out-of-bounds access happens on the host side of a kernel import.
-#[export_name = "oob"]
-pub extern "C" fn oob() -> i32 {
-    let wild = Memory(MemoryHandle {
-        offset: black_box(0xFFFF_FF00u64),
-        length: 8,
-    });
-    let bytes = wild.to_vec();
-    i32::from(bytes.first().copied().unwrap_or(0))
+/// Looks up an Extism memory block at offset 0xFFFF_FF00, far past any block, through
+/// the PDK (the kernel's `length`), and fails the call with an "out of bounds" error
+/// when there is none, as there never is. Safe Rust cannot make a real out-of-bounds
+/// load without undefined behaviour; that trap is tested with WAT on the host side.
+#[plugin_fn]
+pub fn oob() -> FnResult<String> {
+    let wild = black_box(0xFFFF_FF00u64);
+    match Memory::find(wild) {
+        Some(block) => Ok(block.len().to_string()),
+        None => Err(Error::msg(format!(
+            "out of bounds: no Extism memory block at offset {wild:#x}"
+        ))
+        .into()),
+    }
 }
 
 /// Deterministic busy work: `iters` rounds of an LCG step followed by a xor-shift.
