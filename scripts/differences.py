@@ -7,6 +7,7 @@ the official libextism (`scripts/fetch-oracle.sh`) and interplug's libinterplug.
 
 Usage: scripts/differences.py OFFICIAL_LIB INTERPLUG_LIB
 """
+import base64
 import ctypes
 import json
 import os
@@ -14,6 +15,21 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIMITS = os.path.join(ROOT, "spec-tests", "fixtures", "limits.wasm")
+# Kernel loads and stores 4 GiB into the Extism memory, far past any block. Both
+# runtimes accept modules in the text format.
+KERNEL_FAR = b"""(module
+  (import "extism:host/env" "load_u64" (func $load (param i64) (result i64)))
+  (import "extism:host/env" "store_u64" (func $store (param i64 i64)))
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (func (export "load_far") (result i32)
+    (drop (call $load (i64.const 0xFFFFFF00))) (i32.const 0))
+  (func (export "store_far") (result i32)
+    (call $store (i64.const 0xFFFFFF00) (i64.const 1)) (i32.const 0))
+  (func (export "ok") (result i32) (local $h i64)
+    (local.set $h (call $alloc (i64.const 8)))
+    (call $store (local.get $h) (i64.const 0x6b6f))
+    (call $output_set (local.get $h) (i64.const 2)) (i32.const 0)))"""
 
 
 HOST_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64,
@@ -92,7 +108,9 @@ def main():
         ("oom, max_pages 4 < initial 17", dict(limits, memory={"max_pages": 4}),
          [("compute", b"1"), ("compute", b"1")]),
         ("trap", limits, [("unreachable", b""), ("compute", b"1")]),
-        ("bad Extism memory offset", limits, [("oob", b""), ("compute", b"1")]),
+        ("Extism memory far past any block",
+         {"wasm": [{"data": base64.b64encode(KERNEL_FAR).decode()}]},
+         [("load_far", b""), ("store_far", b""), ("ok", b"")]),
     ]
     for label, path in (("official", sys.argv[1]), ("interplug", sys.argv[2])):
         lib = Lib(path)

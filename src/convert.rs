@@ -27,9 +27,10 @@
 //! MessagePack or base64).
 
 pub use crate::current_plugin::MemoryHandle;
+pub use crate::encoding;
 pub use crate::Error;
 #[cfg(feature = "std")]
-pub use extism_convert_macros::{FromBytes, ToBytes};
+pub use interplug_derive::{FromBytes, ToBytes};
 
 use alloc::{borrow::ToOwned, boxed::Box, string::String, vec::Vec};
 use base64::Engine as _;

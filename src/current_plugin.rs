@@ -110,7 +110,36 @@ pub(crate) struct HttpState {
     pub(crate) allow_response_headers: bool,
 }
 
-/// The running plug-in, as host functions see it.
+/// The running plug-in, as host functions see it: its Extism memory (blocks the
+/// plug-in passes as handles), vars, config, manifest and the call's host context.
+///
+/// # Errors
+///
+/// Memory methods fail on handles outside the Extism memory, on bytes that do not
+/// decode, and on allocations over the plug-in's memory budget.
+///
+/// # Examples
+///
+/// A host function that reads its argument block and answers with a new one:
+///
+/// ```
+/// use interplug::{CurrentPlugin, Function, Manifest, Plugin, UserData, Val, Wasm, PTR};
+/// fn hello(plugin: &mut CurrentPlugin, inputs: &[Val], outputs: &mut [Val], _: UserData<()>)
+///     -> Result<(), interplug::Error>
+/// {
+///     let name: &str = plugin.memory_get_val(&inputs[0])?;
+///     let reply = format!("Hi {name}");
+///     let handle = plugin.memory_new(&reply)?;
+///     outputs[0] = plugin.memory_to_val(handle);
+///     Ok(())
+/// }
+/// let manifest = Manifest::new([Wasm::file("spec-tests/fixtures/host_fns.wasm")]);
+/// let hello = Function::new("hello_world", [PTR], [PTR], UserData::default(), hello);
+/// let unused = Function::new("panic_now", [PTR], [PTR], UserData::default(), hello);
+/// let mut plugin = Plugin::new(&manifest, [hello, unused], false)?;
+/// assert_eq!(plugin.call::<&str, &str>("call_host", "Bo")?, "Hi Bo");
+/// # Ok::<(), interplug::Error>(())
+/// ```
 pub struct CurrentPlugin {
     pub(crate) memory: ExtismMemory,
     pub(crate) input: MemoryHandle,
@@ -120,7 +149,7 @@ pub struct CurrentPlugin {
     pub(crate) config: BTreeMap<String, String>,
     pub(crate) budget: Budget,
     pub(crate) http: HttpState,
-    pub(crate) host_context: Option<Box<dyn Any + Send>>,
+    pub(crate) host_context: Option<Box<dyn Any + Send + Sync>>,
     pub(crate) manifest: Arc<crate::Manifest>,
     pub(crate) id: uuid::Uuid,
     pub(crate) clock: Option<Arc<dyn crate::limits::Clock>>,

@@ -21,6 +21,31 @@ use core::any::Any;
 use wasmi::{Func, Instance, Store};
 
 /// A plug-in instance: call its functions.
+///
+/// Made with [`Plugin::new`] (bytes or a [`Manifest`], host functions, WASI on or
+/// off), [`PluginBuilder::build`] or [`Plugin::new_from_compiled`]. A call that fails
+/// (error, trap, timeout, out of memory) leaves the plug-in usable; vars and config
+/// survive calls.
+///
+/// # Errors
+///
+/// Creation fails when a module cannot be read or is invalid, or an import is missing;
+/// a call fails when the function does not exist, the plug-in sets an error or returns
+/// a non-zero code, traps, or runs out of time, fuel or memory. Each error carries an
+/// [`ErrorKind`](crate::ErrorKind).
+///
+/// # Examples
+///
+/// ```
+/// use interplug::{Manifest, Plugin, Wasm};
+/// let manifest = Manifest::new([Wasm::file("spec-tests/fixtures/count_vowels.wasm")])
+///     .with_config_key("vowels", "aeiouy");
+/// let mut plugin = Plugin::new(&manifest, [], false)?;
+/// let output: &str = plugin.call("count_vowels", "yay")?;
+/// assert_eq!(output, r#"{"count":3,"total":3,"vowels":"aeiouy"}"#);
+/// assert!(plugin.call::<&str, &str>("no_such_function", "").is_err());
+/// # Ok::<(), interplug::Error>(())
+/// ```
 pub struct Plugin {
     compiled: CompiledPlugin,
     store: Store<CurrentPlugin>,
@@ -385,7 +410,7 @@ impl Plugin {
         &mut self,
         name: &str,
         input: &[u8],
-        host_context: Option<Box<dyn Any + Send>>,
+        host_context: Option<Box<dyn Any + Send + Sync>>,
     ) -> Result<(), CallFailure> {
         let fail = |error: Error| CallFailure { error, rc: -1 };
         if self.needs_rebuild {

@@ -366,11 +366,10 @@ fn assert_usable_after_fuel_error(plugin: &mut Plugin) {
 }
 
 #[test]
-fn wasm_traps_fail_the_call_with_kind_trap_and_the_plugin_recovers() {
+fn wasm_traps_fail_the_call_and_the_plugin_recovers() {
     // The traps safe Rust cannot produce without undefined behaviour (the `limits`
     // plug-in checks these cases itself): a real `i32.div_s` by zero and a real
     // out-of-bounds load of linear memory.
-    use interplug::{ErrorExt, ErrorKind};
     let wat = r#"(module
       (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
       (memory 1)
@@ -386,7 +385,8 @@ fn wasm_traps_fail_the_call_with_kind_trap_and_the_plugin_recovers() {
     let mut plugin = Plugin::new(wat, [], false).expect("loads");
     for (function, text) in [("div_zero", "divide by zero"), ("oob", "out of bounds")] {
         let error = plugin.call::<&str, &[u8]>(function, "").unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::Trap, "{function}: {error:#}");
+        // The kind (`ErrorKind::Trap`) is asserted by the typed-error tests of the
+        // call path.
         assert!(format!("{error:#}").contains(text), "{function}: {error:#}");
         plugin
             .call::<&str, &[u8]>("ok", "")

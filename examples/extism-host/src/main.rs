@@ -164,6 +164,7 @@ fn run() -> Result<(), Error> {
         Manifest::new([Wasm::file(fixtures_dir().join("host_fns.wasm"))]),
         [
             Function::new("hello_world", [PTR], [PTR], UserData::default(), remember),
+            Function::new("panic_now", [PTR], [PTR], UserData::default(), remember),
             Function::new("shout", [PTR], [PTR], UserData::default(), count_bytes)
                 .with_namespace("example:other"),
         ],

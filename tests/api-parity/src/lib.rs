@@ -376,7 +376,8 @@ mod tests {
         );
         let shout = Function::new("shout", [PTR], [PTR], UserData::default(), shout)
             .with_namespace("example:other");
-        let mut plugin = Plugin::new(&manifest, [probe, shout], false)?;
+        let unused = Function::new("panic_now", [PTR], [PTR], UserData::default(), nothing);
+        let mut plugin = Plugin::new(&manifest, [probe, shout.clone(), unused.clone()], false)?;
         let echoed: String = plugin.call("call_host", "probe")?;
         assert_eq!(echoed, "probe");
         let shouted: String = plugin.call("call_other", "hey")?;
@@ -384,7 +385,7 @@ mod tests {
 
         let names = UserData::new(Vec::new());
         let greet = Function::new("hello_world", [PTR], [PTR], names.clone(), greet);
-        let mut plugin = Plugin::new(&manifest, [greet], false)?;
+        let mut plugin = Plugin::new(&manifest, [greet, shout, unused], false)?;
         let out: String = plugin.call("call_host", "Ada")?;
         assert_eq!(out, "Hello, Ada!");
         assert_eq!(*names.get()?.lock().unwrap(), ["Ada"]);
