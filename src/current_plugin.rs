@@ -124,7 +124,7 @@ pub(crate) struct HttpState {
 ///
 /// ```
 /// use interplug::{CurrentPlugin, Function, Manifest, Plugin, UserData, Val, Wasm, PTR};
-/// fn hello(plugin: &mut CurrentPlugin, inputs: &[Val], outputs: &mut [Val], _: UserData<()>)
+/// fn say_hi(plugin: &mut CurrentPlugin, inputs: &[Val], outputs: &mut [Val], _: UserData<()>)
 ///     -> Result<(), interplug::Error>
 /// {
 ///     let name: &str = plugin.memory_get_val(&inputs[0])?;
@@ -134,9 +134,12 @@ pub(crate) struct HttpState {
 ///     Ok(())
 /// }
 /// let manifest = Manifest::new([Wasm::file("spec-tests/fixtures/host_fns.wasm")]);
-/// let hello = Function::new("hello_world", [PTR], [PTR], UserData::default(), hello);
-/// let unused = Function::new("panic_now", [PTR], [PTR], UserData::default(), hello);
-/// let mut plugin = Plugin::new(&manifest, [hello, unused], false)?;
+/// let hello = Function::new("hello_world", [PTR], [PTR], UserData::default(), say_hi);
+/// // The plug-in imports two more functions; this example does not call them.
+/// let panic_now = Function::new("panic_now", [PTR], [PTR], UserData::default(), say_hi);
+/// let shout = Function::new("shout", [PTR], [PTR], UserData::default(), say_hi)
+///     .with_namespace("example:other");
+/// let mut plugin = Plugin::new(&manifest, [hello, panic_now, shout], false)?;
 /// assert_eq!(plugin.call::<&str, &str>("call_host", "Bo")?, "Hi Bo");
 /// # Ok::<(), interplug::Error>(())
 /// ```

@@ -234,9 +234,11 @@ impl Function {
 /// let manifest = Manifest::new([Wasm::file("spec-tests/fixtures/host_fns.wasm")]);
 /// let calls = UserData::new(0u32);
 /// let hello = Function::new("hello_world", [PTR], [PTR], calls.clone(), hello_world);
-/// // The plug-in also imports `panic_now`; this test does not call it.
-/// let unused = Function::new("panic_now", [PTR], [PTR], UserData::new(0u32), hello_world);
-/// let mut plugin = Plugin::new(&manifest, [hello, unused], false)?;
+/// // The plug-in imports two more functions; this example does not call them.
+/// let panic_now = Function::new("panic_now", [PTR], [PTR], UserData::new(0u32), hello_world);
+/// let shout = Function::new("shout", [PTR], [PTR], UserData::new(0u32), hello_world)
+///     .with_namespace("example:other");
+/// let mut plugin = Plugin::new(&manifest, [hello, panic_now, shout], false)?;
 /// let greeting: String = plugin.call("call_host", "Ada")?;
 /// assert_eq!(greeting, "Hello, Ada! (call 1)");
 /// assert_eq!(*calls.get()?.lock().unwrap(), 1);
