@@ -1,4 +1,23 @@
 //! `PluginBuilder`: the options a plug-in is created with.
+//!
+//! Every method of the `extism` crate's builder is here. Those that configure
+//! wasmtime (its `Config`, code cache, profiler, core and memory dumps, debug info)
+//! are accepted and do nothing: interplug interprets with wasmi and has none of them.
+//!
+//! # Examples
+//!
+//! ```
+//! use interplug::{Manifest, PluginBuilder, Wasm};
+//! let manifest = Manifest::new([Wasm::file("spec-tests/fixtures/count_vowels.wasm")]);
+//! let mut plugin = PluginBuilder::new(manifest)
+//!     .with_wasi(false)
+//!     .with_fuel_limit(50_000_000)
+//!     .with_cache_disabled() // a wasmtime setting: accepted, no effect
+//!     .build()?;
+//! let output: String = plugin.call("count_vowels", "hello")?;
+//! assert!(output.starts_with(r#"{"count":2"#));
+//! # Ok::<(), interplug::Error>(())
+//! ```
 
 use crate::{
     current_plugin::CurrentPlugin, function::Function, limits::Clock, manifest::Manifest,
@@ -9,6 +28,7 @@ use alloc::{borrow::Cow, string::String, sync::Arc, vec::Vec};
 /// Builds a [`Plugin`](crate::Plugin) or [`CompiledPlugin`](crate::CompiledPlugin) step
 /// by step: [`PluginBuilder::build`] instantiates, [`PluginBuilder::compile`] compiles
 /// for many instances.
+#[derive(Clone)]
 pub struct PluginBuilder<'a> {
     pub(crate) source: WasmInput<'a>,
     pub(crate) functions: Vec<Function>,
@@ -24,6 +44,42 @@ pub(crate) struct Options {
     pub(crate) clock: Option<Arc<dyn Clock>>,
     pub(crate) http_response_headers: bool,
     pub(crate) wasi_output: bool,
+    /// Fuel for instantiation and initialisation, when set apart from the call limit.
+    pub(crate) initialization_fuel: Option<u64>,
+    /// Debug settings of the `extism` crate's builder; kept, unused by the engine.
+    pub(crate) debug: DebugOptions,
+}
+
+/// The profiling strategy of the `extism` crate's [`DebugOptions`] (a wasmtime
+/// setting). interplug has no JIT to profile: every value is accepted and ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProfilingStrategy {
+    /// No profiling.
+    #[default]
+    None,
+    /// Linux `perf` map files (ignored).
+    PerfMap,
+    /// `perf` jitdump files (ignored).
+    JitDump,
+    /// Intel VTune (ignored).
+    VTune,
+    /// The Pulley interpreter's profiler (ignored).
+    Pulley,
+}
+
+/// Debug settings of the `extism` crate (wasmtime profiling, core dumps, memory
+/// dumps, debug info). interplug accepts and keeps them and does nothing with them:
+/// its errors already name the failing function and trap.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DebugOptions {
+    /// Profiler to feed (ignored).
+    pub profiling_strategy: ProfilingStrategy,
+    /// Where to write a wasm core dump on a trap (ignored).
+    pub coredump: Option<crate::manifest::HostPath>,
+    /// Where to write the linear memory on a failure (ignored).
+    pub memdump: Option<crate::manifest::HostPath>,
+    /// Whether to emit native debug info (ignored).
+    pub debug_info: bool,
 }
 
 impl<'a> PluginBuilder<'a> {
@@ -39,6 +95,8 @@ impl<'a> PluginBuilder<'a> {
                 clock: crate::platform::default_clock(),
                 http_response_headers: false,
                 wasi_output: crate::platform::wasi_output_from_env(),
+                initialization_fuel: None,
+                debug: DebugOptions::default(),
             },
         }
     }
@@ -142,6 +200,70 @@ impl<'a> PluginBuilder<'a> {
     /// default unless `EXTISM_ENABLE_WASI_OUTPUT` is set).
     pub fn with_wasi_output(mut self, enable: bool) -> Self {
         self.options.wasi_output = enable;
+        self
+    }
+}
+
+/// The `extism` crate's builder methods for wasmtime and debug settings: accepted,
+/// documented, and (except the initialization fuel limit) without effect.
+impl PluginBuilder<'_> {
+    /// Bounds the fuel a module's start function and constructors may use while the
+    /// plug-in is instantiated (by default the call fuel limit, capped at
+    /// 500,000,000).
+    pub fn with_initialization_fuel_limit(mut self, fuel: u64) -> Self {
+        self.options.initialization_fuel = Some(fuel);
+        self
+    }
+
+    /// A wasmtime setting: accepted and ignored (no JIT to profile).
+    pub fn with_profiling_strategy<P>(mut self, _strategy: P) -> Self {
+        self.options.debug.profiling_strategy = ProfilingStrategy::None;
+        self
+    }
+
+    /// A wasmtime setting (core dump on trap): accepted, kept in the debug options,
+    /// and ignored.
+    #[cfg(feature = "std")]
+    pub fn with_coredump(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.options.debug.coredump = Some(path.into());
+        self
+    }
+
+    /// A wasmtime setting (linear memory dump on failure): accepted, kept in the debug
+    /// options, and ignored.
+    #[cfg(feature = "std")]
+    pub fn with_memdump(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.options.debug.memdump = Some(path.into());
+        self
+    }
+
+    /// A wasmtime setting (native debug info): accepted and ignored.
+    pub fn with_debug_info(mut self) -> Self {
+        self.options.debug.debug_info = true;
+        self
+    }
+
+    /// The `extism` crate's debug settings: accepted, kept, and ignored.
+    pub fn with_debug_options(mut self, options: DebugOptions) -> Self {
+        self.options.debug = options;
+        self
+    }
+
+    /// A wasmtime setting (on-disk code cache): accepted and ignored; interplug keeps
+    /// recently compiled modules in memory instead.
+    #[cfg(feature = "std")]
+    pub fn with_cache_config(self, _dir: impl Into<std::path::PathBuf>) -> Self {
+        self
+    }
+
+    /// A wasmtime setting (turns its code cache off): accepted and ignored.
+    pub fn with_cache_disabled(self) -> Self {
+        self
+    }
+
+    /// A `wasmtime::Config`: accepted (any value) and ignored; the engine is
+    /// interplug's wasmi configuration.
+    pub fn with_wasmtime_config<C>(self, _config: C) -> Self {
         self
     }
 }

@@ -171,6 +171,11 @@ impl CompiledPlugin {
         })
     }
 
+    /// The options the plug-in was built with.
+    pub(crate) fn options(&self) -> &Options {
+        &self.inner.options
+    }
+
     /// The manifest the plug-in was made from.
     pub fn manifest(&self) -> &Manifest {
         &self.inner.manifest
@@ -219,17 +224,19 @@ impl CompiledPlugin {
         let mut store = Store::new(&compiled.engine, state);
         store.limiter(|state| state as &mut dyn wasmi::ResourceLimiter);
         let fueled = store.get_fuel().is_ok();
-        let init_fuel = [
-            Some(INIT_FUEL),
-            limits.fuel_limit,
-            limits
-                .timeout_ms
-                .map(|ms| ms.saturating_mul(FUEL_SLICE).max(FUEL_SLICE)),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(INIT_FUEL);
+        let init_fuel = compiled.options.initialization_fuel.unwrap_or_else(|| {
+            [
+                Some(INIT_FUEL),
+                limits.fuel_limit,
+                limits
+                    .timeout_ms
+                    .map(|ms| ms.saturating_mul(FUEL_SLICE).max(FUEL_SLICE)),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(INIT_FUEL)
+        });
         if fueled {
             store
                 .set_fuel(init_fuel)

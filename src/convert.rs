@@ -2,10 +2,37 @@
 //!
 //! [`ToBytes`] turns a value into call input or host-function output;
 //! [`FromBytes`] turns call output or host-function input back into a value. The
-//! wrappers [`Json`], [`Msgpack`], [`Base64`] and [`Raw`] pick an encoding.
+//! wrappers [`Json`], [`Msgpack`], [`Base64`] and [`Raw`] pick an encoding, and
+//! [`encoding!`](crate::encoding) makes new ones. This is the `extism-convert` crate's
+//! surface (`extism::convert`), with `#[derive(ToBytes, FromBytes)]` under `std`.
+//!
+//! # Examples
+//!
+//! ```
+//! use interplug::convert::{FromBytes, Json, ToBytes};
+//! #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+//! struct Point { x: i32, y: i32 }
+//!
+//! let bytes = Json(Point { x: 1, y: 2 }).to_bytes()?;
+//! assert_eq!(bytes, br#"{"x":1,"y":2}"#);
+//! let Json(point): Json<Point> = FromBytes::from_bytes(&bytes)?;
+//! assert_eq!(point, Point { x: 1, y: 2 });
+//! # Ok::<(), interplug::Error>(())
+//! ```
+//!
+//! # Errors
+//!
+//! Encoding fails when serde cannot serialise the value; decoding fails when the bytes
+//! are not valid for the type (wrong length for a number, invalid UTF-8, JSON,
+//! MessagePack or base64).
 
-use crate::Error;
-use alloc::{borrow::ToOwned, string::String, vec::Vec};
+pub use crate::encoding;
+pub use crate::memory_handle::MemoryHandle;
+pub use crate::Error;
+#[cfg(feature = "std")]
+pub use interplug_derive::{FromBytes, ToBytes};
+
+use alloc::{borrow::ToOwned, boxed::Box, string::String, vec::Vec};
 use base64::Engine as _;
 
 /// A value that can be encoded as bytes for a plug-in.
@@ -50,6 +77,20 @@ pub struct Base64<T: AsRef<[u8]>>(pub T);
 /// The in-memory bytes of a plain-old-data value (bytemuck `Pod`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Raw<'a, T: bytemuck::Pod>(pub &'a T);
+
+impl<T> Json<T> {
+    /// The wrapped value.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> Msgpack<T> {
+    /// The wrapped value.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
 
 impl<T> From<T> for Json<T> {
     fn from(value: T) -> Self {
@@ -141,7 +182,7 @@ macro_rules! number_conversions {
         impl FromBytesOwned for $ty {
             fn from_bytes_owned(data: &[u8]) -> Result<Self, Error> {
                 let bytes = data.try_into().map_err(|_| {
-                    anyhow::anyhow!(
+                    crate::error::fail!(Invalid,
                         "expected {} bytes for a {}, got {}",
                         core::mem::size_of::<$ty>(),
                         stringify!($ty),
@@ -156,10 +197,135 @@ macro_rules! number_conversions {
 
 number_conversions!(i32, i64, u32, u64, f32, f64);
 
+/// A `bool` travels as one byte (0 or 1; any non-zero byte reads as `true`).
+impl ToBytes<'_> for bool {
+    type Bytes = [u8; 1];
+    fn to_bytes(&self) -> Result<Self::Bytes, Error> {
+        Ok([u8::from(*self)])
+    }
+}
+
+impl FromBytesOwned for bool {
+    fn from_bytes_owned(data: &[u8]) -> Result<Self, Error> {
+        match data.first() {
+            Some(byte) => Ok(*byte != 0),
+            None => Err(crate::error::fail!(
+                Invalid,
+                "expected one byte for a bool, got none"
+            )),
+        }
+    }
+}
+
+impl ToBytes<'_> for serde_json::Value {
+    type Bytes = Vec<u8>;
+    fn to_bytes(&self) -> Result<Self::Bytes, Error> {
+        serde_json::to_vec(self)
+            .map_err(|e| crate::error::fail!(Invalid, "cannot encode JSON: {e}"))
+    }
+}
+
+impl FromBytesOwned for serde_json::Value {
+    fn from_bytes_owned(data: &[u8]) -> Result<Self, Error> {
+        serde_json::from_slice(data).map_err(|e| crate::error::fail!(Invalid, "invalid JSON: {e}"))
+    }
+}
+
+impl FromBytesOwned for Box<[u8]> {
+    fn from_bytes_owned(data: &[u8]) -> Result<Self, Error> {
+        Ok(data.into())
+    }
+}
+
+/// Empty bytes decode as `None`, anything else as `Some` of the inner type.
+impl<'a, T: FromBytes<'a>> FromBytes<'a> for Option<T> {
+    fn from_bytes(data: &'a [u8]) -> Result<Self, Error> {
+        if data.is_empty() {
+            return Ok(None);
+        }
+        T::from_bytes(data).map(Some)
+    }
+}
+
+#[cfg(feature = "std")]
+impl<'a, T: FromBytes<'a>> FromBytes<'a> for std::io::Cursor<T> {
+    fn from_bytes(data: &'a [u8]) -> Result<Self, Error> {
+        T::from_bytes(data).map(std::io::Cursor::new)
+    }
+}
+
+impl FromBytesOwned for Base64<String> {
+    fn from_bytes_owned(data: &[u8]) -> Result<Self, Error> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|e| crate::error::fail!(Invalid, "invalid base64: {e}"))?;
+        String::from_utf8(bytes)
+            .map(Base64)
+            .map_err(|e| crate::error::fail!(Invalid, "base64 text is not UTF-8: {e}"))
+    }
+}
+
+/// Defines an encoding wrapper `Name<T>(pub T)` from a serialise and a deserialise
+/// function, as `extism_convert::encoding!` does:
+/// `encoding!(pub MyJson, serde_json::to_vec, serde_json::from_slice)`.
+///
+/// The functions' errors must convert into [`Error`](crate::Error).
+///
+/// # Examples
+///
+/// ```
+/// use interplug::convert::{FromBytes, ToBytes};
+/// interplug::encoding!(Pretty, serde_json::to_vec_pretty, serde_json::from_slice);
+///
+/// let bytes = Pretty(vec![1, 2]).to_bytes()?;
+/// assert!(bytes.contains(&b'\n'));
+/// let Pretty(back): Pretty<Vec<u8>> = FromBytes::from_bytes(&bytes)?;
+/// assert_eq!(back, [1, 2]);
+/// # Ok::<(), interplug::Error>(())
+/// ```
+#[macro_export]
+macro_rules! encoding {
+    ($pub:vis $name:ident, $to_vec:expr, $from_slice:expr) => {
+        #[doc = concat!("The `", stringify!($name), "` encoding of `T`.")]
+        #[derive(Debug)]
+        $pub struct $name<T>(pub T);
+
+        impl<T> $name<T> {
+            /// The wrapped value.
+            #[allow(dead_code)]
+            pub fn into_inner(self) -> T {
+                self.0
+            }
+        }
+
+        impl<T> ::core::convert::From<T> for $name<T> {
+            fn from(value: T) -> Self {
+                $name(value)
+            }
+        }
+
+        impl<T: $crate::__private::serde::de::DeserializeOwned> $crate::FromBytesOwned for $name<T> {
+            fn from_bytes_owned(data: &[u8]) -> ::core::result::Result<Self, $crate::Error> {
+                let value = $from_slice(data)?;
+                ::core::result::Result::Ok($name(value))
+            }
+        }
+
+        impl<'a, T: $crate::__private::serde::Serialize> $crate::ToBytes<'a> for $name<T> {
+            type Bytes = $crate::__private::Vec<u8>;
+            fn to_bytes(&self) -> ::core::result::Result<Self::Bytes, $crate::Error> {
+                let bytes = $to_vec(&self.0)?;
+                ::core::result::Result::Ok(bytes)
+            }
+        }
+    };
+}
+
 impl<T: serde::Serialize> ToBytes<'_> for Json<T> {
     type Bytes = Vec<u8>;
     fn to_bytes(&self) -> Result<Self::Bytes, Error> {
-        serde_json::to_vec(&self.0).map_err(|e| anyhow::anyhow!("cannot encode JSON: {e}"))
+        serde_json::to_vec(&self.0)
+            .map_err(|e| crate::error::fail!(Invalid, "cannot encode JSON: {e}"))
     }
 }
 
@@ -167,7 +333,7 @@ impl<T: serde::de::DeserializeOwned> FromBytesOwned for Json<T> {
     fn from_bytes_owned(data: &[u8]) -> Result<Self, Error> {
         serde_json::from_slice(data)
             .map(Json)
-            .map_err(|e| anyhow::anyhow!("invalid JSON: {e}"))
+            .map_err(|e| crate::error::fail!(Invalid, "invalid JSON: {e}"))
     }
 }
 
@@ -175,7 +341,8 @@ impl<T: serde::de::DeserializeOwned> FromBytesOwned for Json<T> {
 impl<T: serde::Serialize> ToBytes<'_> for Msgpack<T> {
     type Bytes = Vec<u8>;
     fn to_bytes(&self) -> Result<Self::Bytes, Error> {
-        rmp_serde::to_vec(&self.0).map_err(|e| anyhow::anyhow!("cannot encode MessagePack: {e}"))
+        rmp_serde::to_vec(&self.0)
+            .map_err(|e| crate::error::fail!(Invalid, "cannot encode MessagePack: {e}"))
     }
 }
 
@@ -184,7 +351,7 @@ impl<T: serde::de::DeserializeOwned> FromBytesOwned for Msgpack<T> {
     fn from_bytes_owned(data: &[u8]) -> Result<Self, Error> {
         rmp_serde::from_slice(data)
             .map(Msgpack)
-            .map_err(|e| anyhow::anyhow!("invalid MessagePack: {e}"))
+            .map_err(|e| crate::error::fail!(Invalid, "invalid MessagePack: {e}"))
     }
 }
 
@@ -200,7 +367,7 @@ impl FromBytesOwned for Base64<Vec<u8>> {
         base64::engine::general_purpose::STANDARD
             .decode(data)
             .map(Base64)
-            .map_err(|e| anyhow::anyhow!("invalid base64: {e}"))
+            .map_err(|e| crate::error::fail!(Invalid, "invalid base64: {e}"))
     }
 }
 
@@ -214,7 +381,11 @@ impl<'a, T: bytemuck::Pod> ToBytes<'a> for Raw<'a, T> {
 impl<'a, T: bytemuck::Pod> FromBytes<'a> for Raw<'a, T> {
     fn from_bytes(data: &'a [u8]) -> Result<Self, Error> {
         bytemuck::try_from_bytes(data).map(Raw).map_err(|e| {
-            anyhow::anyhow!("bytes do not form a {}: {e:?}", core::any::type_name::<T>())
+            crate::error::fail!(
+                Invalid,
+                "bytes do not form a {}: {e:?}",
+                core::any::type_name::<T>()
+            )
         })
     }
 }
@@ -227,7 +398,8 @@ impl<'a> FromBytes<'a> for &'a [u8] {
 
 impl<'a> FromBytes<'a> for &'a str {
     fn from_bytes(data: &'a [u8]) -> Result<Self, Error> {
-        core::str::from_utf8(data).map_err(|e| anyhow::anyhow!("output is not valid UTF-8: {e}"))
+        core::str::from_utf8(data)
+            .map_err(|e| crate::error::fail!(Invalid, "output is not valid UTF-8: {e}"))
     }
 }
 
@@ -241,7 +413,7 @@ impl FromBytesOwned for String {
     fn from_bytes_owned(data: &[u8]) -> Result<Self, Error> {
         core::str::from_utf8(data)
             .map(ToOwned::to_owned)
-            .map_err(|e| anyhow::anyhow!("output is not valid UTF-8: {e}"))
+            .map_err(|e| crate::error::fail!(Invalid, "output is not valid UTF-8: {e}"))
     }
 }
 

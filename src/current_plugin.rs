@@ -20,32 +20,7 @@ use alloc::{
 };
 use core::any::Any;
 
-/// A block of the Extism memory: its handle (offset) and length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct MemoryHandle {
-    /// Offset of the first byte (the handle plug-ins see).
-    pub offset: u64,
-    /// Length in bytes.
-    pub length: u64,
-}
-
-impl MemoryHandle {
-    /// The handle plug-ins see.
-    pub fn offset(&self) -> u64 {
-        self.offset
-    }
-
-    /// Length in bytes; `usize::MAX` for a length past the host's address space
-    /// (more than 4 GiB on a 32-bit host), which no access can then satisfy.
-    pub fn len(&self) -> usize {
-        usize::try_from(self.length).unwrap_or(usize::MAX)
-    }
-
-    /// True for an empty block.
-    pub fn is_empty(&self) -> bool {
-        self.length == 0
-    }
-}
+pub use crate::memory_handle::MemoryHandle;
 
 /// Default cap on the total size of vars: their keys, values and
 /// [`VAR_ENTRY_OVERHEAD`] per entry (`memory.max_var_bytes`).
@@ -132,7 +107,39 @@ pub(crate) struct HttpState {
     pub(crate) allow_response_headers: bool,
 }
 
-/// The running plug-in, as host functions see it.
+/// The running plug-in, as host functions see it: its Extism memory (blocks the
+/// plug-in passes as handles), vars, config, manifest and the call's host context.
+///
+/// # Errors
+///
+/// Memory methods fail on handles outside the Extism memory, on bytes that do not
+/// decode, and on allocations over the plug-in's memory budget.
+///
+/// # Examples
+///
+/// A host function that reads its argument block and answers with a new one:
+///
+/// ```
+/// use interplug::{CurrentPlugin, Function, Manifest, Plugin, UserData, Val, Wasm, PTR};
+/// fn say_hi(plugin: &mut CurrentPlugin, inputs: &[Val], outputs: &mut [Val], _: UserData<()>)
+///     -> Result<(), interplug::Error>
+/// {
+///     let name: &str = plugin.memory_get_val(&inputs[0])?;
+///     let reply = format!("Hi {name}");
+///     let handle = plugin.memory_new(&reply)?;
+///     outputs[0] = plugin.memory_to_val(handle);
+///     Ok(())
+/// }
+/// let manifest = Manifest::new([Wasm::file("spec-tests/fixtures/host_fns.wasm")]);
+/// let hello = Function::new("hello_world", [PTR], [PTR], UserData::default(), say_hi);
+/// // The plug-in imports two more functions; this example does not call them.
+/// let panic_now = Function::new("panic_now", [PTR], [PTR], UserData::default(), say_hi);
+/// let shout = Function::new("shout", [PTR], [PTR], UserData::default(), say_hi)
+///     .with_namespace("example:other");
+/// let mut plugin = Plugin::new(&manifest, [hello, panic_now, shout], false)?;
+/// assert_eq!(plugin.call::<&str, &str>("call_host", "Bo")?, "Hi Bo");
+/// # Ok::<(), interplug::Error>(())
+/// ```
 pub struct CurrentPlugin {
     pub(crate) memory: ExtismMemory,
     pub(crate) input: MemoryHandle,
@@ -142,7 +149,7 @@ pub struct CurrentPlugin {
     pub(crate) config: BTreeMap<String, String>,
     pub(crate) budget: Budget,
     pub(crate) http: HttpState,
-    pub(crate) host_context: Option<Box<dyn Any + Send>>,
+    pub(crate) host_context: Option<Box<dyn Any + Send + Sync>>,
     pub(crate) manifest: Arc<crate::Manifest>,
     pub(crate) id: uuid::Uuid,
     pub(crate) clock: Option<Arc<dyn crate::limits::Clock>>,
@@ -421,14 +428,14 @@ impl CurrentPlugin {
         Val::I64(handle.offset as i64)
     }
 
-    /// Decodes the block a handle value refers to. The null handle decodes as empty
-    /// bytes.
+    /// Decodes the block a handle value refers to; `T` may borrow the block (`&str`,
+    /// `&[u8]`). The null handle decodes as empty bytes.
     ///
     /// # Errors
     ///
     /// `Invalid` when `value` is not an i64 naming a live block; the error of
     /// decoding the bytes as `T`.
-    pub fn memory_get_val<T: for<'a> FromBytes<'a>>(&mut self, value: &Val) -> Result<T, Error> {
+    pub fn memory_get_val<'a, T: FromBytes<'a>>(&'a mut self, value: &Val) -> Result<T, Error> {
         let offset = value
             .i64()
             .ok_or_else(|| fail!(Invalid, "expected an i64 memory handle, got {value:?}"))?
@@ -486,4 +493,93 @@ impl CurrentPlugin {
 /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid).
 fn memory_error(error: MemoryError) -> Error {
     Error::new(Failure::from(error))
+}
+
+/// Accessors of the `extism` crate's `CurrentPlugin` (memory views, error, vars, time).
+impl CurrentPlugin {
+    /// The bytes of a block, writable (as [`CurrentPlugin::memory_bytes`]).
+    ///
+    /// # Errors
+    ///
+    /// The handle is outside the Extism memory.
+    pub fn memory_bytes_mut(&mut self, handle: MemoryHandle) -> Result<&mut [u8], Error> {
+        self.memory_bytes(handle)
+    }
+
+    /// The bytes of a block as UTF-8 text, writable.
+    ///
+    /// # Errors
+    ///
+    /// The handle is outside the Extism memory, or the bytes are not UTF-8.
+    pub fn memory_str_mut(&mut self, handle: MemoryHandle) -> Result<&mut str, Error> {
+        self.memory_str(handle)
+    }
+
+    /// Decodes a block; `T` may borrow it (`&str`, `&[u8]`).
+    ///
+    /// # Errors
+    ///
+    /// The handle is outside the Extism memory, or the bytes do not decode as `T`.
+    pub fn memory_get<'a, T: FromBytes<'a>>(
+        &'a mut self,
+        handle: MemoryHandle,
+    ) -> Result<T, Error> {
+        let bytes = self.memory.slice(handle.offset, handle.length)?;
+        T::from_bytes(bytes)
+    }
+
+    /// Length of the block at `offset`, 0 when it is not a block (the kernel's
+    /// `length_unsafe`; bounds are checked all the same).
+    ///
+    /// # Errors
+    ///
+    /// Never; the `Result` is the `extism` crate's signature.
+    pub fn memory_length_unsafe(&mut self, offset: u64) -> Result<u64, Error> {
+        Ok(self.memory.length(offset))
+    }
+
+    /// The plug-in's vars, writable. Changes made here are not counted against
+    /// `memory.max_var_bytes` (the host is trusted); the plug-in's own `var_set` is.
+    pub fn vars_mut(&mut self) -> &mut BTreeMap<String, Vec<u8>> {
+        &mut self.vars.values
+    }
+
+    /// The error message of the running call, as the plug-in (or
+    /// [`CurrentPlugin::set_error`]) set it; `None` when none is set or it is not UTF-8.
+    pub fn get_error(&mut self) -> Option<&str> {
+        if self.error == 0 {
+            return None;
+        }
+        let bytes = self.memory.block(self.error).ok()?;
+        core::str::from_utf8(bytes).ok()
+    }
+
+    /// Sets the running call's error message, as the kernel's `error_set` does: the
+    /// call fails with it. Returns the message block's offset and length.
+    ///
+    /// # Errors
+    ///
+    /// The message does not fit in the plug-in's memory budget
+    /// ([`ErrorKind::OutOfMemory`](crate::ErrorKind::OutOfMemory)).
+    pub fn set_error(&mut self, message: impl AsRef<str>) -> Result<(u64, u64), Error> {
+        let message = message.as_ref();
+        let handle = self.memory_new(message)?;
+        self.error = handle.offset;
+        Ok((handle.offset, message.len() as u64))
+    }
+
+    /// Clears the running call's error message.
+    pub fn clear_error(&mut self) {
+        self.error = 0;
+    }
+
+    /// Time left before the running call's timeout (`timeout_ms`); `None` without a
+    /// timeout or without a clock.
+    pub fn time_remaining(&self) -> Option<core::time::Duration> {
+        let deadline = self.deadline_ms?;
+        let now = self.clock.as_ref()?.now_ms();
+        Some(core::time::Duration::from_millis(
+            deadline.saturating_sub(now),
+        ))
+    }
 }

@@ -1,4 +1,29 @@
 //! Host functions: Rust code a plug-in can import.
+//!
+//! A [`Function`] names an import (`namespace::name`), its wasm signature, and the
+//! Rust closure that runs when the plug-in calls it; [`UserData`] is state the host
+//! shares with it. [`host_fn!`](crate::host_fn) writes the closure for functions whose
+//! parameters and result are memory blocks.
+//!
+//! # Examples
+//!
+//! ```
+//! use interplug::{CurrentPlugin, Function, UserData, Val, ValType};
+//! // `add(i64, i64) -> i64`, counting its calls in the user data.
+//! let add = Function::new(
+//!     "add",
+//!     [ValType::I64, ValType::I64],
+//!     [ValType::I64],
+//!     UserData::new(0u32),
+//!     |_plugin: &mut CurrentPlugin, inputs: &[Val], outputs: &mut [Val], calls: UserData<u32>| {
+//!         *calls.get()?.lock().unwrap() += 1;
+//!         outputs[0] = Val::I64(inputs[0].unwrap_i64() + inputs[1].unwrap_i64());
+//!         Ok(())
+//!     },
+//! );
+//! assert_eq!(add.namespace(), None);
+//! assert_eq!(add.module(), interplug::EXTISM_USER_MODULE);
+//! ```
 
 use crate::{
     current_plugin::CurrentPlugin,
@@ -24,9 +49,10 @@ impl<T> core::fmt::Debug for UserData<T> {
     }
 }
 
-impl<T> Default for UserData<T> {
+/// A `UserData` holding `T::default()` (as in the `extism` crate).
+impl<T: Default> Default for UserData<T> {
     fn default() -> Self {
-        UserData(None)
+        UserData::new(T::default())
     }
 }
 
@@ -36,11 +62,36 @@ impl<T> UserData<T> {
         UserData(Some(Arc::new(Lock::new(value))))
     }
 
-    /// The shared value; an error when this `UserData` was created empty.
+    /// A `UserData` holding nothing: [`UserData::get`] fails on it. Used where a C
+    /// host passes no data.
+    pub fn empty() -> Self {
+        UserData(None)
+    }
+
+    /// The shared value, behind its lock.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when this `UserData` was
+    /// created with [`UserData::empty`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use interplug::UserData;
+    /// let data = UserData::new(vec![1, 2]);
+    /// data.get()?.lock().unwrap().push(3);
+    /// assert_eq!(*data.get()?.lock().unwrap(), [1, 2, 3]);
+    /// assert!(UserData::<u8>::empty().get().is_err());
+    /// # Ok::<(), interplug::Error>(())
+    /// ```
     pub fn get(&self) -> Result<Arc<Lock<T>>, Error> {
-        self.0
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("this host function was given no user data"))
+        self.0.clone().ok_or_else(|| {
+            crate::error::fail!(
+                Invalid,
+                "this host function was given no user data; create it with UserData::new"
+            )
+        })
     }
 
     /// True when no value is held.
@@ -69,7 +120,7 @@ pub struct Function {
 impl core::fmt::Debug for Function {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Function")
-            .field("namespace", &self.namespace())
+            .field("namespace", &self.module())
             .field("name", &self.name)
             .field("params", &self.params)
             .field("results", &self.results)
@@ -110,8 +161,15 @@ impl Function {
         &self.name
     }
 
-    /// The import module; [`DEFAULT_NAMESPACE`] unless set.
-    pub fn namespace(&self) -> &str {
+    /// The namespace set with [`Function::with_namespace`], if any (the function is
+    /// then imported from [`DEFAULT_NAMESPACE`]); as in the `extism` crate.
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    /// The import module the function is linked under: its namespace, or
+    /// [`DEFAULT_NAMESPACE`] (`extism:host/user`) when none was set.
+    pub fn module(&self) -> &str {
         self.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE)
     }
 
@@ -138,16 +196,48 @@ impl Function {
 }
 
 /// Defines a host function whose parameters and result are [`crate::ToBytes`] /
-/// [`crate::FromBytes`] values carried in Extism memory blocks.
+/// [`crate::FromBytes`] values carried in Extism memory blocks (the plug-in passes
+/// and receives memory handles, [`PTR`](crate::PTR)).
 ///
-/// ```ignore
-/// host_fn!(greet(user_data: Counter; name: String) -> String {
-///     let counter = user_data.get()?;
-///     let mut counter = counter.lock().unwrap();
-///     counter.0 += 1;
-///     Ok(format!("Hello, {name}! (call {})", counter.0))
+/// `host_fn!(name(user_data: T; arg: Type, ...) -> Ret { body })` defines
+/// `fn name(&mut CurrentPlugin, &[Val], &mut [Val], UserData<T>) -> Result<(), Error>`,
+/// ready for [`Function::new`]. Without `user_data: T;` the user data is `()`. An
+/// argument may borrow the plug-in's memory (`&str`, `&[u8]`) when it is the only
+/// borrowing one, as with the `extism` crate.
+///
+/// # Errors
+///
+/// The generated function fails the plug-in's call when an argument is missing or is
+/// not a live memory block, when an argument does not decode as its type, when the
+/// body returns an error, or when the result does not fit in the plug-in's memory.
+///
+/// # Examples
+///
+/// The `host_fns` test plug-in calls `hello_world` (default namespace) from its
+/// `call_host` function:
+///
+/// ```
+/// use interplug::{host_fn, Function, Manifest, Plugin, UserData, Wasm, PTR};
+///
+/// host_fn!(hello_world(calls: u32; name: &str) -> String {
+///     let calls = calls.get()?;
+///     let mut calls = calls.lock().unwrap();
+///     *calls += 1;
+///     Ok(format!("Hello, {name}! (call {})", *calls))
 /// });
-/// let f = Function::new("greet", [PTR], [PTR], UserData::new(Counter(0)), greet);
+///
+/// let manifest = Manifest::new([Wasm::file("spec-tests/fixtures/host_fns.wasm")]);
+/// let calls = UserData::new(0u32);
+/// let hello = Function::new("hello_world", [PTR], [PTR], calls.clone(), hello_world);
+/// // The plug-in imports two more functions; this example does not call them.
+/// let panic_now = Function::new("panic_now", [PTR], [PTR], UserData::new(0u32), hello_world);
+/// let shout = Function::new("shout", [PTR], [PTR], UserData::new(0u32), hello_world)
+///     .with_namespace("example:other");
+/// let mut plugin = Plugin::new(&manifest, [hello, panic_now, shout], false)?;
+/// let greeting: String = plugin.call("call_host", "Ada")?;
+/// assert_eq!(greeting, "Hello, Ada! (call 1)");
+/// assert_eq!(*calls.get()?.lock().unwrap(), 1);
+/// # Ok::<(), interplug::Error>(())
 /// ```
 #[macro_export]
 macro_rules! host_fn {
@@ -160,13 +250,16 @@ macro_rules! host_fn {
             plugin: &mut $crate::CurrentPlugin,
             inputs: &[$crate::Val],
             outputs: &mut [$crate::Val],
-            $user_data: $crate::UserData<$dataty>,
+            mut $user_data: $crate::UserData<$dataty>,
         ) -> ::core::result::Result<(), $crate::Error> {
             let mut index = 0usize;
             $(
                 let $arg: $argty = {
                     let value = inputs.get(index).ok_or_else(|| {
-                        $crate::Error::msg(concat!("missing argument `", stringify!($arg), "`"))
+                        $crate::Error::msg(concat!(
+                            "host function `", stringify!($name), "` was called without its argument `",
+                            stringify!($arg), "`: check the import's signature"
+                        ))
                     })?;
                     index += 1;
                     plugin.memory_get_val(value)?

@@ -14,6 +14,10 @@
 //! # Ok::<(), interplug::Error>(())
 //! ```
 //!
+//! Everything the `extism` crate 1.x exports exists here with a signature that
+//! accepts at least what extism's accepts; wasmtime-only settings are accepted and
+//! documented as no-ops (the README has the table, item by item).
+//!
 //! Features: `std` (files, wall clock, threads, TOML, WAT, MessagePack), `wasi`
 //! (WASI preview 1), `http` (`http_request`). All on by default; without them the
 //! core builds for `no_std` targets with `alloc`.
@@ -37,14 +41,18 @@ mod http;
 mod limiter;
 pub mod limits;
 mod link;
+#[cfg(feature = "std")]
+mod log_callback;
 pub mod manifest;
 pub mod memory;
+mod memory_handle;
 mod module_cache;
 mod platform;
 mod plugin;
 #[cfg(feature = "std")]
 mod pool;
 mod run;
+pub mod sdk;
 pub mod sources;
 mod typed;
 mod val;
@@ -59,28 +67,49 @@ mod wasm_input;
 /// The error type of every fallible operation (an `anyhow::Error`, as in `extism`).
 pub type Error = anyhow::Error;
 
-pub use builder::PluginBuilder;
+pub use builder::{DebugOptions, PluginBuilder, ProfilingStrategy};
 pub use compiled::CompiledPlugin;
 pub use convert::{Base64, FromBytes, FromBytesOwned, Json, Msgpack, Raw, ToBytes};
-pub use current_plugin::{CurrentPlugin, MemoryHandle};
+pub use current_plugin::{CurrentPlugin, MemoryHandle, DEFAULT_MAX_VAR_BYTES};
 pub use error::{ErrorExt, ErrorKind, Failure};
-pub use function::{Function, UserData, DEFAULT_NAMESPACE};
+pub use function::{Function, Lock, UserData, DEFAULT_NAMESPACE};
 pub use limits::{CancelHandle, Clock};
+#[cfg(feature = "std")]
+pub use log_callback::set_log_callback;
 pub use manifest::{HttpRequest, Manifest, MemoryOptions, Wasm, WasmMetadata};
 pub use plugin::Plugin;
 #[cfg(feature = "std")]
-pub use pool::{Pool, PooledPlugin};
+pub use pool::{Pool, PoolBuilder, PoolPlugin};
 pub use val::{Val, ValType, PTR};
 #[cfg(feature = "wasi")]
 pub use wasi::DEFAULT_MAX_OPEN_FILES;
 pub use wasm_input::WasmInput;
+
+/// The import module of the Extism kernel functions (`input_load_u64`, `alloc`...).
+pub const EXTISM_ENV_MODULE: &str = env::ENV_MODULE;
+
+/// The import module of host functions without a namespace
+/// (= [`DEFAULT_NAMESPACE`]).
+pub const EXTISM_USER_MODULE: &str = DEFAULT_NAMESPACE;
 
 /// The version of interplug.
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
 
+/// The Extism version whose API and ABI interplug implements, with interplug's own:
+/// `1.41.0+interplug.<version>` (the C API's `extism_version` gives the same).
+///
+/// ```
+/// assert!(interplug::extism_version().starts_with("1."));
+/// ```
+pub fn extism_version() -> &'static str {
+    concat!("1.41.0+interplug.", env!("CARGO_PKG_VERSION"))
+}
+
 #[doc(hidden)]
 pub mod __private {
+    pub use alloc::vec::Vec;
     pub use anyhow;
+    pub use serde;
 }

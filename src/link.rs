@@ -35,10 +35,7 @@ pub(crate) fn check_imports(
                  WASI on (with_wasi(true))"
             )),
             ImportProvider::HostFunction => {
-                if !functions
-                    .iter()
-                    .any(|f| f.namespace() == m && f.name() == n)
-                {
+                if !functions.iter().any(|f| f.module() == m && f.name() == n) {
                     problems.push(format!(
                         "`{m}`.`{n}` ({}) is not provided: register a host function with that \
                          namespace and name",
@@ -86,10 +83,10 @@ pub(crate) fn define_host_function(
         .collect::<Result<Vec<_>, _>>()?;
     let ty = wasmi::FuncType::new(params, results.clone());
     let callback = function.callback.clone();
-    let label: Arc<str> = Arc::from(format!("{}::{}", function.namespace(), function.name()));
+    let label: Arc<str> = Arc::from(format!("{}::{}", function.module(), function.name()));
     linker
         .func_new(
-            function.namespace(),
+            function.module(),
             function.name(),
             ty,
             move |mut caller, inputs, outputs| {
@@ -118,7 +115,7 @@ pub(crate) fn define_host_function(
             fail!(
                 Invalid,
                 "cannot register host function `{}`.`{}`: {e}",
-                function.namespace(),
+                function.module(),
                 function.name()
             )
         })?;

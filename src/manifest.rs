@@ -2,15 +2,42 @@
 //!
 //! The JSON shape is the one of Extism 1.x manifests. Unknown fields are rejected
 //! with an error naming them, so a typo never silently drops a permission or limit.
+//!
+//! The types and builders have the shape of the `extism-manifest` crate: a manifest
+//! written for `extism` builds unchanged.
+//!
+//! # Examples
+//!
+//! ```
+//! use interplug::{Manifest, MemoryOptions, Wasm};
+//! let manifest = Manifest::new([Wasm::file("spec-tests/fixtures/count_vowels.wasm")])
+//!     .with_config_key("vowels", "aeiou")
+//!     .with_memory_options(MemoryOptions::new().with_max_pages(64))
+//!     .with_timeout(std::time::Duration::from_secs(2));
+//! let json = manifest.to_json();
+//! assert_eq!(Manifest::from_json(&json)?, manifest);
+//! # Ok::<(), interplug::Error>(())
+//! ```
 
-use alloc::{
-    collections::BTreeMap,
-    format,
-    string::{String, ToString},
-    vec::Vec,
-};
+use alloc::{collections::BTreeMap, format, string::String, vec::Vec};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+
+/// A path on the host: a `PathBuf` with `std`, text without (as in `extism-manifest`,
+/// whose paths are `PathBuf`s).
+#[cfg(feature = "std")]
+pub type HostPath = std::path::PathBuf;
+/// A path on the host: a `PathBuf` with `std`, text without (as in `extism-manifest`,
+/// whose paths are `PathBuf`s).
+#[cfg(not(feature = "std"))]
+pub type HostPath = String;
+
+/// The old name of [`MemoryOptions`] (kept by `extism-manifest`).
+pub type ManifestMemory = MemoryOptions;
+
+/// The old name of [`Wasm`] (kept, deprecated, by `extism-manifest`).
+#[deprecated(note = "use `Wasm`")]
+pub type ManifestWasm = Wasm;
 
 /// Limits on the memory a plug-in may use.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +54,31 @@ pub struct MemoryOptions {
     /// disables vars).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_var_bytes: Option<u64>,
+}
+
+impl MemoryOptions {
+    /// No limits beyond the defaults.
+    pub fn new() -> Self {
+        MemoryOptions::default()
+    }
+
+    /// Sets the memory budget in 64 KiB pages.
+    pub fn with_max_pages(mut self, pages: u32) -> Self {
+        self.max_pages = Some(pages);
+        self
+    }
+
+    /// Sets the largest HTTP response body a plug-in may receive.
+    pub fn with_max_http_response_bytes(mut self, bytes: u64) -> Self {
+        self.max_http_response_bytes = Some(bytes);
+        self
+    }
+
+    /// Sets the largest total size of the plug-in's vars (0 disables vars).
+    pub fn with_max_var_bytes(mut self, bytes: u64) -> Self {
+        self.max_var_bytes = Some(bytes);
+        self
+    }
 }
 
 /// An HTTP request that fetches a wasm module (also the `http_request` shape).
@@ -84,7 +136,7 @@ pub enum Wasm {
     /// A file on the host (needs the `std` feature to be read).
     File {
         /// Path of the `.wasm` (or `.wat`) file.
-        path: String,
+        path: HostPath,
         /// Name and hash.
         meta: WasmMetadata,
     },
@@ -105,10 +157,37 @@ pub enum Wasm {
 }
 
 impl Wasm {
-    /// A module read from a file.
+    /// A module read from a file (any `AsRef<Path>`: `&str`, `String`, `PathBuf`...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use interplug::Wasm;
+    /// let dir = std::path::Path::new("spec-tests/fixtures");
+    /// let wasm = Wasm::file(dir.join("count_vowels.wasm")).with_name("main");
+    /// assert_eq!(wasm.meta().name.as_deref(), Some("main"));
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn file(path: impl AsRef<std::path::Path>) -> Self {
+        Wasm::File {
+            path: path.as_ref().to_path_buf(),
+            meta: WasmMetadata::default(),
+        }
+    }
+
+    /// A module read from a file (reading files needs the `std` feature).
+    #[cfg(not(feature = "std"))]
     pub fn file(path: impl AsRef<str>) -> Self {
         Wasm::File {
-            path: path.as_ref().to_string(),
+            path: String::from(path.as_ref()),
+            meta: WasmMetadata::default(),
+        }
+    }
+
+    /// A module fetched with this HTTP request (needs the `http` feature).
+    pub fn http(req: impl Into<HttpRequest>) -> Self {
+        Wasm::Url {
+            req: req.into(),
             meta: WasmMetadata::default(),
         }
     }
@@ -162,6 +241,22 @@ impl From<Vec<u8>> for Wasm {
     }
 }
 
+impl From<HttpRequest> for Wasm {
+    fn from(req: HttpRequest) -> Self {
+        Wasm::http(req)
+    }
+}
+
+#[cfg(feature = "std")]
+impl From<std::path::PathBuf> for Wasm {
+    fn from(path: std::path::PathBuf) -> Self {
+        Wasm::File {
+            path,
+            meta: WasmMetadata::default(),
+        }
+    }
+}
+
 impl From<&[u8]> for Wasm {
     fn from(data: &[u8]) -> Self {
         Wasm::data(data.to_vec())
@@ -174,7 +269,7 @@ impl From<&[u8]> for Wasm {
 #[serde(deny_unknown_fields)]
 struct RawWasm {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    path: Option<String>,
+    path: Option<HostPath>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     data: Option<RawData>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -294,7 +389,7 @@ pub struct Manifest {
     pub allowed_hosts: Option<Vec<String>>,
     /// Host directory (prefix `ro:` for read-only) -> guest path, for WASI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_paths: Option<BTreeMap<String, String>>,
+    pub allowed_paths: Option<BTreeMap<String, HostPath>>,
     /// Wall-clock limit of one call, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
@@ -311,13 +406,14 @@ impl Manifest {
 
     /// Parses a JSON manifest.
     pub fn from_json(text: &str) -> Result<Self, crate::Error> {
-        serde_json::from_str(text).map_err(|e| anyhow::anyhow!("invalid JSON manifest: {e}"))
+        serde_json::from_str(text)
+            .map_err(|e| crate::error::fail!(Invalid, "invalid JSON manifest: {e}"))
     }
 
     /// Parses a TOML manifest.
     #[cfg(feature = "std")]
     pub fn from_toml(text: &str) -> Result<Self, crate::Error> {
-        toml::from_str(text).map_err(|e| anyhow::anyhow!("invalid TOML manifest: {e}"))
+        toml::from_str(text).map_err(|e| crate::error::fail!(Invalid, "invalid TOML manifest: {e}"))
     }
 
     /// The manifest as JSON.
@@ -367,10 +463,30 @@ impl Manifest {
     }
 
     /// Maps host directory `host` (prefix `ro:` for read-only) to `guest` for WASI.
+    #[cfg(feature = "std")]
+    pub fn with_allowed_path(
+        mut self,
+        host: impl Into<String>,
+        guest: impl AsRef<std::path::Path>,
+    ) -> Self {
+        self.allowed_paths
+            .get_or_insert_with(BTreeMap::new)
+            .insert(host.into(), guest.as_ref().to_path_buf());
+        self
+    }
+
+    /// Maps host directory `host` (prefix `ro:` for read-only) to `guest` for WASI.
+    #[cfg(not(feature = "std"))]
     pub fn with_allowed_path(mut self, host: impl Into<String>, guest: impl AsRef<str>) -> Self {
         self.allowed_paths
             .get_or_insert_with(BTreeMap::new)
-            .insert(host.into(), guest.as_ref().to_string());
+            .insert(host.into(), String::from(guest.as_ref()));
+        self
+    }
+
+    /// Replaces the WASI directory mappings (host directory -> guest path).
+    pub fn with_allowed_paths(mut self, paths: impl Iterator<Item = (String, HostPath)>) -> Self {
+        self.allowed_paths = Some(paths.collect());
         self
     }
 
@@ -395,6 +511,20 @@ impl Manifest {
     pub fn with_timeout(mut self, timeout: core::time::Duration) -> Self {
         self.timeout_ms = Some(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
         self
+    }
+}
+
+/// The manifest as JSON bytes (the `extism-manifest` crate offers this conversion).
+impl From<Manifest> for alloc::borrow::Cow<'_, [u8]> {
+    fn from(manifest: Manifest) -> Self {
+        alloc::borrow::Cow::Owned(manifest.to_json().into_bytes())
+    }
+}
+
+/// The manifest as JSON bytes.
+impl From<&Manifest> for alloc::borrow::Cow<'_, [u8]> {
+    fn from(manifest: &Manifest) -> Self {
+        alloc::borrow::Cow::Owned(manifest.to_json().into_bytes())
     }
 }
 
@@ -469,7 +599,7 @@ mod tests {
         );
         prop_oneof![
             ("[ -~]{0,20}", meta.clone()).prop_map(|(p, (name, hash))| Wasm::File {
-                path: p,
+                path: p.into(),
                 meta: WasmMetadata { name, hash }
             }),
             (proptest::collection::vec(any::<u8>(), 0..64), meta.clone()).prop_map(
@@ -515,7 +645,8 @@ mod tests {
                     },
                     config,
                     allowed_hosts: hosts,
-                    allowed_paths: paths,
+                    allowed_paths: paths
+                        .map(|paths| paths.into_iter().map(|(h, g)| (h, g.into())).collect()),
                     timeout_ms: timeout,
                 },
             )

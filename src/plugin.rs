@@ -25,6 +25,31 @@ use core::any::Any;
 use wasmi::{Func, Instance, Store};
 
 /// A plug-in instance: call its functions.
+///
+/// Made with [`Plugin::new`] (bytes or a [`Manifest`], host functions, WASI on or
+/// off), [`PluginBuilder::build`] or [`Plugin::new_from_compiled`]. A call that fails
+/// (error, trap, timeout, out of memory) leaves the plug-in usable; vars and config
+/// survive calls.
+///
+/// # Errors
+///
+/// Creation fails when a module cannot be read or is invalid, or an import is missing;
+/// a call fails when the function does not exist, the plug-in sets an error or returns
+/// a non-zero code, traps, or runs out of time, fuel or memory. Each error carries an
+/// [`ErrorKind`](crate::ErrorKind).
+///
+/// # Examples
+///
+/// ```
+/// use interplug::{Manifest, Plugin, Wasm};
+/// let manifest = Manifest::new([Wasm::file("spec-tests/fixtures/count_vowels.wasm")])
+///     .with_config_key("vowels", "aeiouy");
+/// let mut plugin = Plugin::new(&manifest, [], false)?;
+/// let output: &str = plugin.call("count_vowels", "yay")?;
+/// assert_eq!(output, r#"{"count":3,"total":3,"vowels":"aeiouy"}"#);
+/// assert!(plugin.call::<&str, &str>("no_such_function", "").is_err());
+/// # Ok::<(), interplug::Error>(())
+/// ```
 pub struct Plugin {
     compiled: CompiledPlugin,
     store: Store<CurrentPlugin>,
@@ -399,7 +424,7 @@ impl Plugin {
         &mut self,
         name: &str,
         input: &[u8],
-        host_context: Option<Box<dyn Any + Send>>,
+        host_context: Option<Box<dyn Any + Send + Sync>>,
     ) -> Result<(), CallFailure> {
         let fail = |error: Error| CallFailure { error, rc: -1 };
         let limits = self.start_limits();
@@ -467,6 +492,23 @@ impl Plugin {
                 }
             }
         }
+    }
+}
+
+/// Methods of the `extism` crate's `Plugin` that the call API above does not cover.
+impl Plugin {
+    /// True when the plug-in was created with WASI (`with_wasi(true)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use interplug::Plugin;
+    /// let wat = r#"(module (func (export "noop") (result i32) i32.const 0))"#;
+    /// assert!(!Plugin::new(wat, [], false)?.has_wasi());
+    /// # Ok::<(), interplug::Error>(())
+    /// ```
+    pub fn has_wasi(&self) -> bool {
+        self.compiled.options().wasi
     }
 }
 

@@ -175,7 +175,8 @@ fn fetch(wasm: &Wasm) -> Result<Vec<u8>, Error> {
 /// which are refused before they are opened) of at most
 /// [`DEFAULT_MAX_MODULE_BYTES`], and at most that many bytes plus one are read.
 #[cfg(feature = "std")]
-fn read_file(path: &str) -> Result<Vec<u8>, Error> {
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    let shown = path.display();
     use std::io::Read;
     let max = DEFAULT_MAX_MODULE_BYTES;
     let io_error = |e: std::io::Error| {
@@ -184,20 +185,20 @@ fn read_file(path: &str) -> Result<Vec<u8>, Error> {
             std::io::ErrorKind::PermissionDenied => crate::ErrorKind::PermissionDenied,
             _ => crate::ErrorKind::Io,
         };
-        crate::error::new(kind, format!("cannot read wasm file `{path}`: {e}"))
+        crate::error::new(kind, format!("cannot read wasm file `{shown}`: {e}"))
     };
     let check = |metadata: std::fs::Metadata| -> Result<u64, Error> {
         if !metadata.is_file() {
             bail_kind!(
                 Invalid,
-                "cannot read wasm file `{path}`: it is not a regular file (a directory, \
+                "cannot read wasm file `{shown}`: it is not a regular file (a directory, \
                  FIFO, socket or device); name a .wasm file"
             );
         }
         if metadata.len() > max {
             bail_kind!(
                 LimitExceeded,
-                "cannot read wasm file `{path}`: it has {} bytes, more than the {max} bytes a \
+                "cannot read wasm file `{shown}`: it has {} bytes, more than the {max} bytes a \
                  module may have",
                 metadata.len()
             );
@@ -216,7 +217,7 @@ fn read_file(path: &str) -> Result<Vec<u8>, Error> {
     if bytes.len() as u64 > max {
         bail_kind!(
             LimitExceeded,
-            "cannot read wasm file `{path}`: it grew past the {max} bytes a module may have"
+            "cannot read wasm file `{shown}`: it grew past the {max} bytes a module may have"
         );
     }
     Ok(bytes)

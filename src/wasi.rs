@@ -75,6 +75,12 @@ pub(crate) fn context(
     }
     let open_files = fs::OpenFiles::new(DEFAULT_MAX_OPEN_FILES);
     for (host, guest) in manifest.allowed_paths.iter().flatten() {
+        let guest = guest.to_str().ok_or_else(|| {
+            crate::error::fail!(
+                Invalid,
+                "the WASI guest path {guest:?} (for `{host}`) is not UTF-8; use a UTF-8 path"
+            )
+        })?;
         let dir = open_allowed_dir(host, guest, &open_files)?;
         ctx.push_preopened_dir(dir, guest).map_err(|e| {
             fail!(

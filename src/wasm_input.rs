@@ -49,6 +49,12 @@ impl From<Manifest> for WasmInput<'_> {
     }
 }
 
+impl<'a> From<&'a mut Manifest> for WasmInput<'a> {
+    fn from(manifest: &'a mut Manifest) -> Self {
+        WasmInput::Manifest(Cow::Borrowed(manifest))
+    }
+}
+
 impl<'a> From<&'a Manifest> for WasmInput<'a> {
     fn from(manifest: &'a Manifest) -> Self {
         WasmInput::Manifest(Cow::Borrowed(manifest))

@@ -51,15 +51,14 @@ fn missing_file() {
 #[test]
 fn hash_mismatch_gives_both_hashes() {
     let wrong = "0".repeat(64);
-    let manifest = Manifest::new([Wasm::file(fixture("echo").to_string_lossy()).with_hash(&wrong)]);
+    let manifest = Manifest::new([Wasm::file(fixture("echo")).with_hash(&wrong)]);
     let message = error_of(Plugin::new(&manifest, [], false));
     let actual = interplug::sources::sha256_hex(&fixture_bytes("echo"));
     assert!(
         message.contains(&wrong) && message.contains(&actual),
         "{message}"
     );
-    let manifest =
-        Manifest::new([Wasm::file(fixture("echo").to_string_lossy()).with_hash(&actual)]);
+    let manifest = Manifest::new([Wasm::file(fixture("echo")).with_hash(&actual)]);
     let mut plugin = Plugin::new(&manifest, [], false).expect("right hash loads");
     assert_eq!(plugin.call::<&str, &str>("echo", "x").expect("call"), "x");
 }

@@ -346,7 +346,10 @@ impl InfoReport {
             let _ = writeln!(out, "  allowed_hosts: {}", hosts.join(", "));
         }
         if let Some(paths) = &m.allowed_paths {
-            let list: Vec<String> = paths.iter().map(|(h, g)| format!("{h} -> {g}")).collect();
+            let list: Vec<String> = paths
+                .iter()
+                .map(|(h, g)| format!("{h} -> {}", g.display()))
+                .collect();
             let _ = writeln!(out, "  allowed_paths: {}", list.join(", "));
         }
     }

@@ -51,13 +51,10 @@ pub fn load_manifest(path: &Path, force_manifest: bool) -> Result<Manifest, CliE
 fn resolve_paths(manifest: &mut Manifest, base: &Path) {
     for wasm in &mut manifest.wasm {
         if let Wasm::File { path, .. } = wasm {
-            let relative = PathBuf::from(path.as_str());
-            if relative.is_relative() {
-                let candidate = base.join(&relative);
+            if path.is_relative() {
+                let candidate = base.join(&*path);
                 if candidate.exists() {
-                    if let Some(text) = candidate.to_str() {
-                        *path = text.to_string();
-                    }
+                    *path = candidate;
                 }
             }
         }
@@ -107,7 +104,7 @@ impl PluginOptions {
         if !self.allowed_paths.is_empty() {
             let paths = manifest.allowed_paths.get_or_insert_with(Default::default);
             for (host, guest) in &self.allowed_paths {
-                paths.insert(host.clone(), guest.clone());
+                paths.insert(host.clone(), PathBuf::from(guest));
             }
         }
         if let Some(timeout) = self.timeout_ms {
@@ -149,7 +146,7 @@ impl PluginOptions {
         }
         let provided: Vec<(String, String)> = functions
             .iter()
-            .map(|f| (f.namespace().to_string(), f.name().to_string()))
+            .map(|f| (f.module().to_string(), f.name().to_string()))
             .collect();
         let mut builder = PluginBuilder::new(manifest.clone())
             .with_wasi(self.wasi)
@@ -240,7 +237,7 @@ pub fn stub_functions(modules: &[(String, ModuleInfo)], provided: &[Function]) -
         };
         if provided
             .iter()
-            .any(|f| f.namespace() == import.module && f.name() == import.name)
+            .any(|f| f.module() == import.module && f.name() == import.name)
         {
             continue;
         }

@@ -26,6 +26,29 @@ host_fn!(hello_world(user_data: KeyValue; name: String) -> String {
 
 host_fn!(shout(text: String) -> String { Ok(text.to_uppercase()) });
 
+// A borrowed argument (`memory_get_val::<&str>`), as extism allows.
+host_fn!(count_bytes(text: &str) -> String { Ok(text.len().to_string()) });
+
+/// A raw host function using `CurrentPlugin`'s error and vars accessors: it records
+/// its input in the vars and fails the call when the input is "fail".
+fn remember(
+    plugin: &mut CurrentPlugin,
+    inputs: &[Val],
+    outputs: &mut [Val],
+    _user_data: UserData<()>,
+) -> Result<(), Error> {
+    let text: String = plugin.memory_get_val(&inputs[0])?;
+    plugin
+        .vars_mut()
+        .insert("last".to_string(), text.clone().into_bytes());
+    if text == "fail" {
+        plugin.set_error("refused by the host")?;
+        assert_eq!(plugin.get_error(), Some("refused by the host"));
+    }
+    plugin.memory_set_val(&mut outputs[0], text)?;
+    Ok(())
+}
+
 typed_plugin!(CountVowels {
     count_vowels(&str) -> Json<VowelCount>;
 });
@@ -35,6 +58,10 @@ fn fixture(name: &str) -> String {
         "{}/../../spec-tests/fixtures/{name}.wasm",
         env!("CARGO_MANIFEST_DIR")
     )
+}
+
+fn fixtures_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec-tests/fixtures")
 }
 
 fn main() -> Result<(), Error> {
@@ -103,6 +130,58 @@ fn run() -> Result<(), Error> {
     println!("error: {error}, rc: {rc}");
     assert_eq!(error.to_string(), "failed on purpose: why");
     assert_eq!(rc, 3);
+
+    // A `PathBuf` manifest entry, a pool of instances, the module constants.
+    let manifest = Manifest::new([Wasm::file(fixtures_dir().join("count_vowels.wasm"))])
+        .with_memory_options(MemoryOptions::new().with_max_var_bytes(1 << 16));
+    let compiled = CompiledPlugin::new(PluginBuilder::new(manifest))?;
+    let pool = PoolBuilder::new()
+        .with_max_instances(2)
+        .build(move || Plugin::new_from_compiled(&compiled));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let pool = pool.clone();
+            std::thread::spawn(move || -> Result<String, Error> {
+                pool.with_plugin(std::time::Duration::from_secs(30), |plugin| {
+                    plugin.call::<&str, String>("count_vowels", "aeiou")
+                })?
+                .ok_or_else(|| Error::msg("no instance within 30 s"))
+            })
+        })
+        .collect();
+    for thread in threads {
+        let output = thread.join().expect("thread")?;
+        assert!(output.contains(r#""count":5"#), "{output}");
+    }
+    assert!(pool.count() <= 2);
+    assert!(pool.function_exists("count_vowels", std::time::Duration::from_secs(1))?);
+    assert_eq!(EXTISM_USER_MODULE, "extism:host/user");
+    assert_eq!(EXTISM_ENV_MODULE, "extism:host/env");
+    println!("extism API {}", extism_version());
+
+    // Borrowed host-function arguments and the CurrentPlugin error/vars accessors.
+    let mut plugin = Plugin::new(
+        Manifest::new([Wasm::file(fixtures_dir().join("host_fns.wasm"))]),
+        [
+            Function::new("hello_world", [PTR], [PTR], UserData::default(), remember),
+            Function::new("panic_now", [PTR], [PTR], UserData::default(), remember),
+            Function::new("shout", [PTR], [PTR], UserData::default(), count_bytes)
+                .with_namespace("example:other"),
+        ],
+        false,
+    )?;
+    let echoed: String = plugin.call("call_host", "kept")?;
+    assert_eq!(echoed, "kept");
+    let refused = plugin
+        .call::<&str, String>("call_host", "fail")
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("refused by the host"),
+        "{refused}"
+    );
+    let length: String = plugin.call("call_other", "12345")?;
+    assert_eq!(length, "5");
+    assert!(!plugin.has_wasi());
     println!("the extism-style host ran on interplug");
     Ok(())
 }

@@ -87,14 +87,18 @@ pub fn log_flood() -> FnResult<()> {
     }
 }
 
-/// A real `i32.div_s` by zero (the compiler's zero check is removed).
-#[export_name = "div_zero"]
-pub extern "C" fn div_zero() -> i32 {
+/// Division by zero, checked: the call fails with the plug-in error "integer divide by
+/// zero". Safe Rust cannot emit a bare `i32.div_s` (the old version promised the
+/// compiler a false condition, undefined behaviour); the real division trap is tested
+/// with WAT on the host side.
+#[plugin_fn]
+pub fn div_zero() -> FnResult<String> {
     let a = black_box(1i32);
     let b = black_box(0i32);
-    // Promise the compiler that no check is needed, so it emits a bare i32.div_s.
-    unsafe { core::hint::assert_unchecked(b != 0 && a != i32::MIN) };
-    a / b
+    match a.checked_div(b) {
+        Some(q) => Ok(q.to_string()),
+        None => Err(Error::msg("integer divide by zero").into()),
+    }
 }
 
 #[export_name = "unreachable"]
@@ -102,12 +106,20 @@ pub extern "C" fn trap_unreachable() -> i32 {
     core::arch::wasm32::unreachable()
 }
 
-/// Reads 8 bytes at linear-memory address 0xFFFF_FF00 (far past any sane memory size).
-#[export_name = "oob"]
-pub extern "C" fn oob() -> i32 {
-    let p = black_box(0xFFFF_FF00usize) as *const u64;
-    let v = unsafe { p.read_volatile() };
-    v as i32
+/// Looks up an Extism memory block at offset 0xFFFF_FF00, far past any block, through
+/// the PDK (the kernel's `length`), and fails the call with an "out of bounds" error
+/// when there is none, as there never is. Safe Rust cannot make a real out-of-bounds
+/// load without undefined behaviour; that trap is tested with WAT on the host side.
+#[plugin_fn]
+pub fn oob() -> FnResult<String> {
+    let wild = black_box(0xFFFF_FF00u64);
+    match Memory::find(wild) {
+        Some(block) => Ok(block.len().to_string()),
+        None => Err(Error::msg(format!(
+            "out of bounds: no Extism memory block at offset {wild:#x}"
+        ))
+        .into()),
+    }
 }
 
 /// Deterministic busy work: `iters` rounds of an LCG step followed by a xor-shift.
