@@ -35,6 +35,8 @@ pub mod memory;
 mod plugin;
 #[cfg(feature = "std")]
 mod pool;
+#[cfg(feature = "std")]
+pub mod rewrite;
 pub mod sources;
 mod typed;
 #[cfg(feature = "std")]
