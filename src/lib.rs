@@ -28,6 +28,8 @@ mod current_plugin;
 pub mod env;
 pub mod error;
 mod function;
+#[cfg(feature = "std")]
+pub mod fuzzing;
 mod http;
 pub mod limits;
 pub mod manifest;

@@ -1150,6 +1150,14 @@ impl Plugin {
         self.store.data_mut()
     }
 
+    /// The bytes of a memory the main module exports as `name`, or `None` when it
+    /// exports none by that name. Hosts read what an instrumented plug-in recorded
+    /// through it (see [`crate::fuzzing`]); the plug-in's state is not reset.
+    pub fn exported_memory(&mut self, name: &str) -> Option<&mut [u8]> {
+        let memory = self.instance.get_memory(&self.store, name)?;
+        Some(memory.data_mut(&mut self.store))
+    }
+
     /// Calls any export `name` with wasm values, under the plug-in's limits (timeout,
     /// cancel, fuel, memory), and returns its results.
     ///
@@ -1266,13 +1274,22 @@ impl Plugin {
                 self.fuel_consumed = fueled.then_some(consumed);
                 let rc = results.first().and_then(|v| v.i32()).unwrap_or(0);
                 match (plugin_error, rc) {
-                    (Some(message), rc) => Err(CallFailure {
-                        error: Error::msg(message),
-                        rc: if rc == 0 { -1 } else { rc },
-                    }),
+                    (Some(message), rc) => {
+                        let rc = if rc == 0 { -1 } else { rc };
+                        Err(CallFailure {
+                            error: crate::error::new(
+                                crate::ErrorKind::Plugin { code: rc },
+                                message,
+                            ),
+                            rc,
+                        })
+                    }
                     (None, 0) => Ok(()),
                     (None, rc) => Err(CallFailure {
-                        error: anyhow::anyhow!("Returned non-zero exit code: {rc}"),
+                        error: crate::error::new(
+                            crate::ErrorKind::Plugin { code: rc },
+                            alloc::format!("Returned non-zero exit code: {rc}"),
+                        ),
                         rc,
                     }),
                 }
@@ -1288,7 +1305,7 @@ impl Plugin {
                 match (exit, plugin_error) {
                     (Some(0), None) => Ok(()),
                     (Some(code), Some(message)) => Err(CallFailure {
-                        error: Error::msg(message),
+                        error: crate::error::new(crate::ErrorKind::Exit { code }, message),
                         rc: code,
                     }),
                     (Some(code), None) => Err(CallFailure { error, rc: code }),
