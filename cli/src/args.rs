@@ -326,6 +326,10 @@ pub struct FuzzArgs {
     #[arg(long, value_enum, default_value = "coverage")]
     pub feedback: FeedbackArg,
 
+    /// Stop at the first finding.
+    #[arg(long)]
+    pub stop_on_finding: bool,
+
     /// Save the minimised corpus (inputs that keep the coverage reached) to DIR.
     #[arg(long, value_name = "DIR")]
     pub save_corpus: Option<PathBuf>,

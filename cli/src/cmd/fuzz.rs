@@ -68,6 +68,7 @@ pub fn run(args: FuzzArgs) -> Result<u8, CliError> {
     config.fresh_instance = args.fresh;
     config.minimize = !args.no_minimize;
     config.plugin_label = args.plugin.display().to_string();
+    config.stop_on_finding = args.stop_on_finding;
 
     let fuzzer = match map {
         Some(map) => Fuzzer::with_coverage(compiled, map, config),

@@ -168,6 +168,8 @@ pub struct FuzzConfig {
     /// (compiling a function on its first call costs none), and so do the coverage
     /// counters: a run repeats exactly from its seed, also twice in one process.
     pub feedback: Feedback,
+    /// Stop at the first finding.
+    pub stop_on_finding: bool,
 }
 
 impl FuzzConfig {
@@ -190,6 +192,7 @@ impl FuzzConfig {
             out_dir: None,
             plugin_label: String::from("PLUGIN"),
             feedback: Feedback::Coverage,
+            stop_on_finding: false,
         }
     }
 
@@ -517,6 +520,7 @@ impl Fuzzer {
         };
         runs_done
             || time_done
+            || (self.config.stop_on_finding && !self.findings.is_empty())
             || (self.config.runs.is_none()
                 && self.config.duration.is_none()
                 && self.stats.execs >= 10_000)
@@ -1024,8 +1028,13 @@ fn save(dir: &Path, config: &FuzzConfig, finding: &Finding) -> Result<PathBuf, E
             .map_err(|e| Error::msg(format!("cannot write `{}`: {e}", path.display())))
     };
     write(&input_path, &finding.input)?;
+    let location = finding
+        .location
+        .as_ref()
+        .map(|l| format!("location: {l}\n"))
+        .unwrap_or_default();
     let report = format!(
-        "kind: {}\nfunction: {function}\nmessage: {}\ninput: {} bytes (found with {} bytes{})\n\
+        "kind: {}\nfunction: {function}\nmessage: {}\n{location}input: {} bytes (found with {} bytes{})\n\
          input (escaped): {}\nreplay: interplug call {} {function} --input-file {}\n",
         finding.kind,
         finding.message,
