@@ -384,6 +384,8 @@ fn hit_class(count: u8) -> u8 {
 
 /// Most input-to-state candidates queued per new corpus entry.
 const MAX_I2S_PER_ENTRY: usize = 256;
+/// Most comparisons kept per corpus entry.
+const MAX_COMPARES_PER_ENTRY: usize = 512;
 /// Most inputs waiting to run.
 const MAX_PENDING: usize = 8192;
 
@@ -714,16 +716,18 @@ impl Fuzzer {
             .map(|(i, _)| i as u32)
             .collect();
         coverage.entry_blocks.push(blocks);
-        let compares: Vec<Comparison> = coverage
+        let mut compares: Vec<Comparison> = coverage
             .trace
             .compares
             .iter()
             .filter(|c| c.left != c.right || c.left_bytes != c.right_bytes)
-            .take(512)
             .cloned()
             .collect();
+        // Keep the last ones: the input was rejected near them.
+        compares.drain(..compares.len().saturating_sub(MAX_COMPARES_PER_ENTRY));
         let mut candidates = Vec::new();
-        for comparison in &compares {
+        // The last comparisons first: the input was rejected near them.
+        for comparison in compares.iter().rev() {
             input_to_state(input, comparison, 8, &mut candidates);
             if candidates.len() >= MAX_I2S_PER_ENTRY {
                 break;
