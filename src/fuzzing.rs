@@ -121,6 +121,8 @@ impl Comparison {
 pub struct Trace {
     /// Hit counter of every block (wrapping at 256).
     pub counters: Vec<u8>,
+    /// The blocks whose counter is not zero, in order.
+    pub hit: Vec<u32>,
     /// The comparisons that ran.
     pub compares: Vec<Comparison>,
     /// The block that ran last, then the call sites below it, innermost first:
@@ -131,7 +133,7 @@ pub struct Trace {
 impl Trace {
     /// Number of blocks that ran.
     pub fn hit_blocks(&self) -> usize {
-        self.counters.iter().filter(|c| **c != 0).count()
+        self.hit.len()
     }
 
     /// Reads what the last call recorded from the instrumentation `memory` and
@@ -144,6 +146,19 @@ impl Trace {
             self.counters.extend_from_slice(bytes);
             bytes.fill(0);
         }
+        // Most counters are zero: skip them 64 at a time (a slice comparison, fast
+        // in every build profile).
+        self.hit.clear();
+        const ZERO: [u8; 64] = [0; 64];
+        for (chunk_index, chunk) in self.counters.chunks(64).enumerate() {
+            if chunk != &ZERO[..chunk.len()] {
+                for (i, count) in chunk.iter().enumerate() {
+                    if *count != 0 {
+                        self.hit.push((chunk_index * 64 + i) as u32);
+                    }
+                }
+            }
+        }
         self.location.clear();
         self.location.push(read_u32(memory, LAST_BLOCK));
         let depth = read_u32(memory, DEPTH);
@@ -152,36 +167,45 @@ impl Trace {
             self.location.push(read_u32(memory, STACK + slot * 4));
         }
         self.compares.clear();
+        if memory.len() < layout.size as usize {
+            return;
+        }
         let touched = read_u32(memory, TOUCHED_COUNT).min(layout.sites);
         for i in 0..touched {
             let id = read_u32(memory, layout.touched_at + i * 4);
             if id >= layout.sites {
                 continue;
             }
-            let at = layout.sites_at + id * SITE_BYTES;
-            let count = read_u32(memory, at + site::COUNT);
+            let at = (layout.sites_at + id * SITE_BYTES) as usize;
+            // In bounds: `at + SITE_BYTES <= layout.size <= memory.len()`.
+            let record = &mut memory[at..at + SITE_BYTES as usize];
+            let field = |offset: u32| offset as usize;
+            let count = u32::from_le_bytes([
+                record[field(site::COUNT)],
+                record[field(site::COUNT) + 1],
+                record[field(site::COUNT) + 2],
+                record[field(site::COUNT) + 3],
+            ]);
             let kept = count.min(SITE_HISTORY) as usize;
-            let bytes = |from: u32| {
-                let start = (at + from) as usize;
-                memory
-                    .get(start..start + kept)
-                    .map(<[u8]>::to_vec)
-                    .unwrap_or_default()
-            };
+            let mut left = [0u8; 8];
+            left.copy_from_slice(&record[field(site::LEFT)..field(site::LEFT) + 8]);
+            let mut right = [0u8; 8];
+            right.copy_from_slice(&record[field(site::RIGHT)..field(site::RIGHT) + 8]);
+            let mut equal = [0u8; 4];
+            equal.copy_from_slice(&record[field(site::EQUAL)..field(site::EQUAL) + 4]);
+            let left_from = field(site::LEFT_BYTES);
+            let right_from = field(site::RIGHT_BYTES);
             self.compares.push(Comparison {
                 site: id,
-                left: read_u64(memory, at + site::LEFT),
-                right: read_u64(memory, at + site::RIGHT),
+                left: u64::from_le_bytes(left),
+                right: u64::from_le_bytes(right),
                 count,
-                equal: read_u32(memory, at + site::EQUAL),
-                left_bytes: bytes(site::LEFT_BYTES),
-                right_bytes: bytes(site::RIGHT_BYTES),
+                equal: u32::from_le_bytes(equal),
+                left_bytes: record[left_from..left_from + kept].to_vec(),
+                right_bytes: record[right_from..right_from + kept].to_vec(),
                 width: map.compares.get(id as usize).map_or(4, |s| s.width),
             });
-            let record = at as usize..(at + SITE_BYTES) as usize;
-            if let Some(record) = memory.get_mut(record) {
-                record.fill(0);
-            }
+            record.fill(0);
         }
         if let Some(header) = memory.get_mut(..COUNTERS as usize) {
             header.fill(0);
@@ -191,18 +215,10 @@ impl Trace {
 
 fn read_u32(memory: &[u8], at: u32) -> u32 {
     let at = at as usize;
-    memory
-        .get(at..at + 4)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, u32::from_le_bytes)
-}
-
-fn read_u64(memory: &[u8], at: u32) -> u64 {
-    let at = at as usize;
-    memory
-        .get(at..at + 8)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, u64::from_le_bytes)
+    match memory.get(at..at + 4) {
+        Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
+        _ => 0,
+    }
 }
 
 impl CoverageMap {

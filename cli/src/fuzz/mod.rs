@@ -36,7 +36,7 @@ use crate::rng::Rng;
 use interplug::fuzzing::{input_to_state, Comparison, Trace};
 use interplug::rewrite::coverage::{CoverageMap, MEMORY_EXPORT};
 use interplug::{CompiledPlugin, Error, ErrorExt, ErrorKind, Plugin};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -318,8 +318,10 @@ struct Coverage {
     trace: Trace,
     /// Hit-count classes seen, one bit per class, per block.
     seen: Vec<u8>,
+    /// Blocks hit so far.
+    edges: usize,
     /// Best progress per comparison site: equal executions, matching low bytes.
-    best: HashMap<u32, (u32, u32)>,
+    best: Vec<(u32, u32)>,
     /// Blocks each corpus entry hit, for corpus minimisation.
     entry_blocks: Vec<Vec<u32>>,
     /// Comparisons each corpus entry made, for input-to-state mutations.
@@ -328,11 +330,13 @@ struct Coverage {
 
 impl Coverage {
     fn new(map: CoverageMap) -> Self {
+        let sites = map.layout.sites as usize;
         Coverage {
             seen: vec![0; map.layout.blocks as usize],
             map,
             trace: Trace::default(),
-            best: HashMap::new(),
+            edges: 0,
+            best: vec![(0, 0); sites],
             entry_blocks: Vec::new(),
             entry_compares: Vec::new(),
         }
@@ -341,10 +345,19 @@ impl Coverage {
     /// Records the last trace; true when it showed something new.
     fn novel(&mut self) -> bool {
         let mut new = false;
-        for (seen, count) in self.seen.iter_mut().zip(&self.trace.counters) {
-            if *count != 0 {
-                let class = hit_class(*count);
+        for block in &self.trace.hit {
+            let count = self
+                .trace
+                .counters
+                .get(*block as usize)
+                .copied()
+                .unwrap_or(0);
+            if let Some(seen) = self.seen.get_mut(*block as usize) {
+                let class = hit_class(count);
                 if *seen & class == 0 {
+                    if *seen == 0 {
+                        self.edges += 1;
+                    }
                     *seen |= class;
                     new = true;
                 }
@@ -352,7 +365,9 @@ impl Coverage {
         }
         for comparison in &self.trace.compares {
             let progress = (comparison.equal, comparison.matching_bytes());
-            let best = self.best.entry(comparison.site).or_insert((0, 0));
+            let Some(best) = self.best.get_mut(comparison.site as usize) else {
+                continue;
+            };
             if progress.0 > best.0 || progress.1 > best.1 {
                 best.0 = best.0.max(progress.0);
                 best.1 = best.1.max(progress.1);
@@ -363,7 +378,7 @@ impl Coverage {
     }
 
     fn edges(&self) -> usize {
-        self.seen.iter().filter(|s| **s != 0).count()
+        self.edges
     }
 }
 
@@ -707,15 +722,7 @@ impl Fuzzer {
         let Some(coverage) = &mut self.coverage else {
             return;
         };
-        let blocks: Vec<u32> = coverage
-            .trace
-            .counters
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c != 0)
-            .map(|(i, _)| i as u32)
-            .collect();
-        coverage.entry_blocks.push(blocks);
+        coverage.entry_blocks.push(coverage.trace.hit.clone());
         let mut compares: Vec<Comparison> = coverage
             .trace
             .compares
