@@ -37,6 +37,8 @@ mod current_plugin;
 pub mod env;
 pub mod error;
 mod function;
+#[cfg(feature = "std")]
+pub mod fuzzing;
 mod http;
 mod limiter;
 pub mod limits;
@@ -51,6 +53,8 @@ mod platform;
 mod plugin;
 #[cfg(feature = "std")]
 mod pool;
+#[cfg(feature = "std")]
+pub mod rewrite;
 mod run;
 pub mod sdk;
 pub mod sources;
