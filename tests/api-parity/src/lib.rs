@@ -5,6 +5,10 @@
 //!
 //! One function per area; each `#[test]` runs it. Items that need the network
 //! (`Wasm::url`) are only compiled.
+//!
+//! Paths are extism's, except `HttpRequest` and `MemoryOptions` (an extism host takes
+//! them from `extism-manifest`; interplug also exports them at the root) and
+//! interplug's own extras (`Lock`, `DEFAULT_MAX_VAR_BYTES`), which are checked too.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
