@@ -12,7 +12,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use extism::convert::{Base64, FromBytes, FromBytesOwned, Json, Msgpack, Raw, ToBytes};
+use extism::convert::{Base64, FromBytes, FromBytesOwned, Json, Msgpack, Prost, Raw, ToBytes};
 use extism::*;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -212,6 +212,9 @@ pub fn convert_items() -> Result<(), Error> {
     let raw = Raw(&n).to_bytes()?;
     let Raw(m): Raw<u32> = FromBytes::from_bytes(raw)?;
     assert_eq!(*m, 7);
+    let proto = Prost(String::from("hi")).to_bytes()?;
+    let Prost(text): Prost<String> = FromBytes::from_bytes(&proto)?;
+    assert_eq!(text, "hi");
     let pretty = PrettyJson(vec![1]).to_bytes()?;
     let PrettyJson(v): PrettyJson<Vec<u8>> = FromBytes::from_bytes(&pretty)?;
     assert_eq!(v, [1]);
