@@ -14,7 +14,7 @@
 //!
 //! ```no_run
 //! use interplug_cli::harness;
-//! use interplug::{CompiledPlugin, Manifest, Wasm};
+//! use interplug::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
 //! let under_test = CompiledPlugin::new(PluginBuilder::new(&Manifest::new([Wasm::file("count_vowels.wasm")])))?;
 //! let test = Manifest::new([Wasm::file("xtp_pass.wasm")]);
 //! let report = harness::run(&under_test, &test, false)?;

@@ -12,7 +12,7 @@
 //! `memory.max_pages`.
 //!
 //! ```no_run
-//! use interplug::{CompiledPlugin, Manifest, Wasm};
+//! use interplug::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
 //! use interplug_cli::fuzz::{FindingKind, FuzzConfig, Fuzzer};
 //! let manifest = Manifest::new([Wasm::file("fuzzme.wasm")])
 //!     .with_timeout(std::time::Duration::from_millis(1000));
