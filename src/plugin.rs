@@ -147,7 +147,7 @@ impl Plugin {
     /// Instantiates a compiled plug-in.
     pub fn new_from_compiled(compiled: &CompiledPlugin) -> Result<Plugin, Error> {
         let id = new_id();
-        let cancel = CancelHandle::new();
+        let cancel = CancelHandle::new(id);
         let (store, instance) = compiled.instantiate(id, &cancel)?;
         Ok(Plugin {
             compiled: compiled.clone(),

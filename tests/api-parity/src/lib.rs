@@ -259,6 +259,7 @@ pub fn plugin_items() -> Result<(), Error> {
     assert_eq!(code, -1);
     plugin.reset()?;
     let handle: CancelHandle = plugin.cancel_handle();
+    assert_eq!(handle.id, plugin.id);
     let _ = handle.cancel();
     let _: Option<u64> = plugin.fuel_consumed();
 
