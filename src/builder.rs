@@ -177,7 +177,7 @@ impl<'a> PluginBuilder<'a> {
     }
 
     /// Turns timeout and cancel support off (it is on by default). Without it, calls
-    /// run slightly faster but `timeout_ms` and [`CancelHandle`] have no effect.
+    /// run slightly faster but `timeout_ms` and [`CancelHandle`](crate::CancelHandle) have no effect.
     /// A fuel limit turns it back on.
     pub fn with_interruption(mut self, interruptible: bool) -> Self {
         self.options.interruptible = interruptible;

@@ -371,6 +371,35 @@ impl FromBytesOwned for Base64<Vec<u8>> {
     }
 }
 
+/// Protocol Buffers encoding of a `prost` message (feature `prost`, on by default).
+#[cfg(feature = "prost")]
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Prost<T: prost::Message>(pub T);
+
+#[cfg(feature = "prost")]
+impl<T: prost::Message> From<T> for Prost<T> {
+    fn from(message: T) -> Self {
+        Prost(message)
+    }
+}
+
+#[cfg(feature = "prost")]
+impl<T: prost::Message> ToBytes<'_> for Prost<T> {
+    type Bytes = Vec<u8>;
+    fn to_bytes(&self) -> Result<Self::Bytes, Error> {
+        Ok(self.0.encode_to_vec())
+    }
+}
+
+#[cfg(feature = "prost")]
+impl<T: prost::Message + Default> FromBytesOwned for Prost<T> {
+    fn from_bytes_owned(data: &[u8]) -> Result<Self, Error> {
+        T::decode(data)
+            .map(Prost)
+            .map_err(|e| crate::error::fail!(Invalid, "invalid Protocol Buffers message: {e}"))
+    }
+}
+
 impl<'a, T: bytemuck::Pod> ToBytes<'a> for Raw<'a, T> {
     type Bytes = &'a [u8];
     fn to_bytes(&self) -> Result<Self::Bytes, Error> {

@@ -19,7 +19,8 @@
 //! documented as no-ops (the README has the table, item by item).
 //!
 //! Features: `std` (files, wall clock, threads, TOML, WAT, MessagePack), `wasi`
-//! (WASI preview 1), `http` (`http_request`). All on by default; without them the
+//! (WASI preview 1), `http` (`http_request`), `prost` (`convert::Prost`). All on by
+//! default; without them the
 //! core builds for `no_std` targets with `alloc`.
 
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -73,6 +74,8 @@ pub type Error = anyhow::Error;
 
 pub use builder::{DebugOptions, PluginBuilder, ProfilingStrategy};
 pub use compiled::CompiledPlugin;
+#[cfg(feature = "prost")]
+pub use convert::Prost;
 pub use convert::{Base64, FromBytes, FromBytesOwned, Json, Msgpack, Raw, ToBytes};
 pub use current_plugin::{CurrentPlugin, MemoryHandle, DEFAULT_MAX_VAR_BYTES};
 pub use error::{ErrorExt, ErrorKind, Failure};

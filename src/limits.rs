@@ -103,11 +103,16 @@ impl Budget {
 #[derive(Debug, Clone, Default)]
 pub struct CancelHandle {
     flag: Arc<AtomicBool>,
+    /// The id of the plug-in this handle cancels (as in the `extism` crate).
+    pub id: uuid::Uuid,
 }
 
 impl CancelHandle {
-    pub(crate) fn new() -> Self {
-        CancelHandle::default()
+    pub(crate) fn new(id: uuid::Uuid) -> Self {
+        CancelHandle {
+            flag: Arc::default(),
+            id,
+        }
     }
 
     /// Asks the running call to stop; it fails with an error containing `cancel`.

@@ -405,12 +405,21 @@ impl Manifest {
     }
 
     /// Parses a JSON manifest.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when the text is not JSON, has
+    /// a field of the wrong type, or has an unknown field (named in the message).
     pub fn from_json(text: &str) -> Result<Self, crate::Error> {
         serde_json::from_str(text)
             .map_err(|e| crate::error::fail!(Invalid, "invalid JSON manifest: {e}"))
     }
 
     /// Parses a TOML manifest.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid), as [`Manifest::from_json`].
     #[cfg(feature = "std")]
     pub fn from_toml(text: &str) -> Result<Self, crate::Error> {
         toml::from_str(text).map_err(|e| crate::error::fail!(Invalid, "invalid TOML manifest: {e}"))

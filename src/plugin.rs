@@ -157,7 +157,7 @@ impl Plugin {
     /// Instantiates a compiled plug-in.
     pub fn new_from_compiled(compiled: &CompiledPlugin) -> Result<Plugin, Error> {
         let id = new_id();
-        let cancel = CancelHandle::new();
+        let cancel = CancelHandle::new(id);
         let limits = compiled.limits_from_now(&cancel);
         let (store, instance) = compiled.instantiate(id, &limits)?;
         Ok(Plugin {

@@ -393,3 +393,31 @@ fn wasm_traps_fail_the_call_and_the_plugin_recovers() {
             .expect("usable after the trap");
     }
 }
+
+#[test]
+fn initialization_fuel_limit_bounds_the_start_function() {
+    // A start function that counts to 10,000: within the default instantiation fuel,
+    // over an initialization fuel limit of 1,000 (extism's
+    // `with_initialization_fuel_limit`).
+    let wat = r#"(module
+      (global $n (mut i32) (i32.const 0))
+      (func $count
+        (loop $again
+          (global.set $n (i32.add (global.get $n) (i32.const 1)))
+          (br_if $again (i32.lt_u (global.get $n) (i32.const 10000)))))
+      (start $count)
+      (func (export "n") (result i32) (i32.sub (global.get $n) (i32.const 10000))))"#;
+    let mut plugin = PluginBuilder::new(wat)
+        .with_fuel_limit(1_000_000)
+        .build()
+        .expect("the default instantiation fuel is enough");
+    plugin
+        .call::<&str, &[u8]>("n", "")
+        .expect("counted to 10,000");
+    let error = PluginBuilder::new(wat)
+        .with_fuel_limit(1_000_000)
+        .with_initialization_fuel_limit(1_000)
+        .build()
+        .unwrap_err();
+    assert!(format!("{error:#}").contains("fuel"), "{error:#}");
+}

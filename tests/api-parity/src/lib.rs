@@ -5,10 +5,14 @@
 //!
 //! One function per area; each `#[test]` runs it. Items that need the network
 //! (`Wasm::url`) are only compiled.
+//!
+//! Paths are extism's, except `HttpRequest` and `MemoryOptions` (an extism host takes
+//! them from `extism-manifest`; interplug also exports them at the root) and
+//! interplug's own extras (`Lock`, `DEFAULT_MAX_VAR_BYTES`), which are checked too.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use extism::convert::{Base64, FromBytes, FromBytesOwned, Json, Msgpack, Raw, ToBytes};
+use extism::convert::{Base64, FromBytes, FromBytesOwned, Json, Msgpack, Prost, Raw, ToBytes};
 use extism::*;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -208,6 +212,9 @@ pub fn convert_items() -> Result<(), Error> {
     let raw = Raw(&n).to_bytes()?;
     let Raw(m): Raw<u32> = FromBytes::from_bytes(raw)?;
     assert_eq!(*m, 7);
+    let proto = Prost(String::from("hi")).to_bytes()?;
+    let Prost(text): Prost<String> = FromBytes::from_bytes(&proto)?;
+    assert_eq!(text, "hi");
     let pretty = PrettyJson(vec![1]).to_bytes()?;
     let PrettyJson(v): PrettyJson<Vec<u8>> = FromBytes::from_bytes(&pretty)?;
     assert_eq!(v, [1]);
@@ -252,6 +259,7 @@ pub fn plugin_items() -> Result<(), Error> {
     assert_eq!(code, -1);
     plugin.reset()?;
     let handle: CancelHandle = plugin.cancel_handle();
+    assert_eq!(handle.id, plugin.id);
     let _ = handle.cancel();
     let _: Option<u64> = plugin.fuel_consumed();
 
