@@ -202,7 +202,7 @@ fn fragment_then_churn_stops_at_the_timeout() {
     assert_eq!(error.kind(), ErrorKind::Timeout, "{error:#}");
     // About the timeout: each import's work ends the fuel slice it overran. Generous
     // bound for a loaded machine; the old first-fit allocator took 3.9 s here.
-    assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(2000), "{elapsed:?}");
     assert_answers(&mut plugin);
 }
 
@@ -227,7 +227,8 @@ fn fragment_then_churn_runs_out_of_fuel() {
     // The imports' fuel counts: the call used the limit, not more.
     let fuel = fuel.expect("fuel metered");
     assert!((29_000_000..=30_100_000).contains(&fuel), "{fuel}");
-    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    // The watchdog bounds the wall time (the old allocator ran for minutes); fuel is
+    // what this test checks, as wall time depends on the build and the machine.
     assert_answers(&mut plugin);
 }
 
