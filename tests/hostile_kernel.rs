@@ -357,3 +357,35 @@ fn huge_tables_are_refused_within_the_budget() {
     let mut plugin = Plugin::new(&manifest, [], false).expect("small tables load");
     assert_answers(&mut plugin);
 }
+
+#[test]
+fn table_grow_past_the_cap_returns_minus_one() {
+    let _lock = lock();
+    // Grows a table by 100 000 elements until `table.grow` fails, and returns how many
+    // elements it reached: the cap, not the 2^32 the instruction allows.
+    let wat = format!(
+        r#"(module {KERNEL}
+  (table $t 1 funcref)
+  (func (export "grow") (result i32)
+    (local $h i64)
+    (loop $again
+      (br_if $again (i32.ne (table.grow $t (ref.null func) (i32.const 100000)) (i32.const -1))))
+    (local.set $h (call $alloc (i64.const 1)))
+    (call $store_u8 (local.get $h)
+      (i32.add (i32.const 48) (i32.div_u (table.size $t) (i32.const 100000))))
+    (call $output_set (local.get $h) (i64.const 1))
+    (i32.const 0)))"#
+    );
+    let mut plugin = Plugin::new(wat_manifest(&wat), [], false).expect("loads");
+    let before = reset_peak();
+    let reached = plugin.call::<&str, String>("grow", "").expect("grow ends");
+    let peak = peak() - before;
+    // 1 + 10 x 100 000 elements fit under 2^20; the 11th growth is refused.
+    assert_eq!(
+        reached,
+        char::from(b'0' + 10).to_string(),
+        "table size / 100 000"
+    );
+    assert!(peak < 16 * MIB, "host memory grew by {peak} bytes");
+    assert_answers(&mut plugin);
+}
