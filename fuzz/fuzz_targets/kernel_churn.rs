@@ -6,7 +6,8 @@
 //! The fuzz input is the call's input: a program of 3-byte instructions
 //! `(op, slot, arg)` that a fixed WAT interpreter runs against 256 handle slots. Block
 //! sizes come from `arg` as `(arg & 15) + 1` shifted left by `2 * (arg >> 4 & 7)`, from
-//! 1 byte to 256 KiB, so programs fragment the Extism memory.
+//! 1 byte to 256 KiB, so programs fragment the Extism memory; op 7 allocates without
+//! keeping the handle (and frees the block unless `arg`'s top bit is set, a flood).
 #![no_main]
 
 use interplug::{Manifest, MemoryOptions, Plugin, Wasm};
@@ -145,7 +146,10 @@ const INTERPRETER: &str = r#"(module
         (i64.store (local.get $s) (call $config_get (call $key (i32.const 99) (local.get $arg)))))
       (block $done
         (br_if $done (i32.ne (local.get $op) (i32.const 7)))
-        (call $free (call $alloc (call $size (local.get $arg)))))
+        (local.set $h (call $alloc (call $size (local.get $arg))))
+        ;; The top bit of `arg` leaks the block (a flood of blocks), else frees it.
+        (br_if $done (i32.and (local.get $arg) (i32.const 128)))
+        (call $free (local.get $h)))
       ;; Run the program again and again: only the fuel limit ends the call.
       (local.set $pc (i64.rem_u (i64.add (local.get $pc) (i64.const 3)) (local.get $n)))
       (br $next))
