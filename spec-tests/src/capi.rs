@@ -11,6 +11,11 @@
 //! only uses the `extism_current_plugin_*` memory functions, exactly as a C host
 //! would.
 //!
+//! The same client serves the benchmark harness (`bench-compare`), so it also
+//! offers what measuring needs: compiled plug-ins ([`CCompiledPlugin`]) and a
+//! call that borrows the output instead of copying it
+//! ([`CPlugin::call_borrowed`]).
+//!
 //! A library opened here is never unloaded (no `dlclose`): Rust `cdylib`s with
 //! thread-local destructors and runtimes that install signal handlers are not
 //! safe to unload, and a host function's `free_user_data` callback may drop the
@@ -30,6 +35,17 @@ use libloading::Library;
 /// The namespace a host function is imported from when none is set:
 /// `extism:host/user`.
 pub const DEFAULT_HOST_NAMESPACE: &str = "extism:host/user";
+
+/// The environment variable naming the official library (libextism) that
+/// interplug is compared with; `scripts/fetch-oracle.sh` prints its path.
+pub const ORACLE_ENV: &str = "INTERPLUG_ORACLE_LIB";
+
+/// The path [`ORACLE_ENV`] names, `None` when it is unset or empty.
+pub fn oracle_path() -> Option<PathBuf> {
+    std::env::var_os(ORACLE_ENV)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+}
 
 /// `ExtismValType`: the type tag of an [`ExtismVal`] (a C enum, `int` sized).
 #[repr(i32)]
@@ -168,6 +184,8 @@ macro_rules! opaque {
 opaque! {
     /// Opaque `ExtismPlugin` (only ever used behind a pointer).
     ExtismPlugin,
+    /// Opaque `ExtismCompiledPlugin`: compiled once, instantiated many times.
+    ExtismCompiledPlugin,
     /// Opaque `ExtismCurrentPlugin`, handed to host functions.
     ExtismCurrentPlugin,
     /// Opaque `ExtismFunction`, a host function definition.
@@ -206,6 +224,17 @@ type PluginNewWithFuelLimitFn = unsafe extern "C" fn(
     u64,
     *mut *mut c_char,
 ) -> *mut ExtismPlugin;
+type CompiledPluginNewFn = unsafe extern "C" fn(
+    *const u8,
+    u64,
+    *mut *const ExtismFunction,
+    u64,
+    bool,
+    *mut *mut c_char,
+) -> *mut ExtismCompiledPlugin;
+type CompiledPluginFreeFn = unsafe extern "C" fn(*mut ExtismCompiledPlugin);
+type PluginNewFromCompiledFn =
+    unsafe extern "C" fn(*const ExtismCompiledPlugin, *mut *mut c_char) -> *mut ExtismPlugin;
 type PluginNewErrorFreeFn = unsafe extern "C" fn(*mut c_char);
 type PluginFreeFn = unsafe extern "C" fn(*mut ExtismPlugin);
 type PluginCallFn = unsafe extern "C" fn(*mut ExtismPlugin, *const c_char, *const u8, u64) -> i32;
@@ -240,6 +269,9 @@ struct Fns {
     version: VersionFn,
     plugin_new: PluginNewFn,
     plugin_new_with_fuel_limit: PluginNewWithFuelLimitFn,
+    compiled_plugin_new: CompiledPluginNewFn,
+    compiled_plugin_free: CompiledPluginFreeFn,
+    plugin_new_from_compiled: PluginNewFromCompiledFn,
     plugin_new_error_free: PluginNewErrorFreeFn,
     plugin_free: PluginFreeFn,
     plugin_call: PluginCallFn,
@@ -313,6 +345,9 @@ impl CApiLibrary {
                 version: resolve(&lib, "extism_version")?,
                 plugin_new: resolve(&lib, "extism_plugin_new")?,
                 plugin_new_with_fuel_limit: resolve(&lib, "extism_plugin_new_with_fuel_limit")?,
+                compiled_plugin_new: resolve(&lib, "extism_compiled_plugin_new")?,
+                compiled_plugin_free: resolve(&lib, "extism_compiled_plugin_free")?,
+                plugin_new_from_compiled: resolve(&lib, "extism_plugin_new_from_compiled")?,
                 plugin_new_error_free: resolve(&lib, "extism_plugin_new_error_free")?,
                 plugin_free: resolve(&lib, "extism_plugin_free")?,
                 plugin_call: resolve(&lib, "extism_plugin_call")?,
@@ -338,6 +373,21 @@ impl CApiLibrary {
             _lib: ManuallyDrop::new(lib),
             fns,
         }))
+    }
+
+    /// The official library named by [`ORACLE_ENV`], `None` when the
+    /// variable is unset or empty.
+    ///
+    /// # Errors
+    /// As for [`CApiLibrary::open`], when the variable names a library that
+    /// cannot be loaded.
+    pub fn open_oracle() -> Result<Option<Arc<CApiLibrary>>, String> {
+        match oracle_path() {
+            Some(path) => CApiLibrary::open(&path)
+                .map(Some)
+                .map_err(|e| format!("{ORACLE_ENV}={}: {e}", path.display())),
+            None => Ok(None),
+        }
     }
 
     /// The path the library was loaded from.
@@ -432,6 +482,16 @@ impl CApiLibrary {
         // The plug-in (if any) has taken the host functions; the ExtismFunction
         // objects themselves stay ours to free, as with libextism.
         drop(functions);
+        self.adopt_plugin(raw, errmsg)
+    }
+
+    /// Wraps the result of a plug-in constructor: the plug-in, or the error
+    /// message it returned through `errmsg` (released here).
+    fn adopt_plugin(
+        self: &Arc<Self>,
+        raw: *mut ExtismPlugin,
+        errmsg: *mut c_char,
+    ) -> Result<CPlugin, String> {
         let message = self.take_error_message(errmsg);
         match NonNull::new(raw) {
             Some(ptr) => Ok(CPlugin {
@@ -441,6 +501,50 @@ impl CApiLibrary {
             }),
             None => Err(message
                 .unwrap_or_else(|| "plug-in creation failed without an error message".into())),
+        }
+    }
+
+    /// `extism_compiled_plugin_new`: compiles wasm, WAT or manifest `bytes`
+    /// once, with the given host functions; [`CCompiledPlugin::instantiate`]
+    /// then makes plug-ins from it.
+    ///
+    /// # Errors
+    /// As for [`CApiLibrary::plugin_new`].
+    pub fn compiled_plugin_new(
+        self: &Arc<Self>,
+        bytes: &[u8],
+        host_functions: &[CHostFunction],
+        with_wasi: bool,
+    ) -> Result<CCompiledPlugin, String> {
+        let functions = FunctionSet::new(self, host_functions)?;
+        let mut fn_ptrs: Vec<*const ExtismFunction> = functions.as_const_ptrs();
+        let fns_arg = if fn_ptrs.is_empty() {
+            ptr::null_mut()
+        } else {
+            fn_ptrs.as_mut_ptr()
+        };
+        let mut errmsg: *mut c_char = ptr::null_mut();
+        // SAFETY: as for `extism_plugin_new` in `create_plugin`.
+        let raw = unsafe {
+            (self.fns.compiled_plugin_new)(
+                bytes.as_ptr(),
+                bytes.len() as u64,
+                fns_arg,
+                fn_ptrs.len() as u64,
+                with_wasi,
+                &mut errmsg,
+            )
+        };
+        drop(functions);
+        let message = self.take_error_message(errmsg);
+        match NonNull::new(raw) {
+            Some(ptr) => Ok(CCompiledPlugin {
+                lib: Arc::clone(self),
+                ptr,
+            }),
+            None => {
+                Err(message.unwrap_or_else(|| "compilation failed without an error message".into()))
+            }
         }
     }
 
@@ -676,25 +780,34 @@ unsafe fn run_host_function(
     let input = unsafe { inputs.read() };
     let handle = u64::try_from(input.as_i64()?).ok()?;
     let fns = &ctx.lib.fns;
-    // SAFETY: `plugin` is the current plug-in given to this callback.
-    let data = unsafe { read_block(fns, plugin, handle) }?;
-    let out = ctx.behaviour.apply(&data);
+    // SAFETY: `plugin` is the current plug-in given to this callback; the
+    // borrowed block is last used by `apply`, before anything is allocated.
+    let data = unsafe { borrow_block(fns, plugin, handle) }?;
+    let out = ctx.behaviour.apply(data);
     // SAFETY: as above.
     unsafe { write_block(fns, plugin, &out) }
 }
 
-/// Copies the bytes of the memory block `handle` out of the plug-in's memory.
+/// The bytes of the memory block `handle`, borrowed from the plug-in's memory
+/// (not copied: the host call round trip is measured by `bench-compare`).
 ///
 /// # Safety
-/// `plugin` must be the live current plug-in handed to a host function.
-unsafe fn read_block(fns: &Fns, plugin: *mut ExtismCurrentPlugin, handle: u64) -> Option<Vec<u8>> {
+/// `plugin` must be the live current plug-in handed to a host function, and
+/// the slice must not be used after anything that may grow or change the
+/// plug-in's memory (an allocation, the end of the host call); the caller
+/// picks the lifetime `'a` accordingly.
+unsafe fn borrow_block<'a>(
+    fns: &Fns,
+    plugin: *mut ExtismCurrentPlugin,
+    handle: u64,
+) -> Option<&'a [u8]> {
     if handle == 0 {
-        return Some(Vec::new());
+        return Some(&[]);
     }
     // SAFETY: `plugin` is live (caller); any handle value is accepted.
     let len = unsafe { (fns.current_plugin_memory_length)(plugin, handle) };
     if len == 0 {
-        return Some(Vec::new());
+        return Some(&[]);
     }
     let len = usize::try_from(len).ok()?;
     let offset = usize::try_from(handle).ok()?;
@@ -706,9 +819,9 @@ unsafe fn read_block(fns: &Fns, plugin: *mut ExtismCurrentPlugin, handle: u64) -
     (base as usize).checked_add(offset)?.checked_add(len)?;
     // SAFETY: per the C API, `base + handle` is the first byte of the block,
     // which holds `len` bytes inside the plug-in's memory; nothing else
-    // touches that memory while the host function runs.
-    let bytes = unsafe { std::slice::from_raw_parts(base.add(offset), len) };
-    Some(bytes.to_vec())
+    // touches that memory while the host function runs, and the caller stops
+    // using the slice before the memory can change.
+    Some(unsafe { std::slice::from_raw_parts(base.add(offset), len) })
 }
 
 /// Allocates a block in the plug-in's memory, fills it with `data` and
@@ -741,6 +854,46 @@ unsafe fn write_block(fns: &Fns, plugin: *mut ExtismCurrentPlugin, data: &[u8]) 
     Some(handle)
 }
 
+/// A compiled plug-in (`ExtismCompiledPlugin`), freed with
+/// `extism_compiled_plugin_free` on drop.
+pub struct CCompiledPlugin {
+    lib: Arc<CApiLibrary>,
+    ptr: NonNull<ExtismCompiledPlugin>,
+}
+
+impl fmt::Debug for CCompiledPlugin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CCompiledPlugin")
+            .field("library", &self.lib.path)
+            .field("ptr", &self.ptr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CCompiledPlugin {
+    /// `extism_plugin_new_from_compiled`: a new plug-in of the compiled module.
+    ///
+    /// # Errors
+    /// The library's error message when instantiation fails.
+    pub fn instantiate(&self) -> Result<CPlugin, String> {
+        let mut errmsg: *mut c_char = ptr::null_mut();
+        // SAFETY: `self.ptr` is a live compiled plug-in; `errmsg` is a valid
+        // out-pointer.
+        let raw =
+            unsafe { (self.lib.fns.plugin_new_from_compiled)(self.ptr.as_ptr(), &mut errmsg) };
+        self.lib.adopt_plugin(raw, errmsg)
+    }
+}
+
+impl Drop for CCompiledPlugin {
+    fn drop(&mut self) {
+        // SAFETY: `self.ptr` came from extism_compiled_plugin_new of this
+        // library and is freed exactly once, here; plug-ins made from it do not
+        // depend on it (C API contract).
+        unsafe { (self.lib.fns.compiled_plugin_free)(self.ptr.as_ptr()) };
+    }
+}
+
 /// The result of one `extism_plugin_call`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallOutcome {
@@ -753,6 +906,24 @@ pub struct CallOutcome {
     /// returned NULL or an empty message); `None` when `rc == 0`.
     pub error: Option<String>,
 }
+
+/// A failed [`CPlugin::call_borrowed`]: the return code and the library's
+/// error message (empty when it gave none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallFailure {
+    /// The non-zero return code.
+    pub rc: i32,
+    /// `extism_plugin_error`, read right after the call.
+    pub message: String,
+}
+
+impl fmt::Display for CallFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rc {}: {}", self.rc, self.message)
+    }
+}
+
+impl std::error::Error for CallFailure {}
 
 impl CallOutcome {
     /// `true` when the call returned 0.
@@ -804,18 +975,8 @@ impl CPlugin {
                 error: Some(format!("function name {name:?} contains NUL (not sent)")),
             };
         };
-        let fns = &self.lib.fns;
-        // SAFETY: `self.ptr` is a live plug-in; `c_name` is NUL-terminated;
-        // `input` is valid for `input.len()` bytes for the whole call.
-        let rc = unsafe {
-            (fns.plugin_call)(
-                self.ptr.as_ptr(),
-                c_name.as_ptr(),
-                input.as_ptr(),
-                input.len() as u64,
-            )
-        };
-        let output = self.output();
+        let rc = self.raw_call(&c_name, input);
+        let output = self.output().to_vec();
         let error = if rc != 0 {
             Some(self.error().unwrap_or_default())
         } else {
@@ -824,25 +985,59 @@ impl CPlugin {
         CallOutcome { rc, output, error }
     }
 
-    /// A copy of the last call's output.
-    fn output(&self) -> Vec<u8> {
+    /// `extism_plugin_call` without copies, for measuring: the output is
+    /// borrowed from the plug-in until the next call, and the error message
+    /// is only read when the call fails.
+    ///
+    /// # Errors
+    /// A [`CallFailure`] with the return code and the library's message when
+    /// the return code is not 0.
+    pub fn call_borrowed(&mut self, name: &CStr, input: &[u8]) -> Result<&[u8], CallFailure> {
+        let rc = self.raw_call(name, input);
+        if rc != 0 {
+            return Err(CallFailure {
+                rc,
+                message: self.error().unwrap_or_default(),
+            });
+        }
+        Ok(self.output())
+    }
+
+    /// `extism_plugin_call` itself: the return code.
+    fn raw_call(&mut self, name: &CStr, input: &[u8]) -> i32 {
+        // SAFETY: `self.ptr` is a live plug-in; `name` is NUL-terminated;
+        // `input` is valid for `input.len()` bytes for the whole call.
+        unsafe {
+            (self.lib.fns.plugin_call)(
+                self.ptr.as_ptr(),
+                name.as_ptr(),
+                input.as_ptr(),
+                input.len() as u64,
+            )
+        }
+    }
+
+    /// The last call's output, borrowed: valid until the next call, which the
+    /// borrow of `self` rules out.
+    fn output(&self) -> &[u8] {
         let fns = &self.lib.fns;
         // SAFETY: `self.ptr` is a live plug-in.
         let len = unsafe { (fns.plugin_output_length)(self.ptr.as_ptr()) };
         if len == 0 {
-            return Vec::new();
+            return &[];
         }
         let Ok(len) = usize::try_from(len) else {
-            return Vec::new();
+            return &[];
         };
         // SAFETY: `self.ptr` is a live plug-in.
         let data = unsafe { (fns.plugin_output_data)(self.ptr.as_ptr()) };
         if data.is_null() {
-            return Vec::new();
+            return &[];
         }
         // SAFETY: the output stays valid (`len` bytes at `data`) until the
-        // next call on this plug-in, which `&self` rules out here.
-        unsafe { std::slice::from_raw_parts(data, len) }.to_vec()
+        // next call on this plug-in, which needs `&mut self` and so cannot
+        // happen while the returned slice (tied to `&self`) is alive.
+        unsafe { std::slice::from_raw_parts(data, len) }
     }
 
     /// `extism_plugin_error`: the last error message, `None` if NULL.

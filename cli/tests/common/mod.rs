@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-/// The path of a spec fixture.
+/// The path of a spec fixture, `name` with its extension (`"echo.wasm"`).
 pub fn fixture(name: &str) -> String {
-    format!(
-        "{}/../spec-tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    interplug_spec_tests::fixtures::dir()
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The path of a CLI test fixture (cli/tests/fixtures).
