@@ -20,8 +20,8 @@ const HELLO: &str = "hello from the test server";
 fn http_wasm() -> Wasm {
     Wasm::file(
         interplug_spec_tests::fixtures::path("http")
-            .to_string_lossy()
-            .into_owned(),
+            .display()
+            .to_string(),
     )
 }
 

@@ -127,7 +127,7 @@ fn url_module_links_with_a_file_module() {
     let server = server();
     let manifest = Manifest::new([
         Wasm::url(server.url("/files/link_math.wasm")).with_name("math"),
-        Wasm::file(fixtures::path("link_main").to_string_lossy().into_owned()),
+        Wasm::file(fixtures::path("link_main").display().to_string()),
     ]);
     let mut plugin = Plugin::new(&manifest, [], false).expect("linked modules load");
     let output: String = plugin.call("compute", "6,7").expect("compute works");

@@ -12,7 +12,7 @@ use std::{fs, path::PathBuf, process::Command};
 
 /// A committed fixture.
 fn fixture(name: &str) -> Wasm {
-    Wasm::file(fixtures::path(name).to_string_lossy().into_owned())
+    Wasm::file(fixtures::path(name).display().to_string())
 }
 
 /// A temporary tree: `data/` (writable, `/data`), `ro/` (read-only, `/ro`) with

@@ -8,14 +8,11 @@ use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
 
-use interplug::{
-    CompiledPlugin, CurrentPlugin, Function, Plugin, PluginBuilder, UserData, Val, PTR,
-};
+use interplug::{CompiledPlugin, Plugin, PluginBuilder};
 
 use crate::raw::{self, RawCompiled, RawPlugin};
-use interplug_spec_tests::capi::{
-    CApiLibrary, CCompiledPlugin, CHostFunction, CPlugin, HostBehaviour,
-};
+use interplug_spec_tests::capi::{CApiLibrary, CCompiledPlugin, CHostFunction, CPlugin};
+use interplug_spec_tests::cases::{host_fns, HostFn};
 use interplug_spec_tests::fixtures;
 
 /// Runs the measured operation `iters` times; returns a checksum (kept alive with
@@ -206,49 +203,8 @@ fn vowel_count(input: &[u8]) -> usize {
     input.iter().filter(|b| b"aeiouAEIOU".contains(b)).count()
 }
 
-/// A host function of the fixtures: `namespace`.`name`, `(i64) -> i64`,
-/// answering `prefix ++ input` in a new block on every runtime.
-struct HostFunction {
-    /// Import module.
-    namespace: &'static str,
-    /// Import name.
-    name: &'static str,
-    /// Bytes put before the input in the answer.
-    prefix: &'static [u8],
-}
-
-/// The host functions of `host_fns.wasm`.
-const HOST_FUNCTIONS: [HostFunction; 3] = [
-    HostFunction {
-        namespace: "extism:host/user",
-        name: "hello_world",
-        prefix: b"Hello, ",
-    },
-    HostFunction {
-        namespace: "extism:host/user",
-        name: "panic_now",
-        prefix: b"",
-    },
-    HostFunction {
-        namespace: "example:other",
-        name: "shout",
-        prefix: b"",
-    },
-];
-
 /// Input of the host round trip.
 const HOST_INPUT: &[u8] = b"Ada";
-
-/// The C API versions of [`HOST_FUNCTIONS`], for the official library.
-fn official_functions() -> Vec<CHostFunction> {
-    HOST_FUNCTIONS
-        .iter()
-        .map(|def| {
-            CHostFunction::new(def.name, HostBehaviour::Prefix(def.prefix.to_vec()))
-                .with_namespace(def.namespace)
-        })
-        .collect()
-}
 
 /// A plug-in of `wasm` on the official library, without WASI, with the host
 /// functions of `host_fns.wasm` when `hosts` is set and a fuel limit if given.
@@ -258,8 +214,8 @@ pub fn official_plugin(
     hosts: bool,
     fuel: Option<u64>,
 ) -> Result<CPlugin, String> {
-    let functions = if hosts {
-        official_functions()
+    let functions: Vec<CHostFunction> = if hosts {
+        host_fns().iter().map(HostFn::to_c).collect()
     } else {
         Vec::new()
     };
@@ -272,35 +228,6 @@ pub fn official_plugin(
 /// `wasm` compiled by the official library, without WASI or host functions.
 pub fn official_compiled(lib: &Arc<CApiLibrary>, wasm: &[u8]) -> Result<CCompiledPlugin, String> {
     lib.compiled_plugin_new(wasm, &[], false)
-}
-
-/// The interplug versions of [`HOST_FUNCTIONS`].
-fn interplug_functions() -> Vec<Function> {
-    HOST_FUNCTIONS
-        .iter()
-        .map(|def| {
-            let prefix = def.prefix;
-            Function::new(
-                def.name,
-                [PTR],
-                [PTR],
-                UserData::new(()),
-                move |plugin: &mut CurrentPlugin, inputs: &[Val], outputs: &mut [Val], _| {
-                    let arg = inputs
-                        .first()
-                        .ok_or_else(|| interplug::Error::msg("no argument"))?;
-                    let input: Vec<u8> = plugin.memory_get_val(arg)?;
-                    let mut out = prefix.to_vec();
-                    out.extend_from_slice(&input);
-                    let slot = outputs
-                        .first_mut()
-                        .ok_or_else(|| interplug::Error::msg("no result"))?;
-                    plugin.memory_set_val(slot, out)
-                },
-            )
-            .with_namespace(def.namespace)
-        })
-        .collect()
 }
 
 /// Checks a first output against the expectation.
@@ -332,7 +259,7 @@ impl Target {
             Rt::Interplug => {
                 let mut builder = PluginBuilder::new(wasm).with_interruption(setup.interrupt);
                 if hosts {
-                    builder = builder.with_functions(interplug_functions());
+                    builder = builder.with_functions(host_fns().iter().map(HostFn::to_interplug));
                 }
                 if let Some(fuel) = setup.fuel {
                     builder = builder.with_fuel_limit(fuel);

@@ -21,7 +21,7 @@ mod cases;
 mod raw;
 mod wasm_kernel;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 

@@ -40,6 +40,41 @@ pub struct HostFn {
     pub behaviour: HostBehaviour,
 }
 
+impl HostFn {
+    /// The function for the C API client.
+    pub fn to_c(&self) -> CHostFunction {
+        CHostFunction::new(self.name.clone(), self.behaviour.clone())
+            .with_namespace(self.namespace.clone())
+    }
+
+    /// The function for interplug's Rust API: `(i64) -> i64`, reading the input
+    /// block and answering the behaviour's output in a new block.
+    pub fn to_interplug(&self) -> interplug::Function {
+        let behaviour = self.behaviour.clone();
+        interplug::Function::new(
+            self.name.clone(),
+            [interplug::PTR],
+            [interplug::PTR],
+            interplug::UserData::new(()),
+            move |plugin: &mut interplug::CurrentPlugin,
+                  inputs: &[interplug::Val],
+                  outputs: &mut [interplug::Val],
+                  _: interplug::UserData<()>| {
+                let arg = inputs
+                    .first()
+                    .ok_or_else(|| interplug::Error::msg("no argument"))?;
+                let input: Vec<u8> = plugin.memory_get_val(arg)?;
+                let output = behaviour.apply(&input);
+                let slot = outputs
+                    .first_mut()
+                    .ok_or_else(|| interplug::Error::msg("no result slot"))?;
+                plugin.memory_set_val(slot, output)
+            },
+        )
+        .with_namespace(self.namespace.clone())
+    }
+}
+
 /// A plug-in and the calls made on it, in order, on one instance.
 #[derive(Debug, Clone)]
 pub struct Case {
@@ -155,8 +190,9 @@ fn case(name: &'static str, fixture_name: &str, steps: Vec<Step>) -> Case {
     }
 }
 
-/// The host functions `host_fns.wasm` and `limits.wasm` import.
-fn host_fns() -> Vec<HostFn> {
+/// The host functions `host_fns.wasm` and `limits.wasm` import: `hello_world`
+/// answers `"Hello, " ++ input`, `panic_now` and `shout` the input uppercased.
+pub fn host_fns() -> Vec<HostFn> {
     vec![
         HostFn {
             namespace: "extism:host/user".into(),
@@ -407,14 +443,7 @@ pub fn all() -> Vec<Case> {
 
 /// Creates a case's plug-in, with its host functions, through the C API of `lib`.
 pub fn create_c(lib: &Arc<CApiLibrary>, case: &Case) -> Result<CPlugin, String> {
-    let functions: Vec<CHostFunction> = case
-        .host
-        .iter()
-        .map(|h| {
-            CHostFunction::new(h.name.clone(), h.behaviour.clone())
-                .with_namespace(h.namespace.clone())
-        })
-        .collect();
+    let functions: Vec<CHostFunction> = case.host.iter().map(HostFn::to_c).collect();
     lib.plugin_new(case.manifest.as_bytes(), &functions, case.wasi)
 }
 
@@ -438,28 +467,7 @@ pub fn run_c(lib: &Arc<CApiLibrary>, case: &Case) -> Result<Vec<Outcome>, String
 
 /// Runs a case through interplug's Rust API; `Err` when creation fails.
 pub fn run_rust(case: &Case) -> Result<Vec<Outcome>, String> {
-    let functions = case.host.iter().map(|h| {
-        let behaviour = h.behaviour.clone();
-        interplug::Function::new(
-            h.name.clone(),
-            [interplug::PTR],
-            [interplug::PTR],
-            interplug::UserData::new(behaviour),
-            |plugin: &mut interplug::CurrentPlugin,
-             inputs: &[interplug::Val],
-             outputs: &mut [interplug::Val],
-             data: interplug::UserData<HostBehaviour>| {
-                let input: Vec<u8> = plugin.memory_get_val(&inputs[0])?;
-                let behaviour = data.get()?;
-                let output = behaviour
-                    .lock()
-                    .map_err(|_| interplug::Error::msg("poisoned"))?
-                    .apply(&input);
-                plugin.memory_set_val(&mut outputs[0], output)
-            },
-        )
-        .with_namespace(h.namespace.clone())
-    });
+    let functions = case.host.iter().map(HostFn::to_interplug);
     let mut plugin = interplug::Plugin::new(case.manifest.as_bytes(), functions, case.wasi)
         .map_err(|e| format!("{e:#}"))?;
     Ok(case

@@ -1,7 +1,8 @@
 //! Shared helpers of the C API tests: where `libinterplug.so` and the headers are
 //! (the fixtures' paths come from `interplug_spec_tests::fixtures`).
 
-#![allow(dead_code)]
+// Each test binary uses a subset of the helpers.
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
