@@ -23,13 +23,16 @@
 
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::fmt;
-use std::marker::{PhantomData, PhantomPinned};
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::ptr::{self, NonNull};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use interplug_capi_types::{
+    val_type, ExtismCancelHandle, ExtismCompiledPlugin, ExtismCurrentPlugin, ExtismFreeUserData,
+    ExtismFunction, ExtismFunctionType, ExtismPlugin, ExtismVal,
+};
 use libloading::Library;
 
 /// The namespace a host function is imported from when none is set:
@@ -47,164 +50,16 @@ pub fn oracle_path() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-/// `ExtismValType`: the type tag of an [`ExtismVal`] (a C enum, `int` sized).
-#[repr(i32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ExtismValType {
-    /// `int32_t`.
-    I32 = 0,
-    /// `int64_t`; also used for Extism memory handles (`EXTISM_PTR`).
-    I64 = 1,
-    /// `float`.
-    F32 = 2,
-    /// `double`.
-    F64 = 3,
-    /// A 128-bit SIMD value.
-    V128 = 4,
-    /// A function reference.
-    FuncRef = 5,
-    /// An external reference.
-    ExternRef = 6,
-}
-
-impl ExtismValType {
-    /// Converts the raw C enum value into an [`ExtismValType`], or `None` if
-    /// the value is not one of the defined tags.
-    pub fn from_raw(raw: i32) -> Option<Self> {
-        Some(match raw {
-            0 => Self::I32,
-            1 => Self::I64,
-            2 => Self::F32,
-            3 => Self::F64,
-            4 => Self::V128,
-            5 => Self::FuncRef,
-            6 => Self::ExternRef,
-            _ => return None,
-        })
+/// The value in `val` when its tag says `I64` (memory handles are `I64`).
+fn as_i64(val: &ExtismVal) -> Option<i64> {
+    if val.t == val_type::I64 {
+        // SAFETY: the tag says I64, so `i64` is the field that was written;
+        // besides, every bit pattern of the 8-byte union is a valid i64.
+        Some(unsafe { val.v.i64 })
+    } else {
+        None
     }
 }
-
-/// The value part of an [`ExtismVal`]: the C union
-/// `{ int32_t i32; int64_t i64; float f32; double f64; }` (8 bytes).
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub union ExtismValUnion {
-    /// Valid when the tag is [`ExtismValType::I32`].
-    pub i32: i32,
-    /// Valid when the tag is [`ExtismValType::I64`].
-    pub i64: i64,
-    /// Valid when the tag is [`ExtismValType::F32`].
-    pub f32: f32,
-    /// Valid when the tag is [`ExtismValType::F64`].
-    pub f64: f64,
-}
-
-/// `ExtismVal`: `struct { ExtismValType t; union { ... } v; }`, 16 bytes.
-///
-/// The tag is kept as its raw `i32` so that a value written by a foreign
-/// library can never be an invalid Rust enum; use [`ExtismVal::val_type`].
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct ExtismVal {
-    /// The raw `ExtismValType` tag (see [`ExtismValType`]).
-    pub t: i32,
-    /// The value, interpreted according to `t`.
-    pub v: ExtismValUnion,
-}
-
-impl ExtismVal {
-    /// An `I64` value (the type used for Extism memory handles).
-    pub fn i64(value: i64) -> Self {
-        ExtismVal {
-            t: ExtismValType::I64 as i32,
-            v: ExtismValUnion { i64: value },
-        }
-    }
-
-    /// The tag as an [`ExtismValType`], or `None` for an unknown tag.
-    pub fn val_type(&self) -> Option<ExtismValType> {
-        ExtismValType::from_raw(self.t)
-    }
-
-    /// The value as an `i64` if the tag says `I64`.
-    pub fn as_i64(&self) -> Option<i64> {
-        if self.t == ExtismValType::I64 as i32 {
-            // SAFETY: the tag says I64, so `i64` is the field that was written;
-            // besides, every bit pattern of the 8-byte union is a valid i64.
-            Some(unsafe { self.v.i64 })
-        } else {
-            None
-        }
-    }
-}
-
-impl fmt::Debug for ExtismVal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // SAFETY: all fields of the union are plain numbers, every bit pattern
-        // of the (fully initialised, 8-byte) union is a valid i64 and the
-        // 4-byte prefix a valid i32/f32.
-        let raw = unsafe { self.v.i64 };
-        match self.val_type() {
-            Some(ExtismValType::I32) => {
-                // SAFETY: as above; the tag says I32.
-                write!(f, "ExtismVal::I32({})", unsafe { self.v.i32 })
-            }
-            Some(ExtismValType::F32) => {
-                // SAFETY: as above; the tag says F32.
-                write!(f, "ExtismVal::F32({})", unsafe { self.v.f32 })
-            }
-            Some(ExtismValType::F64) => {
-                // SAFETY: as above; the tag says F64.
-                write!(f, "ExtismVal::F64({})", unsafe { self.v.f64 })
-            }
-            Some(t) => write!(f, "ExtismVal::{t:?}({raw})"),
-            None => write!(f, "ExtismVal {{ t: {}, bits: {raw:#x} }}", self.t),
-        }
-    }
-}
-
-// The layout must match the C header exactly.
-const _: () = assert!(std::mem::size_of::<ExtismValType>() == 4);
-const _: () = assert!(std::mem::size_of::<ExtismValUnion>() == 8);
-const _: () = assert!(std::mem::align_of::<ExtismValUnion>() == 8);
-const _: () = assert!(std::mem::size_of::<ExtismVal>() == 16);
-const _: () = assert!(std::mem::align_of::<ExtismVal>() == 8);
-
-macro_rules! opaque {
-    ($(#[$doc:meta] $name:ident),* $(,)?) => {$(
-        #[$doc]
-        #[repr(C)]
-        pub struct $name {
-            _private: [u8; 0],
-            _marker: PhantomData<(*mut u8, PhantomPinned)>,
-        }
-    )*};
-}
-
-opaque! {
-    /// Opaque `ExtismPlugin` (only ever used behind a pointer).
-    ExtismPlugin,
-    /// Opaque `ExtismCompiledPlugin`: compiled once, instantiated many times.
-    ExtismCompiledPlugin,
-    /// Opaque `ExtismCurrentPlugin`, handed to host functions.
-    ExtismCurrentPlugin,
-    /// Opaque `ExtismFunction`, a host function definition.
-    ExtismFunction,
-    /// Opaque `ExtismCancelHandle`.
-    ExtismCancelHandle,
-}
-
-/// The C host function callback type.
-type HostFn = unsafe extern "C" fn(
-    *mut ExtismCurrentPlugin,
-    *const ExtismVal,
-    u64,
-    *mut ExtismVal,
-    u64,
-    *mut c_void,
-);
-/// The `free_user_data` callback type.
-type FreeUserDataFn = unsafe extern "C" fn(*mut c_void);
 
 type VersionFn = unsafe extern "C" fn() -> *const c_char;
 type PluginNewFn = unsafe extern "C" fn(
@@ -248,13 +103,13 @@ type PluginCancelHandleFn = unsafe extern "C" fn(*const ExtismPlugin) -> *const 
 type PluginCancelFn = unsafe extern "C" fn(*const ExtismCancelHandle) -> bool;
 type FunctionNewFn = unsafe extern "C" fn(
     *const c_char,
-    *const ExtismValType,
+    *const i32,
     u64,
-    *const ExtismValType,
+    *const i32,
     u64,
-    Option<HostFn>,
+    Option<ExtismFunctionType>,
     *mut c_void,
-    Option<FreeUserDataFn>,
+    Option<ExtismFreeUserData>,
 ) -> *mut ExtismFunction;
 type FunctionSetNamespaceFn = unsafe extern "C" fn(*mut ExtismFunction, *const c_char);
 type FunctionFreeFn = unsafe extern "C" fn(*mut ExtismFunction);
@@ -652,7 +507,7 @@ impl FunctionSet {
             lib: Arc::clone(lib),
             ptrs: Vec::with_capacity(defs.len()),
         };
-        let signature = [ExtismValType::I64];
+        let signature = [val_type::I64];
         for def in defs {
             let name = CString::new(def.name.as_str())
                 .map_err(|_| format!("host function name {:?} contains NUL", def.name))?;
@@ -778,7 +633,7 @@ unsafe fn run_host_function(
     let ctx = unsafe { &*user_data.cast::<HostCtx>() };
     // SAFETY: the library passes `n_inputs` (>= 1 here) initialised values.
     let input = unsafe { inputs.read() };
-    let handle = u64::try_from(input.as_i64()?).ok()?;
+    let handle = u64::try_from(as_i64(&input)?).ok()?;
     let fns = &ctx.lib.fns;
     // SAFETY: `plugin` is the current plug-in given to this callback; the
     // borrowed block is last used by `apply`, before anything is allocated.
@@ -1152,12 +1007,11 @@ mod tests {
     }
 
     #[test]
-    fn val_layout_and_tags() {
-        let v = ExtismVal::i64(-5);
-        assert_eq!(v.val_type(), Some(ExtismValType::I64));
-        assert_eq!(v.as_i64(), Some(-5));
-        assert_eq!(ExtismValType::from_raw(7), None);
-        assert_eq!(std::mem::offset_of!(ExtismVal, v), 8);
+    fn handles_are_read_from_i64_values_only() {
+        assert_eq!(as_i64(&ExtismVal::i64(-5)), Some(-5));
+        let mut not_i64 = ExtismVal::i64(-5);
+        not_i64.t = val_type::I32;
+        assert_eq!(as_i64(&not_i64), None);
     }
 
     #[test]
