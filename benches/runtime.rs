@@ -17,7 +17,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use interplug::{CompiledPlugin, Plugin, PluginBuilder};
 use interplug_spec_tests::cases::{host_fns, HostFn};
-use interplug_spec_tests::fixtures::{bytes as fixture_bytes, with_custom_section};
+use interplug_spec_tests::fixtures::{bytes as fixture_bytes, text, with_custom_section};
 
 /// A plug-in of `wasm` without WASI or host functions.
 fn plugin(wasm: &[u8]) -> Plugin {
@@ -30,16 +30,6 @@ fn config() -> Criterion {
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
-}
-
-/// `n` bytes of English-like ASCII text.
-fn text(n: usize) -> Vec<u8> {
-    b"The quick brown fox jumps over the lazy dog; a plug-in counts vowels. "
-        .iter()
-        .copied()
-        .cycle()
-        .take(n)
-        .collect()
 }
 
 fn create(c: &mut Criterion) {

@@ -184,14 +184,7 @@ pub struct Ctx {
 }
 
 /// `n` bytes of English-like ASCII text.
-pub fn text(n: usize) -> Vec<u8> {
-    b"The quick brown fox jumps over the lazy dog; a plug-in counts vowels. "
-        .iter()
-        .copied()
-        .cycle()
-        .take(n)
-        .collect()
-}
+pub use fixtures::text;
 
 /// The input of a sized case: bytes 0..=255 for echo, text for count_vowels.
 fn pattern(n: usize) -> Vec<u8> {

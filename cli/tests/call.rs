@@ -94,20 +94,10 @@ fn missing_function_fails_with_exit_1_and_lists_functions() {
 #[test]
 fn plugin_errors_fail_with_exit_1() {
     let out = run(&["call", &fixture("fail.wasm"), "fail", "--input", "abc"]);
-    assert_eq!(code(&out), 1);
-    assert!(
-        stderr(&out).contains("failed on purpose: abc"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, 1, "failed on purpose: abc");
 
     let out = run(&["call", &fixture("fail.wasm"), "nonzero"]);
-    assert_eq!(code(&out), 1);
-    assert!(
-        stderr(&out).contains("non-zero exit code: 3"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, 1, "non-zero exit code: 3");
 }
 
 #[test]
@@ -130,8 +120,7 @@ fn usage_errors_exit_2() {
         "--config",
         "novalue",
     ]);
-    assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("KEY=VALUE"), "{}", stderr(&out));
+    assert_fails(&out, 2, "KEY=VALUE");
     let out = run(&["frobnicate"]);
     assert_eq!(code(&out), 2);
 }
@@ -139,19 +128,13 @@ fn usage_errors_exit_2() {
 #[test]
 fn load_errors_exit_3() {
     let out = run(&["call", "/nonexistent/plugin.wasm", "f"]);
-    assert_eq!(code(&out), 3);
-    assert!(stderr(&out).contains("cannot read"), "{}", stderr(&out));
+    assert_fails(&out, 3, "cannot read");
 
     let dir = tempfile::tempdir().expect("tempdir");
     let junk = dir.path().join("junk.bin");
     std::fs::write(&junk, b"\x01\x02 not a plug-in").expect("write");
     let out = run(&["call", junk.to_str().expect("path"), "f"]);
-    assert_eq!(code(&out), 3);
-    assert!(
-        stderr(&out).contains("unknown manifest format"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, 3, "unknown manifest format");
 
     let out = run(&[
         "call",
@@ -159,8 +142,7 @@ fn load_errors_exit_3() {
         "count_vowels",
         "--manifest",
     ]);
-    assert_eq!(code(&out), 3);
-    assert!(stderr(&out).contains("not a manifest"), "{}", stderr(&out));
+    assert_fails(&out, 3, "not a manifest");
 }
 
 #[test]
@@ -172,8 +154,7 @@ fn memory_budget_below_the_initial_memory_is_a_load_error() {
         "--memory-max",
         "16",
     ]);
-    assert_eq!(code(&out), 3);
-    assert!(stderr(&out).contains("--memory-max"), "{}", stderr(&out));
+    assert_fails(&out, 3, "--memory-max");
 }
 
 #[test]
@@ -208,8 +189,7 @@ fn timeout_stops_an_infinite_loop() {
         "200",
     ]);
     let elapsed = start.elapsed();
-    assert_eq!(code(&out), 1, "{}", stderr(&out));
-    assert!(stderr(&out).contains("timeout"), "{}", stderr(&out));
+    assert_fails(&out, 1, "timeout");
     assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
 }
@@ -226,15 +206,13 @@ fn fuel_limit_stops_a_long_computation() {
         "--fuel",
         "100000",
     ]);
-    assert_eq!(code(&out), 1);
-    assert!(stderr(&out).contains("fuel"), "{}", stderr(&out));
+    assert_fails(&out, 1, "fuel");
 }
 
 #[test]
 fn wasi_is_needed_for_wasi_plugins() {
     let out = run(&["call", &fixture("wasi_command.wasm"), "_start"]);
-    assert_eq!(code(&out), 3);
-    assert!(stderr(&out).contains("--wasi"), "{}", stderr(&out));
+    assert_fails(&out, 3, "--wasi");
 
     let out = run(&["call", &fixture("wasi_command.wasm"), "_start", "--wasi"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -301,8 +279,7 @@ fn manifests_with_relative_paths_and_several_modules() {
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, r#"{"wasm": [], "colour": 1}"#).expect("write");
     let out = run(&["call", bad.to_str().expect("path"), "f"]);
-    assert_eq!(code(&out), 3);
-    assert!(stderr(&out).contains("colour"), "{}", stderr(&out));
+    assert_fails(&out, 3, "colour");
 }
 
 #[test]
@@ -377,8 +354,7 @@ fn var_max_caps_vars() {
         "--var-max",
         "0",
     ]);
-    assert_eq!(code(&out), 1);
-    assert!(stderr(&out).contains("max_var_bytes"), "{}", stderr(&out));
+    assert_fails(&out, 1, "max_var_bytes");
 
     let out = run(&["call", &fixture("vars.wasm"), "var_set", "--input", "a=1"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));

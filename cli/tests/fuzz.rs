@@ -230,12 +230,7 @@ fn non_determinism_is_found() {
 #[test]
 fn fuzz_usage_and_load_errors() {
     let out = run(&["fuzz", &fixture("fuzzme.wasm"), "nope", "--runs", "10"]);
-    assert_eq!(code(&out), 1);
-    assert!(
-        stderr(&out).contains("Function not found"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, 1, "Function not found");
     let out = run(&["fuzz", &fixture("fuzzme.wasm"), "parse", "--check", "yaml"]);
     assert_eq!(code(&out), 2);
     let out = run(&["fuzz", "/nonexistent.wasm", "parse"]);

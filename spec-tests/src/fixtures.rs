@@ -60,6 +60,17 @@ pub fn with_custom_section(wasm: &[u8], name: &[u8], payload: &[u8]) -> Vec<u8> 
     bytes
 }
 
+/// `n` bytes of English-like ASCII text: the input the benchmarks give
+/// `count_vowels.wasm`.
+pub fn text(n: usize) -> Vec<u8> {
+    b"The quick brown fox jumps over the lazy dog; a plug-in counts vowels. "
+        .iter()
+        .copied()
+        .cycle()
+        .take(n)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

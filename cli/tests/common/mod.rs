@@ -50,6 +50,15 @@ pub fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
     child.wait_with_output().expect("wait")
 }
 
+/// Asserts that the command exited with `expected` and that its stderr mentions
+/// `needle`; both failures show the whole stderr.
+#[track_caller]
+pub fn assert_fails(output: &Output, expected: i32, needle: &str) {
+    let err = stderr(output);
+    assert_eq!(code(output), expected, "{err}");
+    assert!(err.contains(needle), "{needle:?} not in stderr: {err}");
+}
+
 /// The exit code (panics on a signal).
 pub fn code(output: &Output) -> i32 {
     output
