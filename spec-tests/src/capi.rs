@@ -298,19 +298,10 @@ impl CApiLibrary {
         with_wasi: bool,
         fuel_limit: Option<u64>,
     ) -> Result<CPlugin, String> {
-        let functions = FunctionSet::new(self, host_functions)?;
-        let mut fn_ptrs: Vec<*const ExtismFunction> = functions.as_const_ptrs();
-        let fns_arg = if fn_ptrs.is_empty() {
-            ptr::null_mut()
-        } else {
-            fn_ptrs.as_mut_ptr()
-        };
-        let n_fns = fn_ptrs.len() as u64;
-        let mut errmsg: *mut c_char = ptr::null_mut();
-        let raw = match fuel_limit {
+        let ptr = self.construct(host_functions, |fns_arg, n_fns, errmsg| match fuel_limit {
             // SAFETY: `bytes` is valid for `bytes.len()` bytes; `fns_arg` is
-            // NULL or points to `n_fns` live ExtismFunction pointers owned by
-            // `functions`; `errmsg` is a valid out-pointer.
+            // NULL or points to `n_fns` live ExtismFunction pointers (see
+            // `construct`); `errmsg` is a valid out-pointer.
             None => unsafe {
                 (self.fns.plugin_new)(
                     bytes.as_ptr(),
@@ -318,7 +309,7 @@ impl CApiLibrary {
                     fns_arg,
                     n_fns,
                     with_wasi,
-                    &mut errmsg,
+                    errmsg,
                 )
             },
             // SAFETY: as for `extism_plugin_new` above.
@@ -330,33 +321,11 @@ impl CApiLibrary {
                     n_fns,
                     with_wasi,
                     fuel,
-                    &mut errmsg,
+                    errmsg,
                 )
             },
-        };
-        // The plug-in (if any) has taken the host functions; the ExtismFunction
-        // objects themselves stay ours to free, as with libextism.
-        drop(functions);
-        self.adopt_plugin(raw, errmsg)
-    }
-
-    /// Wraps the result of a plug-in constructor: the plug-in, or the error
-    /// message it returned through `errmsg` (released here).
-    fn adopt_plugin(
-        self: &Arc<Self>,
-        raw: *mut ExtismPlugin,
-        errmsg: *mut c_char,
-    ) -> Result<CPlugin, String> {
-        let message = self.take_error_message(errmsg);
-        match NonNull::new(raw) {
-            Some(ptr) => Ok(CPlugin {
-                lib: Arc::clone(self),
-                ptr,
-                alive: Arc::new(Mutex::new(true)),
-            }),
-            None => Err(message
-                .unwrap_or_else(|| "plug-in creation failed without an error message".into())),
-        }
+        })?;
+        Ok(CPlugin::adopt(self, ptr))
     }
 
     /// `extism_compiled_plugin_new`: compiles wasm, WAT or manifest `bytes`
@@ -371,6 +340,35 @@ impl CApiLibrary {
         host_functions: &[CHostFunction],
         with_wasi: bool,
     ) -> Result<CCompiledPlugin, String> {
+        let ptr = self.construct(host_functions, |fns_arg, n_fns, errmsg| {
+            // SAFETY: as for `extism_plugin_new` in `create_plugin`.
+            unsafe {
+                (self.fns.compiled_plugin_new)(
+                    bytes.as_ptr(),
+                    bytes.len() as u64,
+                    fns_arg,
+                    n_fns,
+                    with_wasi,
+                    errmsg,
+                )
+            }
+        })?;
+        Ok(CCompiledPlugin {
+            lib: Arc::clone(self),
+            ptr,
+        })
+    }
+
+    /// Runs one of the constructors that take host functions: makes the
+    /// `ExtismFunction` objects, passes `make` the C array of them (NULL when
+    /// there are none), its length and the `errmsg` out-pointer, then frees the
+    /// function objects (a plug-in that was made has taken what it needs, as
+    /// with libextism).
+    fn construct<T>(
+        self: &Arc<Self>,
+        host_functions: &[CHostFunction],
+        make: impl FnOnce(*mut *const ExtismFunction, u64, &mut *mut c_char) -> *mut T,
+    ) -> Result<NonNull<T>, String> {
         let functions = FunctionSet::new(self, host_functions)?;
         let mut fn_ptrs: Vec<*const ExtismFunction> = functions.as_const_ptrs();
         let fns_arg = if fn_ptrs.is_empty() {
@@ -379,28 +377,18 @@ impl CApiLibrary {
             fn_ptrs.as_mut_ptr()
         };
         let mut errmsg: *mut c_char = ptr::null_mut();
-        // SAFETY: as for `extism_plugin_new` in `create_plugin`.
-        let raw = unsafe {
-            (self.fns.compiled_plugin_new)(
-                bytes.as_ptr(),
-                bytes.len() as u64,
-                fns_arg,
-                fn_ptrs.len() as u64,
-                with_wasi,
-                &mut errmsg,
-            )
-        };
+        let raw = make(fns_arg, fn_ptrs.len() as u64, &mut errmsg);
         drop(functions);
+        self.adopt(raw, errmsg)
+    }
+
+    /// The result of a constructor: the object, or the error message it
+    /// returned through `errmsg` (released here).
+    fn adopt<T>(&self, raw: *mut T, errmsg: *mut c_char) -> Result<NonNull<T>, String> {
         let message = self.take_error_message(errmsg);
-        match NonNull::new(raw) {
-            Some(ptr) => Ok(CCompiledPlugin {
-                lib: Arc::clone(self),
-                ptr,
-            }),
-            None => {
-                Err(message.unwrap_or_else(|| "compilation failed without an error message".into()))
-            }
-        }
+        NonNull::new(raw).ok_or_else(|| {
+            message.unwrap_or_else(|| "creation failed without an error message".into())
+        })
     }
 
     /// Copies and frees an error message returned through `char** errmsg`.
@@ -415,6 +403,20 @@ impl CApiLibrary {
         unsafe { (self.fns.plugin_new_error_free)(errmsg) };
         message
     }
+}
+
+/// The `Debug` form of an object made by `lib`: its type, the library's path and
+/// the object's address.
+fn debug_handle<T>(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    lib: &CApiLibrary,
+    ptr: *const T,
+) -> fmt::Result {
+    f.debug_struct(name)
+        .field("library", &lib.path)
+        .field("ptr", &ptr)
+        .finish_non_exhaustive()
 }
 
 /// Copies a C string into an owned `String` (invalid UTF-8 replaced), or
@@ -718,10 +720,7 @@ pub struct CCompiledPlugin {
 
 impl fmt::Debug for CCompiledPlugin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CCompiledPlugin")
-            .field("library", &self.lib.path)
-            .field("ptr", &self.ptr)
-            .finish_non_exhaustive()
+        debug_handle(f, "CCompiledPlugin", &self.lib, self.ptr.as_ptr())
     }
 }
 
@@ -736,7 +735,8 @@ impl CCompiledPlugin {
         // out-pointer.
         let raw =
             unsafe { (self.lib.fns.plugin_new_from_compiled)(self.ptr.as_ptr(), &mut errmsg) };
-        self.lib.adopt_plugin(raw, errmsg)
+        let ptr = self.lib.adopt(raw, errmsg)?;
+        Ok(CPlugin::adopt(&self.lib, ptr))
     }
 }
 
@@ -804,14 +804,20 @@ unsafe impl Send for CPlugin {}
 
 impl fmt::Debug for CPlugin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CPlugin")
-            .field("library", &self.lib.path)
-            .field("ptr", &self.ptr)
-            .finish_non_exhaustive()
+        debug_handle(f, "CPlugin", &self.lib, self.ptr.as_ptr())
     }
 }
 
 impl CPlugin {
+    /// Takes ownership of a plug-in made by `lib`.
+    fn adopt(lib: &Arc<CApiLibrary>, ptr: NonNull<ExtismPlugin>) -> CPlugin {
+        CPlugin {
+            lib: Arc::clone(lib),
+            ptr,
+            alive: Arc::new(Mutex::new(true)),
+        }
+    }
+
     /// The library this plug-in was created by.
     pub fn library(&self) -> &Arc<CApiLibrary> {
         &self.lib
@@ -974,10 +980,7 @@ unsafe impl Sync for CCancelHandle {}
 
 impl fmt::Debug for CCancelHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CCancelHandle")
-            .field("library", &self.lib.path)
-            .field("handle", &self.handle)
-            .finish_non_exhaustive()
+        debug_handle(f, "CCancelHandle", &self.lib, self.handle)
     }
 }
 
