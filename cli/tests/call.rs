@@ -13,7 +13,7 @@ fn count_vowels_prints_the_raw_output() {
         "--input",
         "hello world",
     ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(
         stdout(&out),
         r#"{"count":3,"total":3,"vowels":"aeiouAEIOU"}"#
@@ -31,7 +31,7 @@ fn loop_calls_the_same_instance() {
         "--loop",
         "3",
     ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     let lines: Vec<String> = stdout(&out).lines().map(String::from).collect();
     assert_eq!(
         lines,
@@ -54,7 +54,7 @@ fn config_is_passed_to_the_plugin() {
         "--config",
         "vowels=lo",
     ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(stdout(&out), r#"{"count":5,"total":5,"vowels":"lo"}"#);
 }
 
@@ -64,7 +64,7 @@ fn input_from_stdin_and_file() {
         &["call", &fixture("echo.wasm"), "echo", "--stdin"],
         b"\x00bytes\xff",
     );
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(out.stdout, b"\x00bytes\xff");
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -77,7 +77,7 @@ fn input_from_stdin_and_file() {
         "--input-file",
         path.to_str().expect("utf-8 path"),
     ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(stdout(&out), "3");
 }
 
@@ -173,7 +173,7 @@ fn unknown_host_functions_need_stubs() {
         "10",
         "--stub-host-functions",
     ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(stdout(&out), "17818939798065174182");
 }
 
@@ -215,7 +215,7 @@ fn wasi_is_needed_for_wasi_plugins() {
     assert_fails(&out, 3, "--wasi");
 
     let out = run(&["call", &fixture("wasi_command.wasm"), "_start", "--wasi"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
 }
 
 #[test]
@@ -233,7 +233,7 @@ fn wasi_directories_with_allow_path() {
         "--input",
         "/data/a.txt",
     ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(stdout(&out), "file contents");
 }
 
@@ -256,7 +256,7 @@ fn manifests_with_relative_paths_and_several_modules() {
         "--input",
         "foo",
     ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(stdout(&out), r#"{"count":2,"total":2,"vowels":"o"}"#);
 
     let linked = dir.path().join("linked.toml");
@@ -273,7 +273,7 @@ fn manifests_with_relative_paths_and_several_modules() {
         "6,7",
         "--manifest",
     ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(stdout(&out), "sum=13 product=42");
 
     let bad = dir.path().join("bad.json");
@@ -293,7 +293,7 @@ fn log_level_filters_plugin_logs() {
         "--log-level",
         "info",
     ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(stdout(&out), "logged");
     let err = stderr(&out);
     assert!(
@@ -357,6 +357,6 @@ fn var_max_caps_vars() {
     assert_fails(&out, 1, "max_var_bytes");
 
     let out = run(&["call", &fixture("vars.wasm"), "var_set", "--input", "a=1"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(stdout(&out), "ok");
 }

@@ -62,12 +62,7 @@ fn finds_and_minimises_the_planted_bug() {
         "--input-file",
         findings.join(name).to_str().expect("path"),
     ]);
-    assert_eq!(code(&replay), 1);
-    assert!(
-        stderr(&replay).contains("unreachable"),
-        "{}",
-        stderr(&replay)
-    );
+    assert_fails(&replay, 1, "unreachable");
 }
 
 #[test]

@@ -50,6 +50,12 @@ pub fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
     child.wait_with_output().expect("wait")
 }
 
+/// Asserts that the command exited with 0; a failure shows its stderr.
+#[track_caller]
+pub fn assert_succeeds(output: &Output) {
+    assert_eq!(code(output), 0, "{}", stderr(output));
+}
+
 /// Asserts that the command exited with `expected` and that its stderr mentions
 /// `needle`; both failures show the whole stderr.
 #[track_caller]
