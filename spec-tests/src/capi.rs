@@ -384,6 +384,7 @@ impl CApiLibrary {
 
     /// The result of a constructor: the object, or the error message it
     /// returned through `errmsg` (released here).
+    #[inline]
     fn adopt<T>(&self, raw: *mut T, errmsg: *mut c_char) -> Result<NonNull<T>, String> {
         let message = self.take_error_message(errmsg);
         NonNull::new(raw).ok_or_else(|| {
@@ -729,6 +730,7 @@ impl CCompiledPlugin {
     ///
     /// # Errors
     /// The library's error message when instantiation fails.
+    #[inline]
     pub fn instantiate(&self) -> Result<CPlugin, String> {
         let mut errmsg: *mut c_char = ptr::null_mut();
         // SAFETY: `self.ptr` is a live compiled plug-in; `errmsg` is a valid
@@ -810,6 +812,7 @@ impl fmt::Debug for CPlugin {
 
 impl CPlugin {
     /// Takes ownership of a plug-in made by `lib`.
+    #[inline]
     fn adopt(lib: &Arc<CApiLibrary>, ptr: NonNull<ExtismPlugin>) -> CPlugin {
         CPlugin {
             lib: Arc::clone(lib),
@@ -848,11 +851,13 @@ impl CPlugin {
 
     /// `extism_plugin_call` without copies, for measuring: the output is
     /// borrowed from the plug-in until the next call, and the error message
-    /// is only read when the call fails.
+    /// is only read when the call fails. Inlined into the caller, so the
+    /// stack the official runtime walks on each call is the caller's own.
     ///
     /// # Errors
     /// A [`CallFailure`] with the return code and the library's message when
     /// the return code is not 0.
+    #[inline]
     pub fn call_borrowed(&mut self, name: &CStr, input: &[u8]) -> Result<&[u8], CallFailure> {
         let rc = self.raw_call(name, input);
         if rc != 0 {
@@ -865,6 +870,7 @@ impl CPlugin {
     }
 
     /// `extism_plugin_call` itself: the return code.
+    #[inline]
     fn raw_call(&mut self, name: &CStr, input: &[u8]) -> i32 {
         // SAFETY: `self.ptr` is a live plug-in; `name` is NUL-terminated;
         // `input` is valid for `input.len()` bytes for the whole call.
@@ -880,6 +886,7 @@ impl CPlugin {
 
     /// The last call's output, borrowed: valid until the next call, which the
     /// borrow of `self` rules out.
+    #[inline]
     fn output(&self) -> &[u8] {
         let fns = &self.lib.fns;
         // SAFETY: `self.ptr` is a live plug-in.
