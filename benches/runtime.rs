@@ -14,15 +14,10 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-// The integration tests' helpers: fixtures and unique modules.
-#[path = "../tests/common/mod.rs"]
-mod common;
-use common::{fixture_bytes, unique_module};
-
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use interplug::{
-    CompiledPlugin, CurrentPlugin, Function, Plugin, PluginBuilder, UserData, Val, PTR,
-};
+use interplug::{CompiledPlugin, Plugin, PluginBuilder};
+use interplug_spec_tests::cases::{host_fns, HostFn};
+use interplug_spec_tests::fixtures::{bytes as fixture_bytes, text, with_custom_section};
 
 /// A plug-in of `wasm` without WASI or host functions.
 fn plugin(wasm: &[u8]) -> Plugin {
@@ -35,16 +30,6 @@ fn config() -> Criterion {
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
-}
-
-/// `n` bytes of English-like ASCII text.
-fn text(n: usize) -> Vec<u8> {
-    b"The quick brown fox jumps over the lazy dog; a plug-in counts vowels. "
-        .iter()
-        .copied()
-        .cycle()
-        .take(n)
-        .collect()
 }
 
 fn create(c: &mut Criterion) {
@@ -60,7 +45,7 @@ fn create(c: &mut Criterion) {
         b.iter_batched(
             || {
                 counter += 1;
-                unique_module(&wasm, &counter.to_string())
+                with_custom_section(&wasm, b"interplug-test", counter.to_string().as_bytes())
             },
             |bytes| drop(black_box(plugin(&bytes))),
             criterion::BatchSize::SmallInput,
@@ -113,35 +98,9 @@ fn count_vowels(c: &mut Criterion) {
     group.finish();
 }
 
-/// A host function answering `prefix ++ input`.
-fn prefix_function(name: &str, prefix: &'static [u8]) -> Function {
-    Function::new(
-        name,
-        [PTR],
-        [PTR],
-        UserData::new(()),
-        move |plugin: &mut CurrentPlugin, inputs: &[Val], outputs: &mut [Val], _| {
-            let arg = inputs
-                .first()
-                .ok_or_else(|| interplug::Error::msg("no argument"))?;
-            let input: Vec<u8> = plugin.memory_get_val(arg)?;
-            let mut out = prefix.to_vec();
-            out.extend_from_slice(&input);
-            let slot = outputs
-                .first_mut()
-                .ok_or_else(|| interplug::Error::msg("no result"))?;
-            plugin.memory_set_val(slot, out)
-        },
-    )
-}
-
 fn host_fn(c: &mut Criterion) {
     let mut plugin = PluginBuilder::new(fixture_bytes("host_fns"))
-        .with_functions([
-            prefix_function("hello_world", b"Hello, "),
-            prefix_function("panic_now", b""),
-            prefix_function("shout", b"").with_namespace("example:other"),
-        ])
+        .with_functions(host_fns().iter().map(HostFn::to_interplug))
         .build()
         .expect("host_fns plug-in");
     c.benchmark_group("host_fn")
@@ -180,7 +139,7 @@ fn interruption(c: &mut Criterion) {
     // limits.wasm imports `panic_now`; the compute loop never calls it.
     let build = |builder: PluginBuilder<'_>| {
         builder
-            .with_functions([prefix_function("panic_now", b"")])
+            .with_functions(host_fns().iter().map(HostFn::to_interplug))
             .build()
             .expect("limits plug-in")
     };

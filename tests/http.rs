@@ -18,10 +18,11 @@ const HELLO: &str = "hello from the test server";
 
 /// The `http.wasm` fixture.
 fn http_wasm() -> Wasm {
-    Wasm::file(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/spec-tests/fixtures/http.wasm"
-    ))
+    Wasm::file(
+        interplug_spec_tests::fixtures::path("http")
+            .display()
+            .to_string(),
+    )
 }
 
 /// A manifest for `http.wasm` allowing `hosts`.

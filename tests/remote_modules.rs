@@ -9,14 +9,7 @@ use http_server::TestServer;
 use interplug::{HttpRequest, Manifest, Plugin, Wasm};
 use std::collections::BTreeMap;
 
-/// Bytes of a committed fixture.
-fn fixture_bytes(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/spec-tests/fixtures/{name}.wasm",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
-}
+use interplug_spec_tests::fixtures::{self, bytes as fixture_bytes};
 
 /// A server with `echo.wasm` and `link_math.wasm` under `/files/`.
 fn server() -> TestServer {
@@ -134,10 +127,7 @@ fn url_module_links_with_a_file_module() {
     let server = server();
     let manifest = Manifest::new([
         Wasm::url(server.url("/files/link_math.wasm")).with_name("math"),
-        Wasm::file(format!(
-            "{}/spec-tests/fixtures/link_main.wasm",
-            env!("CARGO_MANIFEST_DIR")
-        )),
+        Wasm::file(fixtures::path("link_main").display().to_string()),
     ]);
     let mut plugin = Plugin::new(&manifest, [], false).expect("linked modules load");
     let output: String = plugin.call("compute", "6,7").expect("compute works");

@@ -7,14 +7,12 @@
 #![cfg(feature = "wasi")]
 
 use interplug::{Manifest, Plugin, PluginBuilder, Wasm};
+use interplug_spec_tests::fixtures;
 use std::{fs, path::PathBuf, process::Command};
 
 /// A committed fixture.
 fn fixture(name: &str) -> Wasm {
-    Wasm::file(format!(
-        "{}/spec-tests/fixtures/{name}.wasm",
-        env!("CARGO_MANIFEST_DIR")
-    ))
+    Wasm::file(fixtures::path(name).display().to_string())
 }
 
 /// A temporary tree: `data/` (writable, `/data`), `ro/` (read-only, `/ro`) with

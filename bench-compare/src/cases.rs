@@ -8,12 +8,12 @@ use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
 
-use interplug::{
-    CompiledPlugin, CurrentPlugin, Function, Plugin, PluginBuilder, UserData, Val, PTR,
-};
+use interplug::{CompiledPlugin, Plugin, PluginBuilder};
 
-use crate::official::{HostFunction, Official};
 use crate::raw::{self, RawCompiled, RawPlugin};
+use interplug_spec_tests::capi::{CApiLibrary, CCompiledPlugin, CHostFunction, CPlugin};
+use interplug_spec_tests::cases::{host_fns, HostFn};
+use interplug_spec_tests::fixtures;
 
 /// Runs the measured operation `iters` times; returns a checksum (kept alive with
 /// `black_box` so nothing is optimised away).
@@ -178,20 +178,13 @@ pub struct Ctx {
     /// The fixture modules.
     pub fixtures: Fixtures,
     /// libextism, when `INTERPLUG_ORACLE_LIB` names it.
-    pub official: Option<Arc<Official>>,
+    pub official: Option<Arc<CApiLibrary>>,
     /// The engine of the raw baseline's call cases.
     pub engine: wasmi::Engine,
 }
 
 /// `n` bytes of English-like ASCII text.
-pub fn text(n: usize) -> Vec<u8> {
-    b"The quick brown fox jumps over the lazy dog; a plug-in counts vowels. "
-        .iter()
-        .copied()
-        .cycle()
-        .take(n)
-        .collect()
-}
+pub use fixtures::text;
 
 /// The input of a sized case: bytes 0..=255 for echo, text for count_vowels.
 fn pattern(n: usize) -> Vec<u8> {
@@ -203,55 +196,31 @@ fn vowel_count(input: &[u8]) -> usize {
     input.iter().filter(|b| b"aeiouAEIOU".contains(b)).count()
 }
 
-/// The host functions of `host_fns.wasm`.
-const HOST_FUNCTIONS: [HostFunction; 3] = [
-    HostFunction {
-        namespace: "extism:host/user",
-        name: "hello_world",
-        prefix: b"Hello, ",
-    },
-    HostFunction {
-        namespace: "extism:host/user",
-        name: "panic_now",
-        prefix: b"",
-    },
-    HostFunction {
-        namespace: "example:other",
-        name: "shout",
-        prefix: b"",
-    },
-];
-
 /// Input of the host round trip.
 const HOST_INPUT: &[u8] = b"Ada";
 
-/// The interplug versions of [`HOST_FUNCTIONS`].
-fn interplug_functions() -> Vec<Function> {
-    HOST_FUNCTIONS
-        .iter()
-        .map(|def| {
-            let prefix = def.prefix;
-            Function::new(
-                def.name,
-                [PTR],
-                [PTR],
-                UserData::new(()),
-                move |plugin: &mut CurrentPlugin, inputs: &[Val], outputs: &mut [Val], _| {
-                    let arg = inputs
-                        .first()
-                        .ok_or_else(|| interplug::Error::msg("no argument"))?;
-                    let input: Vec<u8> = plugin.memory_get_val(arg)?;
-                    let mut out = prefix.to_vec();
-                    out.extend_from_slice(&input);
-                    let slot = outputs
-                        .first_mut()
-                        .ok_or_else(|| interplug::Error::msg("no result"))?;
-                    plugin.memory_set_val(slot, out)
-                },
-            )
-            .with_namespace(def.namespace)
-        })
-        .collect()
+/// A plug-in of `wasm` on the official library, without WASI, with the host
+/// functions of `host_fns.wasm` when `hosts` is set and a fuel limit if given.
+pub fn official_plugin(
+    lib: &Arc<CApiLibrary>,
+    wasm: &[u8],
+    hosts: bool,
+    fuel: Option<u64>,
+) -> Result<CPlugin, String> {
+    let functions: Vec<CHostFunction> = if hosts {
+        host_fns().iter().map(HostFn::to_c).collect()
+    } else {
+        Vec::new()
+    };
+    match fuel {
+        None => lib.plugin_new(wasm, &functions, false),
+        Some(fuel) => lib.plugin_new_with_fuel_limit(wasm, &functions, false, fuel),
+    }
+}
+
+/// `wasm` compiled by the official library, without WASI or host functions.
+pub fn official_compiled(lib: &Arc<CApiLibrary>, wasm: &[u8]) -> Result<CCompiledPlugin, String> {
+    lib.compiled_plugin_new(wasm, &[], false)
 }
 
 /// Checks a first output against the expectation.
@@ -271,7 +240,7 @@ fn check(rt: Rt, what: &str, got: &[u8], ok: bool) -> Result<(), String> {
 /// A plug-in call the same way on each runtime.
 enum Target {
     Interplug(Box<Plugin>),
-    Official(crate::official::OfficialPlugin),
+    Official(CPlugin),
     Raw(Box<RawPlugin>, wasmi::TypedFunc<(), i32>),
 }
 
@@ -283,7 +252,7 @@ impl Target {
             Rt::Interplug => {
                 let mut builder = PluginBuilder::new(wasm).with_interruption(setup.interrupt);
                 if hosts {
-                    builder = builder.with_functions(interplug_functions());
+                    builder = builder.with_functions(host_fns().iter().map(HostFn::to_interplug));
                 }
                 if let Some(fuel) = setup.fuel {
                     builder = builder.with_fuel_limit(fuel);
@@ -292,8 +261,7 @@ impl Target {
             }
             Rt::Official => {
                 let lib = ctx.official.as_ref().ok_or("no official library")?;
-                let functions: &[HostFunction] = if hosts { &HOST_FUNCTIONS } else { &[] };
-                Target::Official(lib.plugin(wasm, functions, setup.fuel)?)
+                Target::Official(official_plugin(lib, wasm, hosts, setup.fuel)?)
             }
             Rt::Raw => {
                 let mut plugin = RawPlugin::new(&ctx.engine, wasm)?;
@@ -309,7 +277,7 @@ impl Target {
             Target::Interplug(p) => p
                 .call::<&[u8], &[u8]>(name, input)
                 .map_err(|e| format!("{e:#}")),
-            Target::Official(p) => p.call(cname, input),
+            Target::Official(p) => p.call_borrowed(cname, input).map_err(|e| e.to_string()),
             Target::Raw(p, f) => p.call(*f, input),
         }
     }
@@ -500,12 +468,12 @@ fn create_runner(ctx: &Ctx, rt: Rt, fresh: bool) -> Result<Runner, String> {
         Rt::Official => {
             let lib = ctx.official.clone().ok_or("no official library")?;
             // One creation first, so the cache is warm for the warm case.
-            drop(lib.plugin(&next(), &[], None)?);
+            drop(official_plugin(&lib, &next(), false, None)?);
             Ok(Box::new(move |iters| {
                 let _cache_off = fresh.then(CacheOff::new);
                 for _ in 0..iters {
                     let bytes = next();
-                    drop(black_box(lib.plugin(&bytes, &[], None)?));
+                    drop(black_box(official_plugin(&lib, &bytes, false, None)?));
                 }
                 Ok(iters)
             }))
@@ -525,16 +493,7 @@ fn create_runner(ctx: &Ctx, rt: Rt, fresh: bool) -> Result<Runner, String> {
 /// `wasm` with a custom section `bench-compare` holding `n` appended: a module no
 /// cache has seen.
 pub fn unique_module(wasm: &[u8], n: u64) -> Vec<u8> {
-    let name = b"bench-compare";
-    let payload = n.to_le_bytes();
-    let mut bytes = Vec::with_capacity(wasm.len() + 32);
-    bytes.extend_from_slice(wasm);
-    bytes.push(0); // custom section id
-    bytes.push((1 + name.len() + payload.len()) as u8); // size, < 128: one LEB byte
-    bytes.push(name.len() as u8);
-    bytes.extend_from_slice(name);
-    bytes.extend_from_slice(&payload);
-    bytes
+    fixtures::with_custom_section(wasm, b"bench-compare", &n.to_le_bytes())
 }
 
 /// Turns libextism's compilation cache off (`EXTISM_CACHE_CONFIG` empty) while alive.
@@ -574,7 +533,7 @@ fn compiled_runner(ctx: &Ctx, rt: Rt) -> Result<Runner, String> {
         }
         Rt::Official => {
             let lib = ctx.official.as_ref().ok_or("no official library")?;
-            let compiled = lib.compile(wasm)?;
+            let compiled = official_compiled(lib, wasm)?;
             Ok(Box::new(move |iters| {
                 for _ in 0..iters {
                     drop(black_box(compiled.instantiate()?));

@@ -18,15 +18,15 @@
 //! median time per operation over the batches is reported.
 
 mod cases;
-mod official;
 mod raw;
 mod wasm_kernel;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cases::{Case, Ctx, Fixtures, Rt, Runner, CASES};
+use interplug_spec_tests::capi::CApiLibrary;
 
 /// Command-line options.
 struct Options {
@@ -51,7 +51,7 @@ fn run() -> Result<(), String> {
         batches: 15,
         batch: Duration::from_millis(80),
         rss: true,
-        fixtures: Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec-tests/fixtures"),
+        fixtures: interplug_spec_tests::fixtures::dir().to_path_buf(),
     };
     let mut rss_child = None;
     let mut wasm_kernel = false;
@@ -112,11 +112,10 @@ fn run() -> Result<(), String> {
     if let Some(mode) = rss_child {
         return rss_child_main(&mode, &fixtures);
     }
-    let official = match std::env::var_os("INTERPLUG_ORACLE_LIB") {
-        Some(path) if runtime == Rt::Official || callgrind.is_none() => {
-            Some(official::Official::open(Path::new(&path))?)
-        }
-        _ => None,
+    let official = if runtime == Rt::Official || callgrind.is_none() {
+        CApiLibrary::open_oracle()?
+    } else {
+        None
     };
     let ctx = Ctx {
         fixtures,
@@ -155,8 +154,8 @@ fn compare(ctx: &Ctx, options: &Options) -> Result<(), String> {
     println!("- machine: {}", machine());
     println!(
         "- official: {}",
-        match (&version, std::env::var("INTERPLUG_ORACLE_LIB")) {
-            (Some(v), Ok(path)) => format!("libextism {v} ({path})"),
+        match (&version, &ctx.official) {
+            (Some(v), Some(lib)) => format!("libextism {v} ({})", lib.path().display()),
             _ => String::from("not loaded (set INTERPLUG_ORACLE_LIB)"),
         }
     );
@@ -497,9 +496,7 @@ fn rss_child_main(mode: &str, fixtures: &Fixtures) -> Result<(), String> {
     let wasm = &fixtures.count_vowels;
     let input = cases::text(64);
     let lib = if mode.starts_with("official") {
-        let path =
-            std::env::var_os("INTERPLUG_ORACLE_LIB").ok_or("INTERPLUG_ORACLE_LIB is not set")?;
-        Some(official::Official::open(Path::new(&path))?)
+        Some(CApiLibrary::open_oracle()?.ok_or("INTERPLUG_ORACLE_LIB is not set")?)
     } else {
         None
     };
@@ -538,19 +535,25 @@ fn rss_child_main(mode: &str, fixtures: &Fixtures) -> Result<(), String> {
             let name = c"count_vowels";
             let mut plugins = Vec::new();
             for _ in 0..RSS_PLUGINS {
-                let mut p = lib.plugin(wasm, &[], None)?;
-                sum += p.call(name, &input)?.len();
+                let mut p = cases::official_plugin(lib, wasm, false, None)?;
+                sum += p
+                    .call_borrowed(name, &input)
+                    .map_err(|e| e.to_string())?
+                    .len();
                 plugins.push(p);
             }
             report(base, sum)?;
         }
         ("official-compiled", Some(lib)) => {
             let name = c"count_vowels";
-            let compiled = lib.compile(wasm)?;
+            let compiled = cases::official_compiled(lib, wasm)?;
             let mut plugins = Vec::new();
             for _ in 0..RSS_PLUGINS {
                 let mut p = compiled.instantiate()?;
-                sum += p.call(name, &input)?.len();
+                sum += p
+                    .call_borrowed(name, &input)
+                    .map_err(|e| e.to_string())?
+                    .len();
                 plugins.push(p);
             }
             report(base, sum)?;

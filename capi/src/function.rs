@@ -15,7 +15,7 @@ use interplug_core::{CurrentPlugin, Function, UserData, Val, ValType};
 use crate::ffi::{guard, str_arg};
 use crate::types::{
     val_type_from_raw, ExtismCurrentPlugin, ExtismFreeUserData, ExtismFunctionType, ExtismSize,
-    ExtismVal,
+    ExtismVal, ValConversion,
 };
 
 /// The C side of a host function: callback, user data and its destructor.

@@ -1,35 +1,13 @@
-//! The C types of the Extism API: sizes, values, value types, callbacks and the
-//! opaque handles. Their layout matches `include/interplug.h`.
-
-use std::ffi::{c_char, c_void};
+//! The C types of the Extism API (sizes, values, value types, callbacks), declared
+//! once in `interplug-capi-types` (shared with the test client that loads any Extism
+//! C library), and their conversions to and from the core's values.
 
 use interplug_core::{Val, ValType};
 
-/// `ExtismSize`: sizes and lengths (`uint64_t`).
-pub type ExtismSize = u64;
-
-/// `ExtismMemoryHandle`: the offset of a block of the Extism memory (`uint64_t`).
-pub type ExtismMemoryHandle = u64;
-
-/// Raw `ExtismValType` values (a C enum, `int` sized). The API reads them as plain
-/// integers so that an out-of-range value from C is an error, never undefined
-/// behaviour.
-pub mod val_type {
-    /// `int32_t`.
-    pub const I32: i32 = 0;
-    /// `int64_t`, also `EXTISM_PTR`.
-    pub const I64: i32 = 1;
-    /// `float`.
-    pub const F32: i32 = 2;
-    /// `double`.
-    pub const F64: i32 = 3;
-    /// 128-bit vector (refused by interplug's host functions).
-    pub const V128: i32 = 4;
-    /// Function reference (passed to host functions as null).
-    pub const FUNC_REF: i32 = 5;
-    /// External reference (passed to host functions as null).
-    pub const EXTERN_REF: i32 = 6;
-}
+pub use interplug_capi_types::{
+    val_type, ExtismCurrentPlugin, ExtismFreeUserData, ExtismFunctionType,
+    ExtismLogDrainFunctionType, ExtismMemoryHandle, ExtismSize, ExtismVal, ExtismValUnion,
+};
 
 /// Converts a raw `ExtismValType` to the core's type.
 pub fn val_type_from_raw(raw: i32) -> Option<ValType> {
@@ -58,41 +36,20 @@ pub fn val_type_to_raw(ty: ValType) -> i32 {
     }
 }
 
-/// The value part of an [`ExtismVal`] (8 bytes).
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub union ExtismValUnion {
-    /// Valid for `I32`.
-    pub i32: i32,
-    /// Valid for `I64`.
-    pub i64: i64,
-    /// Valid for `F32`.
-    pub f32: f32,
-    /// Valid for `F64`.
-    pub f64: f64,
-}
-
-/// `ExtismVal`: a tagged wasm value, as host functions receive and return them.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct ExtismVal {
-    /// The raw `ExtismValType`.
-    pub t: i32,
-    /// The value.
-    pub v: ExtismValUnion,
-}
-
-// The C header's layout: the `int` tag, then the 8-byte union aligned as the target's
-// C ABI aligns `int64_t` (8 on 64-bit targets and armv7; 4 on i686, where the struct
-// is 12 bytes as gcc lays it out).
-const I64_ALIGN: usize = std::mem::align_of::<i64>();
-const _: () =
-    assert!(std::mem::size_of::<ExtismVal>() == 8 + if I64_ALIGN > 4 { I64_ALIGN } else { 4 });
-const _: () = assert!(std::mem::align_of::<ExtismVal>() == I64_ALIGN);
-
-impl ExtismVal {
+/// Conversions between the C [`ExtismVal`] and the core's [`Val`].
+pub trait ValConversion {
     /// The C form of a core value.
-    pub fn from_val(value: &Val) -> ExtismVal {
+    fn from_val(value: &Val) -> Self;
+    /// A zeroed value of type `ty`: the initial content of a result slot.
+    fn zero(ty: ValType) -> Self;
+    /// Reads the value as type `ty` (the declared type wins over the tag, which C
+    /// code may have left unset).
+    fn to_val(self, ty: ValType) -> Val;
+}
+
+impl ValConversion for ExtismVal {
+    /// The C form of a core value.
+    fn from_val(value: &Val) -> ExtismVal {
         // Start from 8 zero bytes so every byte of the union is initialised,
         // then write the field that matches the tag.
         let mut v = ExtismValUnion { i64: 0 };
@@ -119,7 +76,7 @@ impl ExtismVal {
     }
 
     /// A zeroed value of type `ty`: the initial content of a result slot.
-    pub fn zero(ty: ValType) -> ExtismVal {
+    fn zero(ty: ValType) -> ExtismVal {
         ExtismVal {
             t: val_type_to_raw(ty),
             v: ExtismValUnion { i64: 0 },
@@ -128,7 +85,7 @@ impl ExtismVal {
 
     /// Reads the value as type `ty` (the declared type wins over the tag, which C
     /// code may have left unset).
-    pub fn to_val(self, ty: ValType) -> Val {
+    fn to_val(self, ty: ValType) -> Val {
         // SAFETY: every field of the union is a plain number for which every bit
         // pattern is valid, and the union is always fully initialised (`zero`
         // and `from_val` start from 8 zero bytes; C only overwrites bytes), so
@@ -144,30 +101,6 @@ impl ExtismVal {
         }
     }
 }
-
-/// `ExtismCurrentPlugin`: the running plug-in as host functions see it (in fact
-/// the core's `CurrentPlugin`); opaque, only used behind pointers.
-#[repr(C)]
-pub struct ExtismCurrentPlugin {
-    _private: [u8; 0],
-}
-
-/// A host function: `void f(ExtismCurrentPlugin*, const ExtismVal* in, ExtismSize
-/// n_in, ExtismVal* out, ExtismSize n_out, void* user_data)`.
-pub type ExtismFunctionType = unsafe extern "C" fn(
-    *mut ExtismCurrentPlugin,
-    *const ExtismVal,
-    ExtismSize,
-    *mut ExtismVal,
-    ExtismSize,
-    *mut c_void,
-);
-
-/// Releases a host function's user data.
-pub type ExtismFreeUserData = unsafe extern "C" fn(*mut c_void);
-
-/// Receives one buffered log line: `void f(const char* data, ExtismSize size)`.
-pub type ExtismLogDrainFunctionType = unsafe extern "C" fn(*const c_char, ExtismSize);
 
 #[cfg(test)]
 mod tests {

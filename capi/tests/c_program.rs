@@ -9,6 +9,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use interplug_spec_tests::{capi, fixtures};
+
 /// Every function of the Extism C API (the dynamic symbols of libextism 1.41).
 const API: &[&str] = &[
     "extism_compiled_plugin_free",
@@ -86,7 +88,7 @@ fn compile_test_program(output: &Path) -> Command {
 /// Runs the compiled test program on the fixtures and checks its summary line.
 fn run_test_program(program: &Path, what: &str) {
     let mut command = Command::new(program);
-    command.arg(common::fixtures_dir());
+    command.arg(fixtures::dir());
     let stdout = run(command, what);
     assert!(
         stdout.lines().any(|l| l.ends_with(" passed, 0 failed")),
@@ -114,11 +116,10 @@ fn c_program_passes_with_the_shared_library() {
 fn c_program_passes_with_the_official_library() {
     // The same program against libextism shows the test checks real Extism
     // behaviour (it accepts the documented differences both ways).
-    let Some(oracle) = std::env::var_os("INTERPLUG_ORACLE_LIB").filter(|p| !p.is_empty()) else {
+    let Some(oracle) = capi::oracle_path() else {
         eprintln!("oracle absent: set INTERPLUG_ORACLE_LIB to also run test.c on libextism");
         return;
     };
-    let oracle = PathBuf::from(oracle);
     let dir = oracle.parent().expect("library folder");
     let name = oracle
         .file_name()
@@ -256,7 +257,7 @@ fn install_script_and_pkg_config_build_the_readme_example() {
 
     let mut greet = Command::new(&program);
     greet
-        .arg(common::fixtures_dir().join("host_fns.wasm"))
+        .arg(fixtures::dir().join("host_fns.wasm"))
         .args(["call_host", "world"]);
     assert_eq!(run(greet, "greet"), "Hello, world!\n");
     // The installed copies are large (debug builds): do not keep them.

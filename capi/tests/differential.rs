@@ -15,7 +15,8 @@ mod common;
 use std::sync::Arc;
 
 use interplug_spec_tests::capi::{CApiLibrary, CPlugin, CallOutcome};
-use interplug_spec_tests::cases::{self, check, create_c, Case, Outcome};
+use interplug_spec_tests::cases::{self, check, create_c, Case, HostFn, Outcome};
+use interplug_spec_tests::fixtures;
 
 /// The return code libextism gives for traps, timeouts and cancels.
 const LIBEXTISM_TRAP_RC: i32 = 134;
@@ -199,4 +200,39 @@ fn config_and_lookups_agree_with_the_official_library() {
         .map(|(a, b)| format!("interplug {a}\nlibextism {b}"))
         .collect();
     assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
+/// The measuring side of the shared client (`bench-compare` uses it): compiled
+/// plug-ins, borrowed outputs and host functions, on both libraries when the
+/// official one is present.
+#[test]
+fn compiled_plugins_and_borrowed_calls_agree() {
+    let mut libraries = vec![common::ours()];
+    libraries.extend(common::oracle());
+    let echo = fixtures::bytes("echo");
+    for lib in &libraries {
+        let compiled = lib
+            .compiled_plugin_new(&echo, &[], false)
+            .unwrap_or_else(|e| panic!("{}: echo compiles: {e}", lib.path().display()));
+        let mut first = compiled.instantiate().expect("instantiation works");
+        let mut second = compiled.instantiate().expect("a second instance");
+        drop(compiled);
+        assert_eq!(first.call_borrowed(c"echo", b"one"), Ok(&b"one"[..]));
+        assert_eq!(second.call_borrowed(c"echo", b""), Ok(&b""[..]));
+        let failure = first
+            .call_borrowed(c"no_such_function", b"x")
+            .expect_err("a missing export fails");
+        assert_ne!(failure.rc, 0);
+        assert!(!failure.message.is_empty(), "{failure}");
+        assert_eq!(first.call_borrowed(c"echo", b"again"), Ok(&b"again"[..]));
+
+        let functions: Vec<_> = cases::host_fns().iter().map(HostFn::to_c).collect();
+        let mut host = lib
+            .plugin_new(&fixtures::bytes("host_fns"), &functions, false)
+            .expect("host_fns plug-in");
+        assert_eq!(
+            host.call_borrowed(c"call_host", b"Ada"),
+            Ok(&b"Hello, Ada"[..])
+        );
+    }
 }

@@ -13,7 +13,7 @@ fn count_vowels_prints_the_raw_output() {
         "--input",
         "hello world",
     ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(
         stdout(&out),
         r#"{"count":3,"total":3,"vowels":"aeiouAEIOU"}"#
@@ -31,7 +31,7 @@ fn loop_calls_the_same_instance() {
         "--loop",
         "3",
     ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     let lines: Vec<String> = stdout(&out).lines().map(String::from).collect();
     assert_eq!(
         lines,
@@ -54,7 +54,7 @@ fn config_is_passed_to_the_plugin() {
         "--config",
         "vowels=lo",
     ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(stdout(&out), r#"{"count":5,"total":5,"vowels":"lo"}"#);
 }
 
@@ -64,7 +64,7 @@ fn input_from_stdin_and_file() {
         &["call", &fixture("echo.wasm"), "echo", "--stdin"],
         b"\x00bytes\xff",
     );
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(out.stdout, b"\x00bytes\xff");
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -77,7 +77,7 @@ fn input_from_stdin_and_file() {
         "--input-file",
         path.to_str().expect("utf-8 path"),
     ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(stdout(&out), "3");
 }
 
@@ -94,20 +94,10 @@ fn missing_function_fails_with_exit_1_and_lists_functions() {
 #[test]
 fn plugin_errors_fail_with_exit_1() {
     let out = run(&["call", &fixture("fail.wasm"), "fail", "--input", "abc"]);
-    assert_eq!(code(&out), 1);
-    assert!(
-        stderr(&out).contains("failed on purpose: abc"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, 1, "failed on purpose: abc");
 
     let out = run(&["call", &fixture("fail.wasm"), "nonzero"]);
-    assert_eq!(code(&out), 1);
-    assert!(
-        stderr(&out).contains("non-zero exit code: 3"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, 1, "non-zero exit code: 3");
 }
 
 #[test]
@@ -130,8 +120,7 @@ fn usage_errors_exit_2() {
         "--config",
         "novalue",
     ]);
-    assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("KEY=VALUE"), "{}", stderr(&out));
+    assert_fails(&out, 2, "KEY=VALUE");
     let out = run(&["frobnicate"]);
     assert_eq!(code(&out), 2);
 }
@@ -139,19 +128,13 @@ fn usage_errors_exit_2() {
 #[test]
 fn load_errors_exit_3() {
     let out = run(&["call", "/nonexistent/plugin.wasm", "f"]);
-    assert_eq!(code(&out), 3);
-    assert!(stderr(&out).contains("cannot read"), "{}", stderr(&out));
+    assert_fails(&out, 3, "cannot read");
 
     let dir = tempfile::tempdir().expect("tempdir");
     let junk = dir.path().join("junk.bin");
     std::fs::write(&junk, b"\x01\x02 not a plug-in").expect("write");
     let out = run(&["call", junk.to_str().expect("path"), "f"]);
-    assert_eq!(code(&out), 3);
-    assert!(
-        stderr(&out).contains("unknown manifest format"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, 3, "unknown manifest format");
 
     let out = run(&[
         "call",
@@ -159,8 +142,7 @@ fn load_errors_exit_3() {
         "count_vowels",
         "--manifest",
     ]);
-    assert_eq!(code(&out), 3);
-    assert!(stderr(&out).contains("not a manifest"), "{}", stderr(&out));
+    assert_fails(&out, 3, "not a manifest");
 }
 
 #[test]
@@ -172,8 +154,7 @@ fn memory_budget_below_the_initial_memory_is_a_load_error() {
         "--memory-max",
         "16",
     ]);
-    assert_eq!(code(&out), 3);
-    assert!(stderr(&out).contains("--memory-max"), "{}", stderr(&out));
+    assert_fails(&out, 3, "--memory-max");
 }
 
 #[test]
@@ -192,7 +173,7 @@ fn unknown_host_functions_need_stubs() {
         "10",
         "--stub-host-functions",
     ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(stdout(&out), "17818939798065174182");
 }
 
@@ -208,8 +189,7 @@ fn timeout_stops_an_infinite_loop() {
         "200",
     ]);
     let elapsed = start.elapsed();
-    assert_eq!(code(&out), 1, "{}", stderr(&out));
-    assert!(stderr(&out).contains("timeout"), "{}", stderr(&out));
+    assert_fails(&out, 1, "timeout");
     assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
 }
@@ -226,18 +206,16 @@ fn fuel_limit_stops_a_long_computation() {
         "--fuel",
         "100000",
     ]);
-    assert_eq!(code(&out), 1);
-    assert!(stderr(&out).contains("fuel"), "{}", stderr(&out));
+    assert_fails(&out, 1, "fuel");
 }
 
 #[test]
 fn wasi_is_needed_for_wasi_plugins() {
     let out = run(&["call", &fixture("wasi_command.wasm"), "_start"]);
-    assert_eq!(code(&out), 3);
-    assert!(stderr(&out).contains("--wasi"), "{}", stderr(&out));
+    assert_fails(&out, 3, "--wasi");
 
     let out = run(&["call", &fixture("wasi_command.wasm"), "_start", "--wasi"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
 }
 
 #[test]
@@ -255,7 +233,7 @@ fn wasi_directories_with_allow_path() {
         "--input",
         "/data/a.txt",
     ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(stdout(&out), "file contents");
 }
 
@@ -278,7 +256,7 @@ fn manifests_with_relative_paths_and_several_modules() {
         "--input",
         "foo",
     ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(stdout(&out), r#"{"count":2,"total":2,"vowels":"o"}"#);
 
     let linked = dir.path().join("linked.toml");
@@ -295,14 +273,13 @@ fn manifests_with_relative_paths_and_several_modules() {
         "6,7",
         "--manifest",
     ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(stdout(&out), "sum=13 product=42");
 
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, r#"{"wasm": [], "colour": 1}"#).expect("write");
     let out = run(&["call", bad.to_str().expect("path"), "f"]);
-    assert_eq!(code(&out), 3);
-    assert!(stderr(&out).contains("colour"), "{}", stderr(&out));
+    assert_fails(&out, 3, "colour");
 }
 
 #[test]
@@ -316,7 +293,7 @@ fn log_level_filters_plugin_logs() {
         "--log-level",
         "info",
     ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(stdout(&out), "logged");
     let err = stderr(&out);
     assert!(
@@ -377,10 +354,9 @@ fn var_max_caps_vars() {
         "--var-max",
         "0",
     ]);
-    assert_eq!(code(&out), 1);
-    assert!(stderr(&out).contains("max_var_bytes"), "{}", stderr(&out));
+    assert_fails(&out, 1, "max_var_bytes");
 
     let out = run(&["call", &fixture("vars.wasm"), "var_set", "--input", "a=1"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     assert_eq!(stdout(&out), "ok");
 }

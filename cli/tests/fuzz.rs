@@ -62,12 +62,7 @@ fn finds_and_minimises_the_planted_bug() {
         "--input-file",
         findings.join(name).to_str().expect("path"),
     ]);
-    assert_eq!(code(&replay), 1);
-    assert!(
-        stderr(&replay).contains("unreachable"),
-        "{}",
-        stderr(&replay)
-    );
+    assert_fails(&replay, 1, "unreachable");
 }
 
 #[test]
@@ -230,12 +225,7 @@ fn non_determinism_is_found() {
 #[test]
 fn fuzz_usage_and_load_errors() {
     let out = run(&["fuzz", &fixture("fuzzme.wasm"), "nope", "--runs", "10"]);
-    assert_eq!(code(&out), 1);
-    assert!(
-        stderr(&out).contains("Function not found"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, 1, "Function not found");
     let out = run(&["fuzz", &fixture("fuzzme.wasm"), "parse", "--check", "yaml"]);
     assert_eq!(code(&out), 2);
     let out = run(&["fuzz", "/nonexistent.wasm", "parse"]);

@@ -8,14 +8,14 @@ fn info_json(args: &[&str]) -> Value {
     let mut all = vec!["info", "--json"];
     all.extend_from_slice(args);
     let out = run(&all);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     serde_json::from_slice(&out.stdout).expect("info --json prints JSON")
 }
 
 #[test]
 fn text_report_of_count_vowels() {
     let out = run(&["info", &fixture("count_vowels.wasm")]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_succeeds(&out);
     let text = stdout(&out);
     assert!(text.contains("plug-in functions: count_vowels"), "{text}");
     assert!(text.contains("() -> i32  plug-in function"), "{text}");
@@ -132,6 +132,5 @@ fn non_plugins_and_garbage() {
     let junk = dir.path().join("junk.wasm");
     std::fs::write(&junk, b"\0asm\x01\0\0\0\x01\xff\xff").expect("write");
     let out = run(&["info", junk.to_str().expect("path")]);
-    assert_eq!(code(&out), 3);
-    assert!(stderr(&out).contains("malformed"), "{}", stderr(&out));
+    assert_fails(&out, 3, "malformed");
 }

@@ -90,12 +90,7 @@ fn a_plugin_without_test_export_is_a_load_error() {
         "--test",
         &fixture("echo.wasm"),
     ]);
-    assert_eq!(code(&out), 3);
-    assert!(
-        stderr(&out).contains("no `test` export"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, 3, "no `test` export");
 
     let out = run(&["test", &fixture("count_vowels.wasm")]);
     assert_eq!(code(&out), 2, "--test is required");

@@ -11,6 +11,11 @@
 //! only uses the `extism_current_plugin_*` memory functions, exactly as a C host
 //! would.
 //!
+//! The same client serves the benchmark harness (`bench-compare`), so it also
+//! offers what measuring needs: compiled plug-ins ([`CCompiledPlugin`]) and a
+//! call that borrows the output instead of copying it
+//! ([`CPlugin::call_borrowed`]).
+//!
 //! A library opened here is never unloaded (no `dlclose`): Rust `cdylib`s with
 //! thread-local destructors and runtimes that install signal handlers are not
 //! safe to unload, and a host function's `free_user_data` callback may drop the
@@ -18,179 +23,43 @@
 
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::fmt;
-use std::marker::{PhantomData, PhantomPinned};
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::ptr::{self, NonNull};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use interplug_capi_types::{
+    val_type, ExtismCancelHandle, ExtismCompiledPlugin, ExtismCurrentPlugin, ExtismFreeUserData,
+    ExtismFunction, ExtismFunctionType, ExtismPlugin, ExtismVal,
+};
 use libloading::Library;
 
 /// The namespace a host function is imported from when none is set:
 /// `extism:host/user`.
 pub const DEFAULT_HOST_NAMESPACE: &str = "extism:host/user";
 
-/// `ExtismValType`: the type tag of an [`ExtismVal`] (a C enum, `int` sized).
-#[repr(i32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ExtismValType {
-    /// `int32_t`.
-    I32 = 0,
-    /// `int64_t`; also used for Extism memory handles (`EXTISM_PTR`).
-    I64 = 1,
-    /// `float`.
-    F32 = 2,
-    /// `double`.
-    F64 = 3,
-    /// A 128-bit SIMD value.
-    V128 = 4,
-    /// A function reference.
-    FuncRef = 5,
-    /// An external reference.
-    ExternRef = 6,
+/// The environment variable naming the official library (libextism) that
+/// interplug is compared with; `scripts/fetch-oracle.sh` prints its path.
+pub const ORACLE_ENV: &str = "INTERPLUG_ORACLE_LIB";
+
+/// The path [`ORACLE_ENV`] names, `None` when it is unset or empty.
+pub fn oracle_path() -> Option<PathBuf> {
+    std::env::var_os(ORACLE_ENV)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
 }
 
-impl ExtismValType {
-    /// Converts the raw C enum value into an [`ExtismValType`], or `None` if
-    /// the value is not one of the defined tags.
-    pub fn from_raw(raw: i32) -> Option<Self> {
-        Some(match raw {
-            0 => Self::I32,
-            1 => Self::I64,
-            2 => Self::F32,
-            3 => Self::F64,
-            4 => Self::V128,
-            5 => Self::FuncRef,
-            6 => Self::ExternRef,
-            _ => return None,
-        })
+/// The value in `val` when its tag says `I64` (memory handles are `I64`).
+fn as_i64(val: &ExtismVal) -> Option<i64> {
+    if val.t == val_type::I64 {
+        // SAFETY: the tag says I64, so `i64` is the field that was written;
+        // besides, every bit pattern of the 8-byte union is a valid i64.
+        Some(unsafe { val.v.i64 })
+    } else {
+        None
     }
 }
-
-/// The value part of an [`ExtismVal`]: the C union
-/// `{ int32_t i32; int64_t i64; float f32; double f64; }` (8 bytes).
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub union ExtismValUnion {
-    /// Valid when the tag is [`ExtismValType::I32`].
-    pub i32: i32,
-    /// Valid when the tag is [`ExtismValType::I64`].
-    pub i64: i64,
-    /// Valid when the tag is [`ExtismValType::F32`].
-    pub f32: f32,
-    /// Valid when the tag is [`ExtismValType::F64`].
-    pub f64: f64,
-}
-
-/// `ExtismVal`: `struct { ExtismValType t; union { ... } v; }`, 16 bytes.
-///
-/// The tag is kept as its raw `i32` so that a value written by a foreign
-/// library can never be an invalid Rust enum; use [`ExtismVal::val_type`].
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct ExtismVal {
-    /// The raw `ExtismValType` tag (see [`ExtismValType`]).
-    pub t: i32,
-    /// The value, interpreted according to `t`.
-    pub v: ExtismValUnion,
-}
-
-impl ExtismVal {
-    /// An `I64` value (the type used for Extism memory handles).
-    pub fn i64(value: i64) -> Self {
-        ExtismVal {
-            t: ExtismValType::I64 as i32,
-            v: ExtismValUnion { i64: value },
-        }
-    }
-
-    /// The tag as an [`ExtismValType`], or `None` for an unknown tag.
-    pub fn val_type(&self) -> Option<ExtismValType> {
-        ExtismValType::from_raw(self.t)
-    }
-
-    /// The value as an `i64` if the tag says `I64`.
-    pub fn as_i64(&self) -> Option<i64> {
-        if self.t == ExtismValType::I64 as i32 {
-            // SAFETY: the tag says I64, so `i64` is the field that was written;
-            // besides, every bit pattern of the 8-byte union is a valid i64.
-            Some(unsafe { self.v.i64 })
-        } else {
-            None
-        }
-    }
-}
-
-impl fmt::Debug for ExtismVal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // SAFETY: all fields of the union are plain numbers, every bit pattern
-        // of the (fully initialised, 8-byte) union is a valid i64 and the
-        // 4-byte prefix a valid i32/f32.
-        let raw = unsafe { self.v.i64 };
-        match self.val_type() {
-            Some(ExtismValType::I32) => {
-                // SAFETY: as above; the tag says I32.
-                write!(f, "ExtismVal::I32({})", unsafe { self.v.i32 })
-            }
-            Some(ExtismValType::F32) => {
-                // SAFETY: as above; the tag says F32.
-                write!(f, "ExtismVal::F32({})", unsafe { self.v.f32 })
-            }
-            Some(ExtismValType::F64) => {
-                // SAFETY: as above; the tag says F64.
-                write!(f, "ExtismVal::F64({})", unsafe { self.v.f64 })
-            }
-            Some(t) => write!(f, "ExtismVal::{t:?}({raw})"),
-            None => write!(f, "ExtismVal {{ t: {}, bits: {raw:#x} }}", self.t),
-        }
-    }
-}
-
-// The layout must match the C header exactly: an `int` tag, then the 8-byte union
-// aligned as the target's C ABI aligns `int64_t` (8 on 64-bit targets and armv7, 4 on
-// i686: there the struct is 12 bytes, as gcc lays it out).
-const I64_ALIGN: usize = std::mem::align_of::<i64>();
-const _: () = assert!(std::mem::size_of::<ExtismValType>() == 4);
-const _: () = assert!(std::mem::size_of::<ExtismValUnion>() == 8);
-const _: () = assert!(std::mem::align_of::<ExtismValUnion>() == I64_ALIGN);
-const _: () =
-    assert!(std::mem::size_of::<ExtismVal>() == 8 + if I64_ALIGN > 4 { I64_ALIGN } else { 4 });
-const _: () = assert!(std::mem::align_of::<ExtismVal>() == I64_ALIGN);
-
-macro_rules! opaque {
-    ($(#[$doc:meta] $name:ident),* $(,)?) => {$(
-        #[$doc]
-        #[repr(C)]
-        pub struct $name {
-            _private: [u8; 0],
-            _marker: PhantomData<(*mut u8, PhantomPinned)>,
-        }
-    )*};
-}
-
-opaque! {
-    /// Opaque `ExtismPlugin` (only ever used behind a pointer).
-    ExtismPlugin,
-    /// Opaque `ExtismCurrentPlugin`, handed to host functions.
-    ExtismCurrentPlugin,
-    /// Opaque `ExtismFunction`, a host function definition.
-    ExtismFunction,
-    /// Opaque `ExtismCancelHandle`.
-    ExtismCancelHandle,
-}
-
-/// The C host function callback type.
-type HostFn = unsafe extern "C" fn(
-    *mut ExtismCurrentPlugin,
-    *const ExtismVal,
-    u64,
-    *mut ExtismVal,
-    u64,
-    *mut c_void,
-);
-/// The `free_user_data` callback type.
-type FreeUserDataFn = unsafe extern "C" fn(*mut c_void);
 
 type VersionFn = unsafe extern "C" fn() -> *const c_char;
 type PluginNewFn = unsafe extern "C" fn(
@@ -210,6 +79,17 @@ type PluginNewWithFuelLimitFn = unsafe extern "C" fn(
     u64,
     *mut *mut c_char,
 ) -> *mut ExtismPlugin;
+type CompiledPluginNewFn = unsafe extern "C" fn(
+    *const u8,
+    u64,
+    *mut *const ExtismFunction,
+    u64,
+    bool,
+    *mut *mut c_char,
+) -> *mut ExtismCompiledPlugin;
+type CompiledPluginFreeFn = unsafe extern "C" fn(*mut ExtismCompiledPlugin);
+type PluginNewFromCompiledFn =
+    unsafe extern "C" fn(*const ExtismCompiledPlugin, *mut *mut c_char) -> *mut ExtismPlugin;
 type PluginNewErrorFreeFn = unsafe extern "C" fn(*mut c_char);
 type PluginFreeFn = unsafe extern "C" fn(*mut ExtismPlugin);
 type PluginCallFn = unsafe extern "C" fn(*mut ExtismPlugin, *const c_char, *const u8, u64) -> i32;
@@ -223,13 +103,13 @@ type PluginCancelHandleFn = unsafe extern "C" fn(*const ExtismPlugin) -> *const 
 type PluginCancelFn = unsafe extern "C" fn(*const ExtismCancelHandle) -> bool;
 type FunctionNewFn = unsafe extern "C" fn(
     *const c_char,
-    *const ExtismValType,
+    *const i32,
     u64,
-    *const ExtismValType,
+    *const i32,
     u64,
-    Option<HostFn>,
+    Option<ExtismFunctionType>,
     *mut c_void,
-    Option<FreeUserDataFn>,
+    Option<ExtismFreeUserData>,
 ) -> *mut ExtismFunction;
 type FunctionSetNamespaceFn = unsafe extern "C" fn(*mut ExtismFunction, *const c_char);
 type FunctionFreeFn = unsafe extern "C" fn(*mut ExtismFunction);
@@ -244,6 +124,9 @@ struct Fns {
     version: VersionFn,
     plugin_new: PluginNewFn,
     plugin_new_with_fuel_limit: PluginNewWithFuelLimitFn,
+    compiled_plugin_new: CompiledPluginNewFn,
+    compiled_plugin_free: CompiledPluginFreeFn,
+    plugin_new_from_compiled: PluginNewFromCompiledFn,
     plugin_new_error_free: PluginNewErrorFreeFn,
     plugin_free: PluginFreeFn,
     plugin_call: PluginCallFn,
@@ -317,6 +200,9 @@ impl CApiLibrary {
                 version: resolve(&lib, "extism_version")?,
                 plugin_new: resolve(&lib, "extism_plugin_new")?,
                 plugin_new_with_fuel_limit: resolve(&lib, "extism_plugin_new_with_fuel_limit")?,
+                compiled_plugin_new: resolve(&lib, "extism_compiled_plugin_new")?,
+                compiled_plugin_free: resolve(&lib, "extism_compiled_plugin_free")?,
+                plugin_new_from_compiled: resolve(&lib, "extism_plugin_new_from_compiled")?,
                 plugin_new_error_free: resolve(&lib, "extism_plugin_new_error_free")?,
                 plugin_free: resolve(&lib, "extism_plugin_free")?,
                 plugin_call: resolve(&lib, "extism_plugin_call")?,
@@ -342,6 +228,21 @@ impl CApiLibrary {
             _lib: ManuallyDrop::new(lib),
             fns,
         }))
+    }
+
+    /// The official library named by [`ORACLE_ENV`], `None` when the
+    /// variable is unset or empty.
+    ///
+    /// # Errors
+    /// As for [`CApiLibrary::open`], when the variable names a library that
+    /// cannot be loaded.
+    pub fn open_oracle() -> Result<Option<Arc<CApiLibrary>>, String> {
+        match oracle_path() {
+            Some(path) => CApiLibrary::open(&path)
+                .map(Some)
+                .map_err(|e| format!("{ORACLE_ENV}={}: {e}", path.display())),
+            None => Ok(None),
+        }
     }
 
     /// The path the library was loaded from.
@@ -397,19 +298,10 @@ impl CApiLibrary {
         with_wasi: bool,
         fuel_limit: Option<u64>,
     ) -> Result<CPlugin, String> {
-        let functions = FunctionSet::new(self, host_functions)?;
-        let mut fn_ptrs: Vec<*const ExtismFunction> = functions.as_const_ptrs();
-        let fns_arg = if fn_ptrs.is_empty() {
-            ptr::null_mut()
-        } else {
-            fn_ptrs.as_mut_ptr()
-        };
-        let n_fns = fn_ptrs.len() as u64;
-        let mut errmsg: *mut c_char = ptr::null_mut();
-        let raw = match fuel_limit {
+        let ptr = self.construct(host_functions, |fns_arg, n_fns, errmsg| match fuel_limit {
             // SAFETY: `bytes` is valid for `bytes.len()` bytes; `fns_arg` is
-            // NULL or points to `n_fns` live ExtismFunction pointers owned by
-            // `functions`; `errmsg` is a valid out-pointer.
+            // NULL or points to `n_fns` live ExtismFunction pointers (see
+            // `construct`); `errmsg` is a valid out-pointer.
             None => unsafe {
                 (self.fns.plugin_new)(
                     bytes.as_ptr(),
@@ -417,7 +309,7 @@ impl CApiLibrary {
                     fns_arg,
                     n_fns,
                     with_wasi,
-                    &mut errmsg,
+                    errmsg,
                 )
             },
             // SAFETY: as for `extism_plugin_new` above.
@@ -429,23 +321,75 @@ impl CApiLibrary {
                     n_fns,
                     with_wasi,
                     fuel,
-                    &mut errmsg,
+                    errmsg,
                 )
             },
+        })?;
+        Ok(CPlugin::adopt(self, ptr))
+    }
+
+    /// `extism_compiled_plugin_new`: compiles wasm, WAT or manifest `bytes`
+    /// once, with the given host functions; [`CCompiledPlugin::instantiate`]
+    /// then makes plug-ins from it.
+    ///
+    /// # Errors
+    /// As for [`CApiLibrary::plugin_new`].
+    pub fn compiled_plugin_new(
+        self: &Arc<Self>,
+        bytes: &[u8],
+        host_functions: &[CHostFunction],
+        with_wasi: bool,
+    ) -> Result<CCompiledPlugin, String> {
+        let ptr = self.construct(host_functions, |fns_arg, n_fns, errmsg| {
+            // SAFETY: as for `extism_plugin_new` in `create_plugin`.
+            unsafe {
+                (self.fns.compiled_plugin_new)(
+                    bytes.as_ptr(),
+                    bytes.len() as u64,
+                    fns_arg,
+                    n_fns,
+                    with_wasi,
+                    errmsg,
+                )
+            }
+        })?;
+        Ok(CCompiledPlugin {
+            lib: Arc::clone(self),
+            ptr,
+        })
+    }
+
+    /// Runs one of the constructors that take host functions: makes the
+    /// `ExtismFunction` objects, passes `make` the C array of them (NULL when
+    /// there are none), its length and the `errmsg` out-pointer, then frees the
+    /// function objects (a plug-in that was made has taken what it needs, as
+    /// with libextism).
+    fn construct<T>(
+        self: &Arc<Self>,
+        host_functions: &[CHostFunction],
+        make: impl FnOnce(*mut *const ExtismFunction, u64, &mut *mut c_char) -> *mut T,
+    ) -> Result<NonNull<T>, String> {
+        let functions = FunctionSet::new(self, host_functions)?;
+        let mut fn_ptrs: Vec<*const ExtismFunction> = functions.as_const_ptrs();
+        let fns_arg = if fn_ptrs.is_empty() {
+            ptr::null_mut()
+        } else {
+            fn_ptrs.as_mut_ptr()
         };
-        // The plug-in (if any) has taken the host functions; the ExtismFunction
-        // objects themselves stay ours to free, as with libextism.
+        let mut errmsg: *mut c_char = ptr::null_mut();
+        let raw = make(fns_arg, fn_ptrs.len() as u64, &mut errmsg);
         drop(functions);
+        self.adopt(raw, errmsg)
+    }
+
+    /// The result of a constructor: the object, or the error message it
+    /// returned through `errmsg` (released here).
+    #[inline]
+    fn adopt<T>(&self, raw: *mut T, errmsg: *mut c_char) -> Result<NonNull<T>, String> {
         let message = self.take_error_message(errmsg);
-        match NonNull::new(raw) {
-            Some(ptr) => Ok(CPlugin {
-                lib: Arc::clone(self),
-                ptr,
-                alive: Arc::new(Mutex::new(true)),
-            }),
-            None => Err(message
-                .unwrap_or_else(|| "plug-in creation failed without an error message".into())),
-        }
+        NonNull::new(raw).ok_or_else(|| {
+            message.unwrap_or_else(|| "creation failed without an error message".into())
+        })
     }
 
     /// Copies and frees an error message returned through `char** errmsg`.
@@ -460,6 +404,20 @@ impl CApiLibrary {
         unsafe { (self.fns.plugin_new_error_free)(errmsg) };
         message
     }
+}
+
+/// The `Debug` form of an object made by `lib`: its type, the library's path and
+/// the object's address.
+fn debug_handle<T>(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    lib: &CApiLibrary,
+    ptr: *const T,
+) -> fmt::Result {
+    f.debug_struct(name)
+        .field("library", &lib.path)
+        .field("ptr", &ptr)
+        .finish_non_exhaustive()
 }
 
 /// Copies a C string into an owned `String` (invalid UTF-8 replaced), or
@@ -552,7 +510,7 @@ impl FunctionSet {
             lib: Arc::clone(lib),
             ptrs: Vec::with_capacity(defs.len()),
         };
-        let signature = [ExtismValType::I64];
+        let signature = [val_type::I64];
         for def in defs {
             let name = CString::new(def.name.as_str())
                 .map_err(|_| format!("host function name {:?} contains NUL", def.name))?;
@@ -678,27 +636,36 @@ unsafe fn run_host_function(
     let ctx = unsafe { &*user_data.cast::<HostCtx>() };
     // SAFETY: the library passes `n_inputs` (>= 1 here) initialised values.
     let input = unsafe { inputs.read() };
-    let handle = u64::try_from(input.as_i64()?).ok()?;
+    let handle = u64::try_from(as_i64(&input)?).ok()?;
     let fns = &ctx.lib.fns;
-    // SAFETY: `plugin` is the current plug-in given to this callback.
-    let data = unsafe { read_block(fns, plugin, handle) }?;
-    let out = ctx.behaviour.apply(&data);
+    // SAFETY: `plugin` is the current plug-in given to this callback; the
+    // borrowed block is last used by `apply`, before anything is allocated.
+    let data = unsafe { borrow_block(fns, plugin, handle) }?;
+    let out = ctx.behaviour.apply(data);
     // SAFETY: as above.
     unsafe { write_block(fns, plugin, &out) }
 }
 
-/// Copies the bytes of the memory block `handle` out of the plug-in's memory.
+/// The bytes of the memory block `handle`, borrowed from the plug-in's memory
+/// (not copied: the host call round trip is measured by `bench-compare`).
 ///
 /// # Safety
-/// `plugin` must be the live current plug-in handed to a host function.
-unsafe fn read_block(fns: &Fns, plugin: *mut ExtismCurrentPlugin, handle: u64) -> Option<Vec<u8>> {
+/// `plugin` must be the live current plug-in handed to a host function, and
+/// the slice must not be used after anything that may grow or change the
+/// plug-in's memory (an allocation, the end of the host call); the caller
+/// picks the lifetime `'a` accordingly.
+unsafe fn borrow_block<'a>(
+    fns: &Fns,
+    plugin: *mut ExtismCurrentPlugin,
+    handle: u64,
+) -> Option<&'a [u8]> {
     if handle == 0 {
-        return Some(Vec::new());
+        return Some(&[]);
     }
     // SAFETY: `plugin` is live (caller); any handle value is accepted.
     let len = unsafe { (fns.current_plugin_memory_length)(plugin, handle) };
     if len == 0 {
-        return Some(Vec::new());
+        return Some(&[]);
     }
     let len = usize::try_from(len).ok()?;
     let offset = usize::try_from(handle).ok()?;
@@ -710,9 +677,9 @@ unsafe fn read_block(fns: &Fns, plugin: *mut ExtismCurrentPlugin, handle: u64) -
     (base as usize).checked_add(offset)?.checked_add(len)?;
     // SAFETY: per the C API, `base + handle` is the first byte of the block,
     // which holds `len` bytes inside the plug-in's memory; nothing else
-    // touches that memory while the host function runs.
-    let bytes = unsafe { std::slice::from_raw_parts(base.add(offset), len) };
-    Some(bytes.to_vec())
+    // touches that memory while the host function runs, and the caller stops
+    // using the slice before the memory can change.
+    Some(unsafe { std::slice::from_raw_parts(base.add(offset), len) })
 }
 
 /// Allocates a block in the plug-in's memory, fills it with `data` and
@@ -745,6 +712,45 @@ unsafe fn write_block(fns: &Fns, plugin: *mut ExtismCurrentPlugin, data: &[u8]) 
     Some(handle)
 }
 
+/// A compiled plug-in (`ExtismCompiledPlugin`), freed with
+/// `extism_compiled_plugin_free` on drop.
+pub struct CCompiledPlugin {
+    lib: Arc<CApiLibrary>,
+    ptr: NonNull<ExtismCompiledPlugin>,
+}
+
+impl fmt::Debug for CCompiledPlugin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        debug_handle(f, "CCompiledPlugin", &self.lib, self.ptr.as_ptr())
+    }
+}
+
+impl CCompiledPlugin {
+    /// `extism_plugin_new_from_compiled`: a new plug-in of the compiled module.
+    ///
+    /// # Errors
+    /// The library's error message when instantiation fails.
+    #[inline]
+    pub fn instantiate(&self) -> Result<CPlugin, String> {
+        let mut errmsg: *mut c_char = ptr::null_mut();
+        // SAFETY: `self.ptr` is a live compiled plug-in; `errmsg` is a valid
+        // out-pointer.
+        let raw =
+            unsafe { (self.lib.fns.plugin_new_from_compiled)(self.ptr.as_ptr(), &mut errmsg) };
+        let ptr = self.lib.adopt(raw, errmsg)?;
+        Ok(CPlugin::adopt(&self.lib, ptr))
+    }
+}
+
+impl Drop for CCompiledPlugin {
+    fn drop(&mut self) {
+        // SAFETY: `self.ptr` came from extism_compiled_plugin_new of this
+        // library and is freed exactly once, here; plug-ins made from it do not
+        // depend on it (C API contract).
+        unsafe { (self.lib.fns.compiled_plugin_free)(self.ptr.as_ptr()) };
+    }
+}
+
 /// The result of one `extism_plugin_call`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallOutcome {
@@ -757,6 +763,24 @@ pub struct CallOutcome {
     /// returned NULL or an empty message); `None` when `rc == 0`.
     pub error: Option<String>,
 }
+
+/// A failed [`CPlugin::call_borrowed`]: the return code and the library's
+/// error message (empty when it gave none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallFailure {
+    /// The non-zero return code.
+    pub rc: i32,
+    /// `extism_plugin_error`, read right after the call.
+    pub message: String,
+}
+
+impl fmt::Display for CallFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rc {}: {}", self.rc, self.message)
+    }
+}
+
+impl std::error::Error for CallFailure {}
 
 impl CallOutcome {
     /// `true` when the call returned 0.
@@ -782,14 +806,21 @@ unsafe impl Send for CPlugin {}
 
 impl fmt::Debug for CPlugin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CPlugin")
-            .field("library", &self.lib.path)
-            .field("ptr", &self.ptr)
-            .finish_non_exhaustive()
+        debug_handle(f, "CPlugin", &self.lib, self.ptr.as_ptr())
     }
 }
 
 impl CPlugin {
+    /// Takes ownership of a plug-in made by `lib`.
+    #[inline]
+    fn adopt(lib: &Arc<CApiLibrary>, ptr: NonNull<ExtismPlugin>) -> CPlugin {
+        CPlugin {
+            lib: Arc::clone(lib),
+            ptr,
+            alive: Arc::new(Mutex::new(true)),
+        }
+    }
+
     /// The library this plug-in was created by.
     pub fn library(&self) -> &Arc<CApiLibrary> {
         &self.lib
@@ -808,18 +839,8 @@ impl CPlugin {
                 error: Some(format!("function name {name:?} contains NUL (not sent)")),
             };
         };
-        let fns = &self.lib.fns;
-        // SAFETY: `self.ptr` is a live plug-in; `c_name` is NUL-terminated;
-        // `input` is valid for `input.len()` bytes for the whole call.
-        let rc = unsafe {
-            (fns.plugin_call)(
-                self.ptr.as_ptr(),
-                c_name.as_ptr(),
-                input.as_ptr(),
-                input.len() as u64,
-            )
-        };
-        let output = self.output();
+        let rc = self.raw_call(&c_name, input);
+        let output = self.output().to_vec();
         let error = if rc != 0 {
             Some(self.error().unwrap_or_default())
         } else {
@@ -828,25 +849,63 @@ impl CPlugin {
         CallOutcome { rc, output, error }
     }
 
-    /// A copy of the last call's output.
-    fn output(&self) -> Vec<u8> {
+    /// `extism_plugin_call` without copies, for measuring: the output is
+    /// borrowed from the plug-in until the next call, and the error message
+    /// is only read when the call fails. Inlined into the caller, so the
+    /// stack the official runtime walks on each call is the caller's own.
+    ///
+    /// # Errors
+    /// A [`CallFailure`] with the return code and the library's message when
+    /// the return code is not 0.
+    #[inline]
+    pub fn call_borrowed(&mut self, name: &CStr, input: &[u8]) -> Result<&[u8], CallFailure> {
+        let rc = self.raw_call(name, input);
+        if rc != 0 {
+            return Err(CallFailure {
+                rc,
+                message: self.error().unwrap_or_default(),
+            });
+        }
+        Ok(self.output())
+    }
+
+    /// `extism_plugin_call` itself: the return code.
+    #[inline]
+    fn raw_call(&mut self, name: &CStr, input: &[u8]) -> i32 {
+        // SAFETY: `self.ptr` is a live plug-in; `name` is NUL-terminated;
+        // `input` is valid for `input.len()` bytes for the whole call.
+        unsafe {
+            (self.lib.fns.plugin_call)(
+                self.ptr.as_ptr(),
+                name.as_ptr(),
+                input.as_ptr(),
+                input.len() as u64,
+            )
+        }
+    }
+
+    /// The last call's output, borrowed: valid until the next call, which the
+    /// borrow of `self` rules out.
+    #[inline]
+    fn output(&self) -> &[u8] {
         let fns = &self.lib.fns;
         // SAFETY: `self.ptr` is a live plug-in.
         let len = unsafe { (fns.plugin_output_length)(self.ptr.as_ptr()) };
         if len == 0 {
-            return Vec::new();
+            return &[];
         }
         let Ok(len) = usize::try_from(len) else {
-            return Vec::new();
+            return &[];
         };
         // SAFETY: `self.ptr` is a live plug-in.
         let data = unsafe { (fns.plugin_output_data)(self.ptr.as_ptr()) };
         if data.is_null() {
-            return Vec::new();
+            return &[];
         }
         // SAFETY: the output stays valid (`len` bytes at `data`) until the
-        // next call on this plug-in, which `&self` rules out here.
-        unsafe { std::slice::from_raw_parts(data, len) }.to_vec()
+        // next call on this plug-in, which needs `&mut self` and so cannot
+        // happen while the returned slice (tied to `&self`) is alive.
+        unsafe { std::slice::from_raw_parts(data, len) }
     }
 
     /// `extism_plugin_error`: the last error message, `None` if NULL.
@@ -928,10 +987,7 @@ unsafe impl Sync for CCancelHandle {}
 
 impl fmt::Debug for CCancelHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CCancelHandle")
-            .field("library", &self.lib.path)
-            .field("handle", &self.handle)
-            .finish_non_exhaustive()
+        debug_handle(f, "CCancelHandle", &self.lib, self.handle)
     }
 }
 
@@ -961,12 +1017,11 @@ mod tests {
     }
 
     #[test]
-    fn val_layout_and_tags() {
-        let v = ExtismVal::i64(-5);
-        assert_eq!(v.val_type(), Some(ExtismValType::I64));
-        assert_eq!(v.as_i64(), Some(-5));
-        assert_eq!(ExtismValType::from_raw(7), None);
-        assert_eq!(std::mem::offset_of!(ExtismVal, v), 8);
+    fn handles_are_read_from_i64_values_only() {
+        assert_eq!(as_i64(&ExtismVal::i64(-5)), Some(-5));
+        let mut not_i64 = ExtismVal::i64(-5);
+        not_i64.t = val_type::I32;
+        assert_eq!(as_i64(&not_i64), None);
     }
 
     #[test]

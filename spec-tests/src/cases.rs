@@ -2,18 +2,9 @@
 //! what each call must give. The same table runs through interplug's Rust API, its C
 //! API, and the official runtime (the differential suite).
 
-use crate::capi::{CApiLibrary, CHostFunction, CPlugin, HostBehaviour};
-use std::{path::PathBuf, sync::Arc};
-
-/// The directory holding the committed `.wasm` fixtures.
-pub fn fixtures_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"))
-}
-
-/// The absolute path of fixture `name` (without `.wasm`).
-pub fn fixture(name: &str) -> PathBuf {
-    fixtures_dir().join(format!("{name}.wasm"))
-}
+use crate::capi::{CApiLibrary, CHostFunction, CPlugin, HostBehaviour, ORACLE_ENV};
+use crate::fixtures;
+use std::sync::Arc;
 
 /// What one call must give.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +38,41 @@ pub struct HostFn {
     pub name: String,
     /// What it does with its input block.
     pub behaviour: HostBehaviour,
+}
+
+impl HostFn {
+    /// The function for the C API client.
+    pub fn to_c(&self) -> CHostFunction {
+        CHostFunction::new(self.name.clone(), self.behaviour.clone())
+            .with_namespace(self.namespace.clone())
+    }
+
+    /// The function for interplug's Rust API: `(i64) -> i64`, reading the input
+    /// block and answering the behaviour's output in a new block.
+    pub fn to_interplug(&self) -> interplug::Function {
+        let behaviour = self.behaviour.clone();
+        interplug::Function::new(
+            self.name.clone(),
+            [interplug::PTR],
+            [interplug::PTR],
+            interplug::UserData::new(()),
+            move |plugin: &mut interplug::CurrentPlugin,
+                  inputs: &[interplug::Val],
+                  outputs: &mut [interplug::Val],
+                  _: interplug::UserData<()>| {
+                let arg = inputs
+                    .first()
+                    .ok_or_else(|| interplug::Error::msg("no argument"))?;
+                let input: Vec<u8> = plugin.memory_get_val(arg)?;
+                let output = behaviour.apply(&input);
+                let slot = outputs
+                    .first_mut()
+                    .ok_or_else(|| interplug::Error::msg("no result slot"))?;
+                plugin.memory_set_val(slot, output)
+            },
+        )
+        .with_namespace(self.namespace.clone())
+    }
 }
 
 /// A plug-in and the calls made on it, in order, on one instance.
@@ -145,7 +171,7 @@ fn fails(text: &str) -> Expect {
 /// A manifest JSON for one fixture, with extra top-level fields.
 pub fn manifest_for(fixture_name: &str, extra: serde_json::Value) -> String {
     let mut manifest = serde_json::json!({
-        "wasm": [{"path": fixture(fixture_name).to_string_lossy()}],
+        "wasm": [{"path": fixtures::path(fixture_name).to_string_lossy()}],
     });
     if let (Some(object), serde_json::Value::Object(extra)) = (manifest.as_object_mut(), extra) {
         object.extend(extra);
@@ -164,8 +190,9 @@ fn case(name: &'static str, fixture_name: &str, steps: Vec<Step>) -> Case {
     }
 }
 
-/// The host functions `host_fns.wasm` and `limits.wasm` import.
-fn host_fns() -> Vec<HostFn> {
+/// The host functions `host_fns.wasm` and `limits.wasm` import: `hello_world`
+/// answers `"Hello, " ++ input`, `panic_now` and `shout` the input uppercased.
+pub fn host_fns() -> Vec<HostFn> {
     vec![
         HostFn {
             namespace: "extism:host/user".into(),
@@ -329,8 +356,8 @@ pub fn all() -> Vec<Case> {
         ),
         Case {
             manifest: serde_json::json!({"wasm": [
-                {"path": fixture("link_math").to_string_lossy(), "name": "math"},
-                {"path": fixture("link_main").to_string_lossy()},
+                {"path": fixtures::path("link_math").to_string_lossy(), "name": "math"},
+                {"path": fixtures::path("link_main").to_string_lossy()},
             ]})
             .to_string(),
             ..case(
@@ -416,14 +443,7 @@ pub fn all() -> Vec<Case> {
 
 /// Creates a case's plug-in, with its host functions, through the C API of `lib`.
 pub fn create_c(lib: &Arc<CApiLibrary>, case: &Case) -> Result<CPlugin, String> {
-    let functions: Vec<CHostFunction> = case
-        .host
-        .iter()
-        .map(|h| {
-            CHostFunction::new(h.name.clone(), h.behaviour.clone())
-                .with_namespace(h.namespace.clone())
-        })
-        .collect();
+    let functions: Vec<CHostFunction> = case.host.iter().map(HostFn::to_c).collect();
     lib.plugin_new(case.manifest.as_bytes(), &functions, case.wasi)
 }
 
@@ -447,28 +467,7 @@ pub fn run_c(lib: &Arc<CApiLibrary>, case: &Case) -> Result<Vec<Outcome>, String
 
 /// Runs a case through interplug's Rust API; `Err` when creation fails.
 pub fn run_rust(case: &Case) -> Result<Vec<Outcome>, String> {
-    let functions = case.host.iter().map(|h| {
-        let behaviour = h.behaviour.clone();
-        interplug::Function::new(
-            h.name.clone(),
-            [interplug::PTR],
-            [interplug::PTR],
-            interplug::UserData::new(behaviour),
-            |plugin: &mut interplug::CurrentPlugin,
-             inputs: &[interplug::Val],
-             outputs: &mut [interplug::Val],
-             data: interplug::UserData<HostBehaviour>| {
-                let input: Vec<u8> = plugin.memory_get_val(&inputs[0])?;
-                let behaviour = data.get()?;
-                let output = behaviour
-                    .lock()
-                    .map_err(|_| interplug::Error::msg("poisoned"))?
-                    .apply(&input);
-                plugin.memory_set_val(&mut outputs[0], output)
-            },
-        )
-        .with_namespace(h.namespace.clone())
-    });
+    let functions = case.host.iter().map(HostFn::to_interplug);
     let mut plugin = interplug::Plugin::new(case.manifest.as_bytes(), functions, case.wasi)
         .map_err(|e| format!("{e:#}"))?;
     Ok(case
@@ -483,11 +482,22 @@ pub fn run_rust(case: &Case) -> Result<Vec<Outcome>, String> {
         .collect())
 }
 
-/// The official library, when `INTERPLUG_ORACLE_LIB` names it.
+/// The official library for a test, when `INTERPLUG_ORACLE_LIB` names it;
+/// otherwise `None`, with a notice on stderr saying how to get it.
+///
+/// # Panics
+/// When the variable names a library that cannot be loaded: a broken oracle
+/// must not let the comparison pass silently.
 pub fn oracle() -> Option<Arc<CApiLibrary>> {
-    let path = std::env::var_os("INTERPLUG_ORACLE_LIB")?;
-    match CApiLibrary::open(std::path::Path::new(&path)) {
-        Ok(lib) => Some(lib),
-        Err(e) => panic!("INTERPLUG_ORACLE_LIB is set but cannot be loaded: {e}"),
+    match CApiLibrary::open_oracle() {
+        Ok(Some(lib)) => Some(lib),
+        Ok(None) => {
+            eprintln!(
+                "oracle absent: set {ORACLE_ENV}=\"$(scripts/fetch-oracle.sh | tail -n1)\" \
+                 to compare with the official libextism; skipping that part"
+            );
+            None
+        }
+        Err(e) => panic!("the official library cannot be used: {e}"),
     }
 }

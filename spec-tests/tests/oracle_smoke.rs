@@ -4,26 +4,12 @@
 //! but any library with the Extism C API works, `libinterplug.so` included.
 //! Without the variable every test prints a notice and passes.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use interplug_spec_tests::capi::{CApiLibrary, CHostFunction, HostBehaviour};
-
-/// Loads the library named by `INTERPLUG_ORACLE_LIB`, or prints the notice and
-/// returns `None` when the variable is unset or empty.
-fn oracle() -> Option<Arc<CApiLibrary>> {
-    let path = std::env::var_os("INTERPLUG_ORACLE_LIB").filter(|p| !p.is_empty());
-    let Some(path) = path else {
-        eprintln!("oracle absent: set INTERPLUG_ORACLE_LIB (scripts/fetch-oracle.sh)");
-        return None;
-    };
-    match CApiLibrary::open(Path::new(&path)) {
-        Ok(lib) => Some(lib),
-        Err(e) => panic!("INTERPLUG_ORACLE_LIB={path:?} cannot be used: {e}"),
-    }
-}
+use interplug_spec_tests::capi::{CHostFunction, HostBehaviour};
+use interplug_spec_tests::cases::oracle;
 
 // The official runtime only takes bytes as WAT when they start with `(module`
 // (or a `;;` comment): leading whitespace gives "Unknown manifest format". So
@@ -256,4 +242,24 @@ fn cancel_stops_a_running_call() {
     assert_eq!(plugin.call("hello", b"").output, b"hi");
     drop(plugin);
     assert!(!handle.cancel());
+}
+
+#[test]
+fn compiled_plugin_instantiates_and_borrowed_calls_work() {
+    let Some(lib) = oracle() else { return };
+    let compiled = lib
+        .compiled_plugin_new(HELLO_WAT.as_bytes(), &[], false)
+        .expect("WAT compiles");
+    for _ in 0..2 {
+        let mut plugin = compiled.instantiate().expect("instantiation works");
+        assert_eq!(plugin.call_borrowed(c"hello", b""), Ok(&b"hi"[..]));
+        let failure = plugin
+            .call_borrowed(c"fail", b"")
+            .expect_err("fail returns 7");
+        assert_eq!((failure.rc, failure.message.as_str()), (7, "boom"));
+        assert_eq!(failure.to_string(), "rc 7: boom");
+        // The plug-in still answers after the failure.
+        assert_eq!(plugin.call_borrowed(c"hello", b""), Ok(&b"hi"[..]));
+    }
+    drop(compiled);
 }

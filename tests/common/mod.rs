@@ -1,8 +1,9 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code)]
+// Each test binary uses a subset of the helpers.
+#![allow(dead_code, unused_imports)]
 
 use interplug::{CurrentPlugin, Error, Function, UserData, Val, PTR};
-use std::path::PathBuf;
+use interplug_spec_tests::fixtures;
 
 /// The message of an error (with its causes) that `result` must hold.
 pub fn error_of<T>(result: Result<T, Error>) -> String {
@@ -15,29 +16,14 @@ pub fn error_of<T>(result: Result<T, Error>) -> String {
 /// `wasm` with a custom section holding `tag` appended: a module that no cache has
 /// seen, for measuring or testing a first load.
 pub fn unique_module(wasm: &[u8], tag: &str) -> Vec<u8> {
-    let name = b"interplug-test";
-    let size = 1 + name.len() + tag.len();
-    assert!(size < 128, "the section size must fit one LEB128 byte");
-    let mut bytes = Vec::with_capacity(wasm.len() + 2 + size);
-    bytes.extend_from_slice(wasm);
-    bytes.push(0); // custom section id
-    bytes.push(size as u8);
-    bytes.push(name.len() as u8);
-    bytes.extend_from_slice(name);
-    bytes.extend_from_slice(tag.as_bytes());
-    bytes
+    fixtures::with_custom_section(wasm, b"interplug-test", tag.as_bytes())
 }
 
-/// Path of a committed fixture.
-pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/spec-tests/fixtures"))
-        .join(format!("{name}.wasm"))
-}
+/// Path of a committed fixture (name without `.wasm`).
+pub use fixtures::path as fixture;
 
-/// Bytes of a committed fixture.
-pub fn fixture_bytes(name: &str) -> Vec<u8> {
-    std::fs::read(fixture(name)).expect("fixture present")
-}
+/// Bytes of a committed fixture (name without `.wasm`).
+pub use fixtures::bytes as fixture_bytes;
 
 /// `panic_now` for `limits.wasm`, running `body` when called.
 fn panic_now(body: fn() -> Result<(), Error>) -> Function {

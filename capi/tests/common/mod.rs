@@ -1,7 +1,8 @@
-//! Shared helpers of the C API tests: where `libinterplug.so`, the headers and the
-//! fixtures are.
+//! Shared helpers of the C API tests: where `libinterplug.so` and the headers are
+//! (the fixtures' paths come from `interplug_spec_tests::fixtures`).
 
-#![allow(dead_code)]
+// Each test binary uses a subset of the helpers.
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,11 +20,6 @@ pub fn repo_root() -> PathBuf {
 /// `include/`.
 pub fn include_dir() -> PathBuf {
     repo_root().join("include")
-}
-
-/// `spec-tests/fixtures/`.
-pub fn fixtures_dir() -> PathBuf {
-    repo_root().join("spec-tests").join("fixtures")
 }
 
 /// The folder cargo builds this package's library into for the running test: the
@@ -71,18 +67,4 @@ pub fn ours() -> Arc<CApiLibrary> {
 }
 
 /// The official library when `INTERPLUG_ORACLE_LIB` names it; a notice otherwise.
-pub fn oracle() -> Option<Arc<CApiLibrary>> {
-    match std::env::var_os("INTERPLUG_ORACLE_LIB").filter(|p| !p.is_empty()) {
-        Some(path) => Some(
-            CApiLibrary::open(Path::new(&path))
-                .unwrap_or_else(|e| panic!("INTERPLUG_ORACLE_LIB={path:?} cannot be loaded: {e}")),
-        ),
-        None => {
-            eprintln!(
-                "oracle absent: set INTERPLUG_ORACLE_LIB=\"$(scripts/fetch-oracle.sh | tail -n1)\" \
-                 to compare with the official libextism; skipping that part"
-            );
-            None
-        }
-    }
-}
+pub use interplug_spec_tests::cases::oracle;

@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-/// The path of a spec fixture.
+/// The path of a spec fixture, `name` with its extension (`"echo.wasm"`).
 pub fn fixture(name: &str) -> String {
-    format!(
-        "{}/../spec-tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    interplug_spec_tests::fixtures::dir()
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The path of a CLI test fixture (cli/tests/fixtures).
@@ -48,6 +48,21 @@ pub fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
         .write_all(input)
         .expect("write stdin");
     child.wait_with_output().expect("wait")
+}
+
+/// Asserts that the command exited with 0; a failure shows its stderr.
+#[track_caller]
+pub fn assert_succeeds(output: &Output) {
+    assert_eq!(code(output), 0, "{}", stderr(output));
+}
+
+/// Asserts that the command exited with `expected` and that its stderr mentions
+/// `needle`; both failures show the whole stderr.
+#[track_caller]
+pub fn assert_fails(output: &Output, expected: i32, needle: &str) {
+    let err = stderr(output);
+    assert_eq!(code(output), expected, "{err}");
+    assert!(err.contains(needle), "{needle:?} not in stderr: {err}");
 }
 
 /// The exit code (panics on a signal).
