@@ -503,6 +503,46 @@ mod tests {
         assert!(out.iter().any(|c| c == b"..KEY..."));
     }
 
+    /// Fuzzers classify failures by kind: an error the plug-in sets and a non-zero
+    /// return code are `Plugin` errors (they were kind-less `Host` before), a panic
+    /// is not, instrumented or not.
+    #[test]
+    fn plugin_errors_carry_their_kind() {
+        use crate::{ErrorExt, ErrorKind};
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/spec-tests/fixtures/fail.wasm");
+        let manifest = Manifest::new([Wasm::file(path)]);
+        let mut plugin = Plugin::new(&manifest, [], false).expect("plug-in");
+        let error = plugin.call::<&str, &[u8]>("fail", "x").expect_err("fails");
+        assert_eq!(error.kind(), ErrorKind::Plugin { code: -1 }, "{error:#}");
+        let error = plugin.call::<&str, &[u8]>("nonzero", "").expect_err("rc 3");
+        assert_eq!(error.kind(), ErrorKind::Plugin { code: 3 }, "{error:#}");
+        assert_eq!(plugin.call::<&str, &str>("ok", "").expect("ok"), "ok");
+        let mut harness = Harness::new(&manifest, [], false).expect("instrumented");
+        let error = harness.call("nonzero", b"").expect_err("rc 3");
+        assert_eq!(error.kind(), ErrorKind::Plugin { code: 3 });
+        let planted = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/spec-tests/fixtures/planted.wasm"
+        );
+        let mut harness =
+            Harness::new(&Manifest::new([Wasm::file(planted)]), [], false).expect("planted");
+        let error = harness
+            .call("byte_magic", b"\xa5")
+            .expect_err("planted bug");
+        assert!(
+            !matches!(error.kind(), ErrorKind::Plugin { .. }),
+            "{error:#}"
+        );
+        assert!(
+            harness.trace().location.len() > 1,
+            "the trap has a call stack"
+        );
+        assert_eq!(
+            harness.call("byte_magic", b"ok").expect("after a trap"),
+            b"no magic"
+        );
+    }
+
     #[test]
     fn matching_bytes_counts_from_the_low_end() {
         assert_eq!(comparison(0x1122_3344, 0x9922_3344, 4).matching_bytes(), 3);
