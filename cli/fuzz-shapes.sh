@@ -35,7 +35,7 @@ done
 echo
 echo "(- : not found within $max runs)"
 echo
-echo "execs/s on \`count_vowels\` of planted's neighbour fixture, 20000 runs, seed 1:"
+echo "execs/s of whole runs on \`count_vowels\` (20000 runs, seed 1; per-call cost: cli/examples/instrumentation_cost.rs):"
 for feedback in fuel coverage; do
     "$bin" fuzz "$root/spec-tests/fixtures/count_vowels.wasm" count_vowels --input 'hello world' \
         --runs 20000 --seed 1 --feedback "$feedback" --out "$work/out" 2>/dev/null \

@@ -248,7 +248,8 @@ impl CoverageMap {
 /// Inputs that would pass `comparison` where `input` failed it: each operand the call
 /// saw that occurs in the input (little and big endian, at the compared width and
 /// narrower, or as decimal text) is replaced by the other operand, also +-1; a
-/// byte-by-byte compare loop's bytes are replaced as one string. At most `limit`
+/// byte-by-byte compare loop's bytes are replaced as one string; when an operand is
+/// the input's length, the input is resized to the other. At most `limit`
 /// candidates are added to `out`.
 pub fn input_to_state(input: &[u8], comparison: &Comparison, limit: usize, out: &mut Vec<Vec<u8>>) {
     let start = out.len();
@@ -299,8 +300,22 @@ pub fn input_to_state(input: &[u8], comparison: &Comparison, limit: usize, out: 
             replace_all(input, seen_text.as_bytes(), want_text.as_bytes(), 2, out);
         }
     }
+    // A check of the input's length: the input resized to the other operand.
+    for (seen, wanted) in [
+        (comparison.left, comparison.right),
+        (comparison.right, comparison.left),
+    ] {
+        if seen == input.len() as u64 && seen != wanted && wanted <= MAX_RESIZE {
+            let mut resized = input.to_vec();
+            resized.resize(wanted as usize, input.last().copied().unwrap_or(0));
+            out.push(resized);
+        }
+    }
     out.truncate(start + limit.min(out.len() - start));
 }
+
+/// Longest input a length comparison resizes to.
+const MAX_RESIZE: u64 = 1 << 16;
 
 /// Whether `value` (zero-extended, maybe a sign-extended negative) fits `width` bytes.
 fn fits(value: u64, width: u8) -> bool {
@@ -505,6 +520,50 @@ mod tests {
         loop_cmp.right_bytes = b"KEY".to_vec();
         input_to_state(b"..KEq...", &loop_cmp, 64, &mut out);
         assert!(out.iter().any(|c| c == b"..KEY..."));
+        // The input's length compared with a constant.
+        out.clear();
+        input_to_state(b"abc", &comparison(3, 6, 4), 64, &mut out);
+        assert!(out.iter().any(|c| c == b"abcccc"));
+    }
+
+    /// Fuzzers classify failures by kind: an error the plug-in sets and a non-zero
+    /// return code are `Plugin` errors (they were kind-less `Host` before), a panic
+    /// is not, instrumented or not.
+    #[test]
+    fn plugin_errors_carry_their_kind() {
+        use crate::{ErrorExt, ErrorKind};
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/spec-tests/fixtures/fail.wasm");
+        let manifest = Manifest::new([Wasm::file(path)]);
+        let mut plugin = Plugin::new(&manifest, [], false).expect("plug-in");
+        let error = plugin.call::<&str, &[u8]>("fail", "x").expect_err("fails");
+        assert_eq!(error.kind(), ErrorKind::Plugin { code: -1 }, "{error:#}");
+        let error = plugin.call::<&str, &[u8]>("nonzero", "").expect_err("rc 3");
+        assert_eq!(error.kind(), ErrorKind::Plugin { code: 3 }, "{error:#}");
+        assert_eq!(plugin.call::<&str, &str>("ok", "").expect("ok"), "ok");
+        let mut harness = Harness::new(&manifest, [], false).expect("instrumented");
+        let error = harness.call("nonzero", b"").expect_err("rc 3");
+        assert_eq!(error.kind(), ErrorKind::Plugin { code: 3 });
+        let planted = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/spec-tests/fixtures/planted.wasm"
+        );
+        let mut harness =
+            Harness::new(&Manifest::new([Wasm::file(planted)]), [], false).expect("planted");
+        let error = harness
+            .call("byte_magic", b"\xa5")
+            .expect_err("planted bug");
+        assert!(
+            !matches!(error.kind(), ErrorKind::Plugin { .. }),
+            "{error:#}"
+        );
+        assert!(
+            harness.trace().location.len() > 1,
+            "the trap has a call stack"
+        );
+        assert_eq!(
+            harness.call("byte_magic", b"ok").expect("after a trap"),
+            b"no magic"
+        );
     }
 
     #[test]

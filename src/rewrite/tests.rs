@@ -207,3 +207,95 @@ fn components_and_garbage_are_refused_with_a_kind() {
     let error = rewrite(b"not wasm", &mut Identity).expect_err("garbage");
     assert_eq!(crate::ErrorExt::kind(&error), crate::ErrorKind::Invalid);
 }
+
+/// Imports a memory and a global: the module's own memory and global move up.
+struct ImportMemoryAndGlobal;
+
+impl Pass for ImportMemoryAndGlobal {
+    fn begin(&mut self, _: &ModuleInfo, add: &mut Additions) -> Result<(), Error> {
+        let memory = add.import_memory(
+            "host",
+            "data",
+            wasm_encoder::MemoryType {
+                minimum: 1,
+                maximum: None,
+                memory64: false,
+                shared: false,
+                page_size_log2: None,
+            },
+        )?;
+        assert_eq!(memory, 0);
+        let global = add.import_global(
+            "host",
+            "base",
+            wasm_encoder::GlobalType {
+                val_type: wasm_encoder::ValType::I32,
+                mutable: false,
+                shared: false,
+            },
+        )?;
+        assert_eq!(global, 0);
+        Ok(())
+    }
+}
+
+#[test]
+fn added_memory_and_global_imports_shift_the_modules_own() {
+    let wasm = wat::parse_str(
+        r#"(module
+          (memory $m 1)
+          (global $g (mut i32) (i32.const 4))
+          (data (i32.const 8) "hi")
+          (func (export "f") (result i32)
+            (i32.store (global.get $g) (i32.const 1))
+            (memory.size)
+            (i32.load (global.get $g))
+            i32.add)
+          (export "memory" (memory $m))
+          (export "g" (global $g)))"#,
+    )
+    .expect("wat");
+    let out = rewrite(&wasm, &mut ImportMemoryAndGlobal).expect("rewrite");
+    validate(&out).expect("valid");
+    let mut memories = Vec::new();
+    let mut globals = Vec::new();
+    let mut exports = BTreeMap::new();
+    for payload in Parser::new(0).parse_all(&out) {
+        match payload.expect("payload") {
+            Payload::ExportSection(reader) => {
+                for export in reader.into_iter().flatten() {
+                    exports.insert(export.name.to_string(), export.index);
+                }
+            }
+            Payload::DataSection(reader) => {
+                for data in reader.into_iter().flatten() {
+                    if let wasmparser::DataKind::Active { memory_index, .. } = data.kind {
+                        memories.push(memory_index);
+                    }
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                for op in body
+                    .get_operators_reader()
+                    .expect("ops")
+                    .into_iter()
+                    .flatten()
+                {
+                    match op {
+                        Operator::I32Load { memarg } | Operator::I32Store { memarg } => {
+                            memories.push(memarg.memory)
+                        }
+                        Operator::MemorySize { mem } => memories.push(mem),
+                        Operator::GlobalGet { global_index } => globals.push(global_index),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(memories, vec![1, 1, 1, 1], "data, store, size, load");
+    assert_eq!(globals, vec![1, 1]);
+    assert_eq!(exports.get("memory"), Some(&1));
+    assert_eq!(exports.get("g"), Some(&1));
+}
