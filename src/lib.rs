@@ -59,6 +59,7 @@ pub use convert::{Base64, FromBytes, FromBytesOwned, Json, Msgpack, Raw, ToBytes
 pub use current_plugin::{CurrentPlugin, MemoryHandle};
 pub use error::{ErrorExt, ErrorKind, Failure};
 pub use function::{Function, UserData, DEFAULT_NAMESPACE};
+pub use http::DEFAULT_HTTP_TIMEOUT;
 pub use limits::{CancelHandle, Clock};
 pub use manifest::{HttpRequest, Manifest, MemoryOptions, Wasm, WasmMetadata};
 pub use plugin::Plugin;
