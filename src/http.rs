@@ -32,8 +32,12 @@ use alloc::vec::Vec;
 #[cfg_attr(not(feature = "http"), allow(dead_code))]
 pub const DEFAULT_MAX_HTTP_RESPONSE_BYTES: u64 = 50 << 20;
 
-/// Time one HTTP request may take when the call has no `timeout_ms` (30 s).
-#[cfg_attr(not(feature = "http"), allow(dead_code))]
+/// Time one HTTP request may take when the call has no `timeout_ms` (30 s); past
+/// it the call fails with kind `Timeout`.
+///
+/// ```
+/// assert_eq!(interplug::DEFAULT_HTTP_TIMEOUT.as_secs(), 30);
+/// ```
 pub const DEFAULT_HTTP_TIMEOUT: core::time::Duration = core::time::Duration::from_secs(30);
 
 /// How long the plug-in's thread waits for the HTTP worker before checking the cancel

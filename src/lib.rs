@@ -80,6 +80,7 @@ pub use convert::{Base64, FromBytes, FromBytesOwned, Json, Msgpack, Raw, ToBytes
 pub use current_plugin::{CurrentPlugin, MemoryHandle, DEFAULT_MAX_VAR_BYTES};
 pub use error::{ErrorExt, ErrorKind, Failure};
 pub use function::{Function, Lock, UserData, DEFAULT_NAMESPACE};
+pub use http::DEFAULT_HTTP_TIMEOUT;
 pub use limits::{CancelHandle, Clock};
 #[cfg(feature = "std")]
 pub use log_callback::set_log_callback;

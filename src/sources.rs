@@ -14,7 +14,12 @@ pub use crate::wasm_input::LoadedModule;
 
 /// Largest wasm module read from a file or downloaded from a URL (256 MiB). A larger
 /// file is refused from its metadata before any byte is read, a larger download after
-/// `DEFAULT_MAX_MODULE_BYTES + 1` bytes (or at once from its `Content-Length`).
+/// `DEFAULT_MAX_MODULE_BYTES + 1` bytes (or at once from its `Content-Length`); the
+/// error's kind is `LimitExceeded`.
+///
+/// ```
+/// assert_eq!(interplug::sources::DEFAULT_MAX_MODULE_BYTES, 256 * 1024 * 1024);
+/// ```
 pub const DEFAULT_MAX_MODULE_BYTES: u64 = 256 << 20;
 
 /// What a byte string holds.

@@ -163,3 +163,54 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), Er
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{error::Failure, limits::CancelHandle, ErrorKind};
+
+    /// The kind a trap made by `finish` carries back to the run loop.
+    fn kind_of(error: &wasmi::Error) -> Option<ErrorKind> {
+        error.downcast_ref::<Failure>().map(Failure::kind)
+    }
+
+    #[test]
+    fn a_panic_below_a_wasi_function_becomes_a_host_error() {
+        let watch = CallWatch::new(CancelHandle::default(), None);
+        let panicked =
+            catch_unwind(|| -> Result<i32, wasmi::Error> { panic!("a file system quirk") });
+        let error = finish("fd_filestat_get", &watch, panicked).expect_err("a panic fails");
+        assert_eq!(kind_of(&error), Some(ErrorKind::Host));
+        let message = error.to_string();
+        assert!(
+            message.contains("`fd_filestat_get` panicked: a file system quirk"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_stopped_wait_keeps_its_kind_and_other_results_pass() {
+        let cancel = CancelHandle::default();
+        let watch = CallWatch::new(cancel.clone(), None);
+        assert_eq!(finish("fd_read", &watch, Ok(Ok(7))).ok(), Some(7));
+        let plain = finish::<i32>("fd_read", &watch, Ok(Err(wasmi::Error::new("badf"))))
+            .expect_err("an error passes");
+        assert_eq!(kind_of(&plain), None);
+        let _ = cancel.cancel();
+        watch.begin(None);
+        let interrupted = finish::<i32>(
+            "poll_oneoff",
+            &watch,
+            catch_unwind(AssertUnwindSafe(|| {
+                Err(wasmi::Error::new(format!("{:?}", watch_stop(&watch))))
+            })),
+        )
+        .expect_err("a cancelled wait fails");
+        assert_eq!(kind_of(&interrupted), Some(ErrorKind::Cancelled));
+    }
+
+    /// Runs one slice of a wait under `watch` (it stops at once when cancelled).
+    fn watch_stop(watch: &CallWatch) -> bool {
+        watch.sleep_for_test()
+    }
+}

@@ -565,6 +565,7 @@ fn cancel_ends_a_trickling_response() {
         .join()
         .expect("the canceller thread")
         .expect("cancel");
+    eprintln!("a trickling response cancelled at 400 ms ended after {took:?}");
     assert_eq!(kind, interplug::ErrorKind::Cancelled, "{message}");
     assert_contains(&message, &["cancelled", "/trickle/120"]);
     assert!(took < Duration::from_millis(1400), "the call took {took:?}");
@@ -596,6 +597,7 @@ fn timeout_ends_a_trickling_response() {
     let manifest = manifest(&["127.0.0.1"]).with_timeout(Duration::from_millis(400));
     let mut plugin = plugin(&manifest);
     let (kind, message, took) = timed_error(&mut plugin, &get(&server.url("/trickle/120")));
+    eprintln!("a trickling response under timeout_ms = 400 ended after {took:?}");
     assert_eq!(kind, interplug::ErrorKind::Timeout, "{message}");
     assert_contains(&message, &["timeout", "/trickle/120"]);
     assert!(took < Duration::from_millis(1400), "the call took {took:?}");

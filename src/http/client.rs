@@ -78,7 +78,6 @@ struct Job {
 
 /// A response the worker read in full.
 struct Fetched {
-    url: String,
     status: u16,
     headers: http::HeaderMap,
     body: Vec<u8>,
@@ -112,7 +111,6 @@ pub(crate) fn perform(
         .http
         .allow_response_headers
         .then(|| headers_json(&fetched.headers));
-    let _ = fetched.url;
     store_body(state, &fetched.body)
 }
 
@@ -195,7 +193,6 @@ fn fetch(mut job: Job, abandoned: &AtomicBool) -> Result<Fetched, Error> {
                     ReadError::Other(e) => fail!(Io, "HTTP request to {url} failed: {e}"),
                 })?;
                 return Ok(Fetched {
-                    url,
                     status: parts.status.as_u16(),
                     headers: parts.headers,
                     body,

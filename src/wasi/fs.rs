@@ -31,7 +31,12 @@ use wasmi_wasi::wasi_common::{
 };
 
 /// Default cap on the files and directories one plug-in holds open through WASI at
-/// once (its preopened `allowed_paths` directories and stdio not counted).
+/// once (its preopened `allowed_paths` directories and stdio not counted). One more
+/// open fails inside the plug-in with the WASI error `EMFILE`.
+///
+/// ```
+/// assert_eq!(interplug::DEFAULT_MAX_OPEN_FILES, 256);
+/// ```
 pub const DEFAULT_MAX_OPEN_FILES: usize = 256;
 
 /// The count of files a plug-in holds open, shared by all its guarded directories.

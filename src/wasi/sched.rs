@@ -111,6 +111,15 @@ impl CallWatch {
     }
 }
 
+#[cfg(test)]
+impl CallWatch {
+    /// Sleeps up to one slice, as a wait does; true when the call was stopped.
+    pub(crate) fn sleep_for_test(&self) -> bool {
+        self.sleep_until(Instant::now().checked_add(WAIT_SLICE))
+            .is_err()
+    }
+}
+
 /// The scheduler of a plug-in's WASI context: sleeps and clock polls wait in slices
 /// under a [`CallWatch`]; polls on files are answered by `wasi-common`'s own code.
 pub(crate) struct WatchedSched {

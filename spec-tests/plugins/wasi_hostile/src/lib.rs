@@ -40,13 +40,20 @@ pub fn open_many(input: String) -> FnResult<String> {
     Ok(format!("opened {opened}"))
 }
 
-/// The modification time of `path` in seconds relative to 1970 (negative before).
+/// The modification time of `path` in seconds relative to 1970 (negative before),
+/// read twice: from the path (`path_filestat_get`) and from an open file
+/// (`fd_filestat_get`). Output `path_secs fd_secs`.
 #[plugin_fn]
 pub fn mtime(path: String) -> FnResult<String> {
-    let modified = std::fs::metadata(&path)?.modified()?;
-    let secs = match modified.duration_since(UNIX_EPOCH) {
+    let by_path = seconds(std::fs::metadata(&path)?.modified()?);
+    let by_fd = seconds(std::fs::File::open(&path)?.metadata()?.modified()?);
+    Ok(format!("{by_path} {by_fd}"))
+}
+
+/// Seconds from 1970 to `time` (negative before).
+fn seconds(time: std::time::SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
         Ok(after) => after.as_secs() as i64,
         Err(before) => -(before.duration().as_secs() as i64),
-    };
-    Ok(secs.to_string())
+    }
 }
