@@ -77,7 +77,9 @@ pub use compiled::CompiledPlugin;
 #[cfg(feature = "prost")]
 pub use convert::Prost;
 pub use convert::{Base64, FromBytes, FromBytesOwned, Json, Msgpack, Raw, ToBytes};
-pub use current_plugin::{CurrentPlugin, MemoryHandle, DEFAULT_MAX_VAR_BYTES};
+pub use current_plugin::{
+    CurrentPlugin, MemoryHandle, DEFAULT_MAX_VAR_BYTES, MAX_VAR_ENTRIES, VAR_ENTRY_OVERHEAD,
+};
 pub use error::{ErrorExt, ErrorKind, Failure};
 pub use function::{Function, Lock, UserData, DEFAULT_NAMESPACE};
 pub use http::DEFAULT_HTTP_TIMEOUT;

@@ -50,8 +50,9 @@ pub struct MemoryOptions {
     /// Largest HTTP response body a plug-in may receive (default 50 MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_http_response_bytes: Option<u64>,
-    /// Largest total size of the plug-in's vars, keys and values (default 1 MiB; 0
-    /// disables vars).
+    /// Largest total size of the plug-in's vars (default 1 MiB; 0 disables vars): keys,
+    /// values and 128 bytes per var for the host's bookkeeping
+    /// ([`VAR_ENTRY_OVERHEAD`](crate::VAR_ENTRY_OVERHEAD)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_var_bytes: Option<u64>,
 }

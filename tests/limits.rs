@@ -3,7 +3,7 @@
 
 mod common;
 use common::{error_of, failing_host_fn, fixture_bytes, panicking_host_fn};
-use interplug::{CompiledPlugin, Manifest, Plugin, PluginBuilder, PoolBuilder, Wasm};
+use interplug::{CompiledPlugin, ErrorExt, Manifest, Plugin, PluginBuilder, PoolBuilder, Wasm};
 use std::time::{Duration, Instant};
 
 fn limits_manifest() -> Manifest {
@@ -385,8 +385,11 @@ fn wasm_traps_fail_the_call_and_the_plugin_recovers() {
     let mut plugin = Plugin::new(wat, [], false).expect("loads");
     for (function, text) in [("div_zero", "divide by zero"), ("oob", "out of bounds")] {
         let error = plugin.call::<&str, &[u8]>(function, "").unwrap_err();
-        // The kind (`ErrorKind::Trap`) is asserted by the typed-error tests of the
-        // call path.
+        assert_eq!(
+            error.kind(),
+            interplug::ErrorKind::Trap,
+            "{function}: {error:#}"
+        );
         assert!(format!("{error:#}").contains(text), "{function}: {error:#}");
         plugin
             .call::<&str, &[u8]>("ok", "")
