@@ -224,22 +224,22 @@ impl CompiledPlugin {
         let mut store = Store::new(&compiled.engine, state);
         store.limiter(|state| state as &mut dyn wasmi::ResourceLimiter);
         let fueled = store.get_fuel().is_ok();
+        // Constructors (`_initialize`...) run in fuel slices under the deadline and
+        // cancel, with this much fuel at most.
         let init_fuel = compiled.options.initialization_fuel.unwrap_or_else(|| {
-            [
-                Some(INIT_FUEL),
-                limits.fuel_limit,
-                limits
-                    .timeout_ms
-                    .map(|ms| ms.saturating_mul(FUEL_SLICE).max(FUEL_SLICE)),
-            ]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(INIT_FUEL)
+            limits
+                .fuel_limit
+                .map_or(INIT_FUEL, |limit| limit.min(INIT_FUEL))
+        });
+        // A start section runs inside instantiation, where the engine cannot stop
+        // between slices: its fuel also stands in for the deadline (a timeout's worth of
+        // fuel slices, about a millisecond each).
+        let start_fuel = limits.timeout_ms.map_or(init_fuel, |ms| {
+            init_fuel.min(ms.saturating_mul(FUEL_SLICE).max(FUEL_SLICE))
         });
         if fueled {
             store
-                .set_fuel(init_fuel)
+                .set_fuel(start_fuel)
                 .map_err(|e| fail!(Invalid, "cannot set fuel: {e}"))?;
         }
         let instance = if compiled.others.is_empty() {
