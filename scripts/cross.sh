@@ -224,7 +224,7 @@ target_capi_static() {
   local t=$1
   need_rust_target "$t"
   say "$t: the C library as a static library, WASI, no HTTP (its TLS needs the target's C toolchain: see README)"
-  cargo rustc -q --profile "$profile" --target "$t" -p interplug-capi --no-default-features --features wasi --crate-type staticlib
+  cargo rustc -q --profile "$profile" --target "$t" -p interplug-capi --lib --no-default-features --features wasi --crate-type staticlib
   local lib="$root/target/$t/$profile_dir/libinterplug.a"
   [ -f "$lib" ] || die "$t: $lib was not built"
   ls -l "$lib" "$root"/include/*.h
