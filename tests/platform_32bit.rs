@@ -107,3 +107,23 @@ fn long_calls_do_not_grow_the_native_stack() {
         r#"{"count":3000,"total":3000,"vowels":"aeiouAEIOU"}"#
     );
 }
+
+/// On 32-bit x86, wasmi 2.0.0 crashed the whole process (SIGSEGV) at the first WASI
+/// call that reads the caller's memory (`clock_time_get`); interplug now refuses WASI
+/// there with an error, and the host goes on.
+#[cfg(all(feature = "wasi", target_arch = "x86"))]
+#[test]
+fn x86_32_refuses_the_preview1_layer_instead_of_crashing() {
+    let manifest = Manifest::new([Wasm::data(fixture_bytes("wasi_fs"))]);
+    let error = Plugin::new(&manifest, [], true).expect_err("WASI must be refused");
+    assert_eq!(error.kind(), ErrorKind::Invalid, "{error:#}");
+    assert!(format!("{error:#}").contains("32-bit x86"), "{error:#}");
+    let mut echo = Plugin::new(
+        &Manifest::new([Wasm::data(fixture_bytes("echo"))]),
+        [],
+        false,
+    )
+    .expect("a plug-in without WASI still loads");
+    let output: &str = echo.call("echo", "alive").expect("and runs");
+    assert_eq!(output, "alive");
+}
