@@ -111,7 +111,11 @@ build_host_cli() {
 make_inputs() {
   mkdir -p "$work"
   [ -f "$work/1mib.bin" ] || head -c 1048576 /dev/urandom >"$work/1mib.bin"
-  [ -f "$work/10k.txt" ] || yes 'The quick brown fox jumps over the lazy dog.' | head -c 10000 >"$work/10k.txt"
+  if [ ! -f "$work/10k.txt" ]; then
+    # No pipe into `head`: with pipefail the writer's SIGPIPE would fail the script.
+    for _ in $(seq 1 230); do printf 'The quick brown fox jumps over the lazy dog. '; done >"$work/10k.txt"
+    truncate -s 10000 "$work/10k.txt"
+  fi
   [ -f "$work/hello.txt" ] || printf 'hello world' >"$work/hello.txt"
 }
 
