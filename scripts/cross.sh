@@ -234,10 +234,15 @@ target_wasi() {
 }
 
 target_capi_static() {
+  # target_capi_static TARGET FEATURES...: the C library's features for that row.
   local t=$1
+  shift
+  local features
+  features=$(IFS=,; echo "$*")
   need_rust_target "$t"
-  say "$t: the C library as a static library, WASI, no HTTP (its TLS needs the target's C toolchain: see README)"
-  cargo rustc -q --profile "$profile" --target "$t" -p interplug-capi --lib --no-default-features --features wasi --crate-type staticlib
+  say "$t: the C library as a static library, features [${features}] (see README)"
+  cargo rustc -q --profile "$profile" --target "$t" -p interplug-capi --lib \
+    --no-default-features ${features:+--features "$features"} --crate-type staticlib
   local lib="$root/target/$t/$profile_dir/libinterplug.a"
   [ -f "$lib" ] || die "$t: $lib was not built"
   ls -l "$lib" "$root"/include/*.h
@@ -271,7 +276,10 @@ run_target() {
     aarch64-unknown-linux-gnu) target_qemu_user "$t" aarch64-linux-gnu arm64 qemu-aarch64 ;;
     armv7-unknown-linux-gnueabihf) target_qemu_user "$t" arm-linux-gnueabihf armhf qemu-arm ;;
     wasm32-wasip1) target_wasi ;;
-    aarch64-apple-ios | aarch64-linux-android) target_capi_static "$t" ;;
+    # No HTTP on either (its TLS compiles C: Xcode / the NDK). No WASI on iOS: the
+    # rustix 0.38 under wasmi_wasi does not build for iOS with the locked libc.
+    aarch64-apple-ios) target_capi_static "$t" ;;
+    aarch64-linux-android) target_capi_static "$t" wasi ;;
     thumbv7em-none-eabihf) target_thumbv7em ;;
     riscv32imac-unknown-none-elf) target_no_std "$t" ;;
     *) die "unknown target '$t': see scripts/cross.sh --list" ;;
