@@ -198,7 +198,7 @@ target_i686() {
   say "$t: test suite of interplug, interplug-spec-tests, interplug-cli (native 32-bit)"
   # 32-bit x86 builds refuse WASI for plug-ins (wasmi 2.0.0 crashes there, see the
   # README): the tests that need it are skipped; one test checks the refusal.
-  cargo test --profile "$profile" --target $t -p interplug -p interplug-spec-tests -p interplug-cli \
+  cargo test --no-fail-fast --profile "$profile" --target $t -p interplug -p interplug-spec-tests -p interplug-cli \
     -- --skip wasi --skip non_determinism_is_found --skip no_writable_executable_mappings
   say "$t: interplug command, same bytes as the x86_64 build"
   cargo build -q --profile "$profile" --target $t -p interplug-cli
