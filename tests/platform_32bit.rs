@@ -81,7 +81,7 @@ fn long_calls_do_not_grow_the_native_stack() {
     assert_eq!(x, "14278579856471926526");
 
     let mut echo = Plugin::new(
-        &Manifest::new([Wasm::data(fixture_bytes("echo"))]),
+        Manifest::new([Wasm::data(fixture_bytes("echo"))]),
         [],
         false,
     )
@@ -93,7 +93,7 @@ fn long_calls_do_not_grow_the_native_stack() {
     assert!(output == input, "the 1 MiB echo differs");
 
     let mut vowels = Plugin::new(
-        &Manifest::new([Wasm::data(fixture_bytes("count_vowels"))]),
+        Manifest::new([Wasm::data(fixture_bytes("count_vowels"))]),
         [],
         false,
     )
@@ -119,7 +119,7 @@ fn x86_32_refuses_the_preview1_layer_instead_of_crashing() {
     assert_eq!(error.kind(), ErrorKind::Invalid, "{error:#}");
     assert!(format!("{error:#}").contains("32-bit x86"), "{error:#}");
     let mut echo = Plugin::new(
-        &Manifest::new([Wasm::data(fixture_bytes("echo"))]),
+        Manifest::new([Wasm::data(fixture_bytes("echo"))]),
         [],
         false,
     )
