@@ -34,6 +34,11 @@ case "$profile" in
   *) echo "CROSS_PROFILE must be dev or release, not '$profile'" >&2; exit 2 ;;
 esac
 tools="$root/target/cross-tools"
+# In CI, no debug info in dev builds: the cross builds then take a fraction of the disk
+# and link faster.
+if [ "${CI:-}" = true ]; then
+  export CARGO_PROFILE_DEV_DEBUG="${CARGO_PROFILE_DEV_DEBUG:-0}"
+fi
 work="$root/target/cross-work"
 
 say() { printf '\n--> %s\n' "$*"; }
@@ -103,15 +108,20 @@ need_qemu_system_arm() {
 host_cli=""
 build_host_cli() {
   [ -n "$host_cli" ] && return 0
-  say "interplug command for this machine (the reference)"
-  cargo build -q --profile "$profile" -p interplug-cli
-  host_cli="$root/target/$profile_dir/interplug"
+  # The release build: CI has it already (scripts/test.sh builds the workspace so).
+  say "interplug command for this machine, release (the reference)"
+  cargo build -q --release -p interplug-cli
+  host_cli="$root/target/release/interplug"
 }
 
 make_inputs() {
   mkdir -p "$work"
   [ -f "$work/1mib.bin" ] || head -c 1048576 /dev/urandom >"$work/1mib.bin"
-  [ -f "$work/10k.txt" ] || yes 'The quick brown fox jumps over the lazy dog.' | head -c 10000 >"$work/10k.txt"
+  if [ ! -f "$work/10k.txt" ]; then
+    # No pipe into `head`: with pipefail the writer's SIGPIPE would fail the script.
+    for _ in $(seq 1 230); do printf 'The quick brown fox jumps over the lazy dog. '; done >"$work/10k.txt"
+    truncate -s 10000 "$work/10k.txt"
+  fi
   [ -f "$work/hello.txt" ] || printf 'hello world' >"$work/hello.txt"
 }
 
@@ -186,7 +196,10 @@ target_i686() {
   # The official runtime (oracle) is a 64-bit library: not loadable here.
   unset INTERPLUG_ORACLE_LIB
   say "$t: test suite of interplug, interplug-spec-tests, interplug-cli (native 32-bit)"
-  cargo test --profile "$profile" --target $t -p interplug -p interplug-spec-tests -p interplug-cli
+  # 32-bit x86 builds refuse WASI for plug-ins (wasmi 2.0.0 crashes there, see the
+  # README): the tests that need it are skipped; one test checks the refusal.
+  cargo test --no-fail-fast --profile "$profile" --target $t -p interplug -p interplug-spec-tests -p interplug-cli \
+    -- --skip wasi --skip non_determinism_is_found --skip no_writable_executable_mappings
   say "$t: interplug command, same bytes as the x86_64 build"
   cargo build -q --profile "$profile" --target $t -p interplug-cli
   SMOKE_TIMEOUT_CALL=1 smoke_cli $t "$root/target/$t/$profile_dir/interplug"
@@ -221,10 +234,15 @@ target_wasi() {
 }
 
 target_capi_static() {
+  # target_capi_static TARGET FEATURES...: the C library's features for that row.
   local t=$1
+  shift
+  local features
+  features=$(IFS=,; echo "$*")
   need_rust_target "$t"
-  say "$t: the C library as a static library, WASI, no HTTP (its TLS needs the target's C toolchain: see README)"
-  cargo rustc -q --profile "$profile" --target "$t" -p interplug-capi --no-default-features --features wasi --crate-type staticlib
+  say "$t: the C library as a static library, features [${features}] (see README)"
+  cargo rustc -q --profile "$profile" --target "$t" -p interplug-capi --lib \
+    --no-default-features ${features:+--features "$features"} --crate-type staticlib
   local lib="$root/target/$t/$profile_dir/libinterplug.a"
   [ -f "$lib" ] || die "$t: $lib was not built"
   ls -l "$lib" "$root"/include/*.h
@@ -258,7 +276,10 @@ run_target() {
     aarch64-unknown-linux-gnu) target_qemu_user "$t" aarch64-linux-gnu arm64 qemu-aarch64 ;;
     armv7-unknown-linux-gnueabihf) target_qemu_user "$t" arm-linux-gnueabihf armhf qemu-arm ;;
     wasm32-wasip1) target_wasi ;;
-    aarch64-apple-ios | aarch64-linux-android) target_capi_static "$t" ;;
+    # No HTTP on either (its TLS compiles C: Xcode / the NDK). No WASI on iOS: the
+    # rustix 0.38 under wasmi_wasi does not build for iOS with the locked libc.
+    aarch64-apple-ios) target_capi_static "$t" ;;
+    aarch64-linux-android) target_capi_static "$t" wasi ;;
     thumbv7em-none-eabihf) target_thumbv7em ;;
     riscv32imac-unknown-none-elf) target_no_std "$t" ;;
     *) die "unknown target '$t': see scripts/cross.sh --list" ;;

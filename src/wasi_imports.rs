@@ -112,6 +112,17 @@ macro_rules! define_guarded {
 
 /// Adds every `wasi_snapshot_preview1` function to `linker`, guarded.
 pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), Error> {
+    // On 32-bit x86, wasmi 2.0.0 crashes the process (SIGSEGV in `Caller::get_export`)
+    // as soon as a WASI function looks up the calling instance's memory: refuse WASI
+    // there rather than take the host down (README, Platforms).
+    if cfg!(target_arch = "x86") {
+        crate::error::bail_kind!(
+            Invalid,
+            "WASI for plug-ins is not available in 32-bit x86 builds of interplug \
+             (the wasmi interpreter crashes there): use a 64-bit or ARM build, or \
+             create the plug-in without WASI"
+        );
+    }
     // The WASI preview 1 ABI: names and wasm types of each function.
     define_guarded! { linker;
         args_get(a: i32, b: i32) -> i32;
