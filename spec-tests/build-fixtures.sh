@@ -12,7 +12,7 @@ target_dir="$plugins/target"
 # Fixture name -> cargo package, for each target. wasm32-wasip1 ones need WASI.
 unknown_fixtures=(
     count_vowels echo host_fns fail logging config vars link_math link_main
-    limits http fuzzme xtp_pass xtp_fail
+    limits http fuzzme planted xtp_pass xtp_fail
 )
 wasi_lib_fixtures=(reactor wasi_fs)
 wasi_bin_fixtures=(wasi_command wasi_exit_code) # both binaries of package fx-wasi-command

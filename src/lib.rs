@@ -33,6 +33,8 @@ mod current_plugin;
 pub mod env;
 pub mod error;
 mod function;
+#[cfg(feature = "std")]
+pub mod fuzzing;
 mod http;
 pub mod limits;
 mod link;
@@ -42,6 +44,8 @@ mod module_cache;
 mod plugin;
 #[cfg(feature = "std")]
 mod pool;
+#[cfg(feature = "std")]
+pub mod rewrite;
 mod run;
 pub mod sources;
 mod typed;

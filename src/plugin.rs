@@ -316,6 +316,14 @@ impl Plugin {
         self.store.data_mut()
     }
 
+    /// The bytes of a memory the main module exports as `name`, or `None` when it
+    /// exports none by that name. Hosts read what an instrumented plug-in recorded
+    /// through it (see [`crate::fuzzing`]); the plug-in's state is not reset.
+    pub fn exported_memory(&mut self, name: &str) -> Option<&mut [u8]> {
+        let memory = self.instance.get_memory(&self.store, name)?;
+        Some(memory.data_mut(&mut self.store))
+    }
+
     /// Calls any export `name` with wasm values, under the plug-in's limits (timeout,
     /// cancel, fuel, memory), and returns its results.
     ///
@@ -453,7 +461,7 @@ impl Plugin {
                 match (exit, plugin_error) {
                     (Some(0), None) => Ok(()),
                     (Some(code), Some(message)) => Err(CallFailure {
-                        error: crate::error::new(ErrorKind::Plugin { code }, message),
+                        error: crate::error::new(ErrorKind::Exit { code }, message),
                         rc: code,
                     }),
                     (Some(code), None) => Err(CallFailure { error, rc: code }),

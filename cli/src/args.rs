@@ -252,6 +252,15 @@ pub enum CheckArg {
     Utf8,
 }
 
+/// Feedback of `interplug fuzz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FeedbackArg {
+    /// Block coverage and comparison tracing of the instrumented plug-in.
+    Coverage,
+    /// Fuel used per call.
+    Fuel,
+}
+
 /// `interplug fuzz`.
 #[derive(Debug, Args)]
 pub struct FuzzArgs {
@@ -310,6 +319,20 @@ pub struct FuzzArgs {
     /// Save findings as found, without shrinking them.
     #[arg(long)]
     pub no_minimize: bool,
+
+    /// What makes an input worth keeping: `coverage` instruments the plug-in
+    /// (block hit counts, comparison operands for input-to-state mutations, trap
+    /// locations); `fuel` uses the fuel a call consumed.
+    #[arg(long, value_enum, default_value = "coverage")]
+    pub feedback: FeedbackArg,
+
+    /// Stop at the first finding.
+    #[arg(long)]
+    pub stop_on_finding: bool,
+
+    /// Save the minimised corpus (inputs that keep the coverage reached) to DIR.
+    #[arg(long, value_name = "DIR")]
+    pub save_corpus: Option<PathBuf>,
 
     #[command(flatten)]
     pub plugin_args: PluginArgs,

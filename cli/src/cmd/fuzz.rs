@@ -1,9 +1,9 @@
 //! `interplug fuzz`: fuzz a plug-in function's input.
 
-use crate::args::{CheckArg, FuzzArgs};
+use crate::args::{CheckArg, FeedbackArg, FuzzArgs};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use interplug_cli::exit::{self, CliError};
-use interplug_cli::fuzz::{escape, Finding, FuzzConfig, Fuzzer, OutputCheck};
+use interplug_cli::fuzz::{escape, Feedback, Finding, FuzzConfig, Fuzzer, OutputCheck};
 use interplug_cli::info::bytes;
 use interplug_cli::options::load_manifest;
 use std::io::IsTerminal;
@@ -27,7 +27,21 @@ pub fn run(args: FuzzArgs) -> Result<u8, CliError> {
     if options.memory_max_pages.is_none() && manifest.memory.max_pages.is_none() {
         options.memory_max_pages = Some(DEFAULT_MEMORY_PAGES);
     }
-    let compiled = options.compile(&manifest, Vec::new())?;
+    // Coverage: the main module instrumented, compiled with the same options.
+    let instrumented = match args.feedback {
+        FeedbackArg::Coverage => match interplug::fuzzing::instrument_manifest(&manifest) {
+            Ok(pair) => Some(pair),
+            Err(e) => {
+                eprintln!("cannot instrument the plug-in ({e:#}); fuzzing with fuel feedback");
+                None
+            }
+        },
+        FeedbackArg::Fuel => None,
+    };
+    let (compiled, map) = match instrumented {
+        Some((instrumented, map)) => (options.compile(&instrumented, Vec::new())?, Some(map)),
+        None => (options.compile(&manifest, Vec::new())?, None),
+    };
 
     let mut seeds: Vec<Vec<u8>> = args.inputs.iter().map(|s| s.clone().into_bytes()).collect();
     if let Some(dir) = &args.corpus {
@@ -54,8 +68,13 @@ pub fn run(args: FuzzArgs) -> Result<u8, CliError> {
     config.fresh_instance = args.fresh;
     config.minimize = !args.no_minimize;
     config.plugin_label = args.plugin.display().to_string();
+    config.stop_on_finding = args.stop_on_finding;
 
-    let mut fuzzer = Fuzzer::new(compiled, config).map_err(|e| {
+    let fuzzer = match map {
+        Some(map) => Fuzzer::with_coverage(compiled, map, config),
+        None => Fuzzer::new(compiled, config.with_feedback(Feedback::Fuel)),
+    };
+    let mut fuzzer = fuzzer.map_err(|e| {
         let text = format!("{e:#}");
         if text.starts_with("Function not found") {
             CliError::plugin(text)
@@ -64,10 +83,19 @@ pub fn run(args: FuzzArgs) -> Result<u8, CliError> {
         }
     })?;
     eprintln!(
-        "fuzzing `{}` of {}: seed {seed}, {}{}, {} seed inputs, timeout {}, memory {}, findings \
-         in {}",
+        "fuzzing `{}` of {} ({} feedback{}): seed {seed}, {}{}, {} seed inputs, timeout {}, \
+         memory {}, findings in {}",
         args.function,
         args.plugin.display(),
+        match fuzzer.config().feedback {
+            Feedback::Coverage => "coverage",
+            Feedback::Fuel => "fuel",
+            Feedback::Outcome => "outcome",
+        },
+        match fuzzer.stats().edges_total {
+            0 => String::new(),
+            n => format!(", {n} edges"),
+        },
         fuzzer
             .config()
             .runs
@@ -104,10 +132,15 @@ pub fn run(args: FuzzArgs) -> Result<u8, CliError> {
         if stats.execs % 64 == 0 || finding.is_some() {
             bar.set_position(stats.execs);
             bar.set_message(format!(
-                "{:.0} execs/s, {} findings, corpus {}",
+                "{:.0} execs/s, corpus {}, {}{} findings",
                 stats.execs_per_sec(),
+                stats.corpus,
+                if stats.edges_total > 0 {
+                    format!("edges {}/{}, ", stats.edges, stats.edges_total)
+                } else {
+                    String::new()
+                },
                 stats.findings,
-                stats.corpus
             ));
         }
     });
@@ -124,6 +157,24 @@ pub fn run(args: FuzzArgs) -> Result<u8, CliError> {
         findings.len(),
         if findings.len() == 1 { "" } else { "s" }
     );
+    if stats.edges_total > 0 {
+        println!(
+            "coverage: {}/{} edges ({:.1}%)",
+            stats.edges,
+            stats.edges_total,
+            100.0 * stats.edges as f64 / stats.edges_total as f64
+        );
+    }
+    if let Some(dir) = &args.save_corpus {
+        let kept = fuzzer.minimized_corpus();
+        save_corpus(dir, &kept)?;
+        println!(
+            "corpus: {} inputs kept of {} (minimised), saved to {}",
+            kept.len(),
+            stats.corpus,
+            dir.display()
+        );
+    }
     for finding in &findings {
         print_finding(finding);
     }
@@ -153,6 +204,9 @@ fn print_finding(finding: &Finding) {
             .unwrap_or_default()
     );
     println!("  message: {}", first_line(&finding.message));
+    if let Some(location) = &finding.location {
+        println!("  location: {location}");
+    }
     println!("  input: {shown}");
 }
 
@@ -175,6 +229,26 @@ fn progress_bar(runs: Option<u64>) -> ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+/// Writes each input to `dir` as `<hash>.bin`.
+fn save_corpus(dir: &Path, inputs: &[&[u8]]) -> Result<(), CliError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        CliError::io(format!(
+            "cannot create the corpus directory `{}`: {e}",
+            dir.display()
+        ))
+    })?;
+    for input in inputs {
+        let mut hash = 0xcbf2_9ce4_8422_2325u64;
+        for byte in *input {
+            hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        let path = dir.join(format!("{hash:016x}.bin"));
+        std::fs::write(&path, input)
+            .map_err(|e| CliError::io(format!("cannot write `{}`: {e}", path.display())))?;
+    }
+    Ok(())
 }
 
 /// Every file of the corpus directory, sorted by name for reproducibility.

@@ -4,8 +4,12 @@
 //! Inputs come from seeds and from mutations of the corpus (byte flips, inserts,
 //! deletes, splices, interesting bytes and numbers, copies of seed fragments, and
 //! JSON-aware changes when a seed is JSON). The corpus grows with inputs that
-//! behave in a new way: a new outcome, output size class or fuel-use class (fuel
-//! use is a cheap stand-in for code coverage in an interpreter).
+//! behave in a new way: with coverage feedback ([`Fuzzer::with_coverage`]) a block
+//! hit-count class not seen before or a comparison that came closer to passing;
+//! otherwise a new outcome, output size class or fuel-use class. With coverage,
+//! the operands of the comparisons an input made turn into input-to-state
+//! mutations (the observed operand, found in the input, replaced by the other),
+//! and traps are told apart by where they happened.
 //!
 //! Limits (fuel, timeout, memory) are those of the [`CompiledPlugin`]: build it with
 //! `PluginBuilder::with_fuel_limit`, `Manifest::timeout_ms` and
@@ -29,8 +33,10 @@ pub mod minimize;
 pub mod mutate;
 
 use crate::rng::Rng;
-use interplug::{CompiledPlugin, Error, Plugin};
-use std::collections::HashSet;
+use interplug::fuzzing::{input_to_state, Comparison, Trace};
+use interplug::rewrite::coverage::{CoverageMap, MEMORY_EXPORT};
+use interplug::{CompiledPlugin, Error, ErrorExt, ErrorKind, Plugin};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -74,6 +80,18 @@ impl std::fmt::Display for FindingKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// What makes an input interesting enough to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feedback {
+    /// Block coverage and comparison progress of an instrumented plug-in (see
+    /// [`Fuzzer::with_coverage`]); a fuzzer made with [`Fuzzer::new`] uses fuel.
+    Coverage,
+    /// The fuel a call used, in coarse classes, with outcome and output size.
+    Fuel,
+    /// Outcome and output size only.
+    Outcome,
 }
 
 /// A check every successful output must pass.
@@ -145,11 +163,13 @@ pub struct FuzzConfig {
     pub out_dir: Option<PathBuf>,
     /// How to name the plug-in in the replay command written next to a finding.
     pub plugin_label: String,
-    /// Use the fuel a call consumed as coverage feedback (on by default). Fuel use
-    /// depends only on what the plug-in executes (compiling a function on its first
-    /// call costs none), so a run repeats exactly from its seed, also twice in one
-    /// process. Turn it off to fuzz by outcome and output size alone.
-    pub fuel_feedback: bool,
+    /// What makes an input interesting (default: coverage, when the fuzzer has a
+    /// coverage map, else fuel). Fuel use depends only on what the plug-in executes
+    /// (compiling a function on its first call costs none), and so do the coverage
+    /// counters: a run repeats exactly from its seed, also twice in one process.
+    pub feedback: Feedback,
+    /// Stop at the first finding.
+    pub stop_on_finding: bool,
 }
 
 impl FuzzConfig {
@@ -171,7 +191,8 @@ impl FuzzConfig {
             minimize_budget: 2_000,
             out_dir: None,
             plugin_label: String::from("PLUGIN"),
-            fuel_feedback: true,
+            feedback: Feedback::Coverage,
+            stop_on_finding: false,
         }
     }
 
@@ -193,9 +214,19 @@ impl FuzzConfig {
         self
     }
 
-    /// Turns fuel-use feedback on or off (see [`FuzzConfig::fuel_feedback`]).
+    /// Fuel feedback (`true`) or outcome feedback alone (`false`).
     pub fn with_fuel_feedback(mut self, on: bool) -> Self {
-        self.fuel_feedback = on;
+        self.feedback = if on {
+            Feedback::Fuel
+        } else {
+            Feedback::Outcome
+        };
+        self
+    }
+
+    /// Sets the feedback (see [`FuzzConfig::feedback`]).
+    pub fn with_feedback(mut self, feedback: Feedback) -> Self {
+        self.feedback = feedback;
         self
     }
 
@@ -222,6 +253,10 @@ pub struct Finding {
     pub reproducible: bool,
     /// Where the input was saved.
     pub path: Option<PathBuf>,
+    /// Where a trap happened (coverage feedback only): the block that ran last as
+    /// `function+0xoffset` (named from the name section when there is one), then
+    /// the call sites below it.
+    pub location: Option<String>,
 }
 
 /// Counters of a run.
@@ -236,6 +271,10 @@ pub struct FuzzStats {
     pub corpus: usize,
     /// Distinct findings.
     pub findings: usize,
+    /// Blocks (coverage edges) hit so far (coverage feedback).
+    pub edges: usize,
+    /// Blocks the plug-in has (coverage feedback; 0 otherwise).
+    pub edges_total: usize,
     /// Time since the run started.
     pub elapsed: Duration,
 }
@@ -258,6 +297,7 @@ const MAX_CORPUS: usize = 4096;
 /// The fuzzing engine.
 pub struct Fuzzer {
     compiled: CompiledPlugin,
+    coverage: Option<Coverage>,
     config: FuzzConfig,
     rng: Rng,
     plugin: Option<Plugin>,
@@ -272,6 +312,81 @@ pub struct Fuzzer {
     started: Option<Instant>,
 }
 
+/// Coverage state: the map of the instrumented plug-in and what was seen.
+struct Coverage {
+    map: CoverageMap,
+    trace: Trace,
+    /// Hit-count classes seen, one bit per class, per block.
+    seen: Vec<u8>,
+    /// Best progress per comparison site: equal executions, matching low bytes.
+    best: HashMap<u32, (u32, u32)>,
+    /// Blocks each corpus entry hit, for corpus minimisation.
+    entry_blocks: Vec<Vec<u32>>,
+    /// Comparisons each corpus entry made, for input-to-state mutations.
+    entry_compares: Vec<Vec<Comparison>>,
+}
+
+impl Coverage {
+    fn new(map: CoverageMap) -> Self {
+        Coverage {
+            seen: vec![0; map.layout.blocks as usize],
+            map,
+            trace: Trace::default(),
+            best: HashMap::new(),
+            entry_blocks: Vec::new(),
+            entry_compares: Vec::new(),
+        }
+    }
+
+    /// Records the last trace; true when it showed something new.
+    fn novel(&mut self) -> bool {
+        let mut new = false;
+        for (seen, count) in self.seen.iter_mut().zip(&self.trace.counters) {
+            if *count != 0 {
+                let class = hit_class(*count);
+                if *seen & class == 0 {
+                    *seen |= class;
+                    new = true;
+                }
+            }
+        }
+        for comparison in &self.trace.compares {
+            let progress = (comparison.equal, comparison.matching_bytes());
+            let best = self.best.entry(comparison.site).or_insert((0, 0));
+            if progress.0 > best.0 || progress.1 > best.1 {
+                best.0 = best.0.max(progress.0);
+                best.1 = best.1.max(progress.1);
+                new = true;
+            }
+        }
+        new
+    }
+
+    fn edges(&self) -> usize {
+        self.seen.iter().filter(|s| **s != 0).count()
+    }
+}
+
+/// AFL's hit-count classes: 1, 2, 3, 4-7, 8-15, 16-31, 32-127, 128+, one bit each.
+fn hit_class(count: u8) -> u8 {
+    match count {
+        0 => 0,
+        1 => 1,
+        2 => 2,
+        3 => 4,
+        4..=7 => 8,
+        8..=15 => 16,
+        16..=31 => 32,
+        32..=127 => 64,
+        _ => 128,
+    }
+}
+
+/// Most input-to-state candidates queued per new corpus entry.
+const MAX_I2S_PER_ENTRY: usize = 256;
+/// Most inputs waiting to run.
+const MAX_PENDING: usize = 8192;
+
 impl std::fmt::Debug for Fuzzer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fuzzer")
@@ -282,10 +397,40 @@ impl std::fmt::Debug for Fuzzer {
 }
 
 impl Fuzzer {
-    /// A fuzzer for `config.function` of `compiled`. Fails when the plug-in cannot
-    /// be instantiated or has no such function.
-    pub fn new(compiled: CompiledPlugin, config: FuzzConfig) -> Result<Self, Error> {
-        let plugin = Plugin::new_from_compiled(&compiled)?;
+    /// A fuzzer for `config.function` of `compiled`, with fuel or outcome feedback
+    /// (coverage needs [`Fuzzer::with_coverage`]). Fails when the plug-in cannot be
+    /// instantiated or has no such function.
+    pub fn new(compiled: CompiledPlugin, mut config: FuzzConfig) -> Result<Self, Error> {
+        if config.feedback == Feedback::Coverage {
+            config.feedback = Feedback::Fuel;
+        }
+        Fuzzer::build(compiled, None, config)
+    }
+
+    /// A fuzzer with coverage feedback: `compiled` is made from the manifest
+    /// [`interplug::fuzzing::instrument_manifest`] returned with `map`. Fails as
+    /// [`Fuzzer::new`], and when the plug-in is not instrumented.
+    pub fn with_coverage(
+        compiled: CompiledPlugin,
+        map: CoverageMap,
+        mut config: FuzzConfig,
+    ) -> Result<Self, Error> {
+        config.feedback = Feedback::Coverage;
+        Fuzzer::build(compiled, Some(Coverage::new(map)), config)
+    }
+
+    fn build(
+        compiled: CompiledPlugin,
+        coverage: Option<Coverage>,
+        config: FuzzConfig,
+    ) -> Result<Self, Error> {
+        let mut plugin = Plugin::new_from_compiled(&compiled)?;
+        if coverage.is_some() && plugin.exported_memory(MEMORY_EXPORT).is_none() {
+            return Err(Error::msg(
+                "the plug-in is not instrumented for coverage: compile it from the manifest \
+                 interplug::fuzzing::instrument_manifest returns",
+            ));
+        }
         if !plugin.function_exists(&config.function) {
             return Err(Error::msg(format!(
                 "Function not found: {} (or it is not a plug-in function of type () -> i32)",
@@ -299,9 +444,16 @@ impl Fuzzer {
         let json_seeds = seeds
             .iter()
             .any(|s| !s.is_empty() && serde_json::from_slice::<serde_json::Value>(s).is_ok());
+        let stats = FuzzStats {
+            edges_total: coverage
+                .as_ref()
+                .map_or(0, |c| c.map.layout.blocks as usize),
+            ..FuzzStats::default()
+        };
         Ok(Fuzzer {
             rng: Rng::new(config.seed),
             compiled,
+            coverage,
             plugin: Some(plugin),
             corpus: Vec::new(),
             pending: seeds.iter().cloned().collect(),
@@ -310,7 +462,7 @@ impl Fuzzer {
             signatures: HashSet::new(),
             seen: HashSet::new(),
             findings: Vec::new(),
-            stats: FuzzStats::default(),
+            stats,
             started: None,
             config,
         })
@@ -368,6 +520,7 @@ impl Fuzzer {
         };
         runs_done
             || time_done
+            || (self.config.stop_on_finding && !self.findings.is_empty())
             || (self.config.runs.is_none()
                 && self.config.duration.is_none()
                 && self.stats.execs >= 10_000)
@@ -390,7 +543,10 @@ impl Fuzzer {
 
     /// A new input from the corpus.
     fn generate(&mut self) -> Vec<u8> {
-        let base = match self.rng.pick(&self.corpus) {
+        if let Some(candidate) = self.input_to_state_candidate() {
+            return candidate;
+        }
+        let base = match self.pick_entry().and_then(|i| self.corpus.get(i)) {
             Some(base) => base.clone(),
             None => self.rng.pick(&self.seeds).cloned().unwrap_or_default(),
         };
@@ -410,6 +566,102 @@ impl Fuzzer {
         )
     }
 
+    /// Now and then (coverage feedback): a corpus entry with one of its
+    /// comparisons' operands written where the input holds the other.
+    fn input_to_state_candidate(&mut self) -> Option<Vec<u8>> {
+        let coverage = self.coverage.as_ref()?;
+        if coverage.entry_compares.is_empty() || !self.rng.one_in(4) {
+            return None;
+        }
+        let entry = self.pick_entry()?;
+        let coverage = self.coverage.as_ref()?;
+        let comparison = self.rng.pick(coverage.entry_compares.get(entry)?)?;
+        let input = self.corpus.get(entry)?;
+        let mut candidates = Vec::new();
+        input_to_state(input, comparison, 16, &mut candidates);
+        let mut candidate = match self.rng.pick(&candidates) {
+            Some(candidate) => candidate.clone(),
+            None if !input.is_empty() => {
+                // The operand is not in the input: maybe a byte of it, transformed.
+                // Move one byte by the difference (as xor or as sum).
+                let mut candidate = input.clone();
+                let at = self.rng.below(candidate.len());
+                let (left, right) = (comparison.left as u8, comparison.right as u8);
+                let (seen, wanted) = if self.rng.one_in(2) {
+                    (left, right)
+                } else {
+                    (right, left)
+                };
+                candidate[at] = if self.rng.one_in(2) {
+                    candidate[at] ^ seen ^ wanted
+                } else {
+                    candidate[at].wrapping_add(wanted.wrapping_sub(seen))
+                };
+                candidate
+            }
+            None => return None,
+        };
+        if self.rng.one_in(3) {
+            // And a havoc mutation on top, for checks that need two changes.
+            candidate = mutate::mutate(
+                &mut self.rng,
+                &candidate,
+                &self.corpus,
+                &self.seeds,
+                self.config.max_len,
+            );
+        }
+        candidate.truncate(self.config.max_len);
+        Some(candidate)
+    }
+
+    /// A corpus entry to mutate: half of the time one of the eight newest (they
+    /// tend to be the ones that got furthest).
+    fn pick_entry(&mut self) -> Option<usize> {
+        let len = self.corpus.len();
+        if len == 0 {
+            return None;
+        }
+        Some(if self.rng.one_in(2) {
+            len - 1 - self.rng.below(len.min(8))
+        } else {
+            self.rng.below(len)
+        })
+    }
+
+    /// The corpus without inputs whose blocks shorter or broader inputs cover
+    /// (coverage feedback; otherwise the whole corpus): inputs covering the most
+    /// blocks are kept first, then any that covers a block not covered yet.
+    pub fn minimized_corpus(&self) -> Vec<&[u8]> {
+        let Some(coverage) = &self.coverage else {
+            return self.corpus.iter().map(Vec::as_slice).collect();
+        };
+        let mut order: Vec<usize> = (0..self.corpus.len()).collect();
+        order.sort_by_key(|&i| {
+            let blocks = coverage.entry_blocks.get(i).map_or(0, Vec::len);
+            (std::cmp::Reverse(blocks), self.corpus[i].len(), i)
+        });
+        let mut covered = vec![false; coverage.seen.len()];
+        let mut kept = Vec::new();
+        for i in order {
+            let blocks = coverage.entry_blocks.get(i).map_or(&[][..], Vec::as_slice);
+            let mut adds = false;
+            for block in blocks {
+                if let Some(slot) = covered.get_mut(*block as usize) {
+                    adds |= !*slot;
+                    *slot = true;
+                }
+            }
+            if adds {
+                kept.push(i);
+            }
+        }
+        kept.sort_unstable();
+        kept.into_iter()
+            .map(|i| self.corpus[i].as_slice())
+            .collect()
+    }
+
     /// Executes an input, records new behaviour and findings.
     fn test_input(&mut self, input: Vec<u8>) -> Result<bool, Error> {
         self.stats.execs += 1;
@@ -418,13 +670,18 @@ impl Fuzzer {
         } else {
             self.execute(&input)
         };
-        let fuel = fuel.filter(|_| self.config.fuel_feedback);
-        let signature = signature(&outcome, fuel);
-        if self.signatures.insert(signature) && self.corpus.len() < MAX_CORPUS {
-            self.corpus.push(input.clone());
+        let fuel = fuel.filter(|_| self.config.feedback == Feedback::Fuel);
+        let mut novel = self.signatures.insert(signature(&outcome, fuel));
+        if let Some(coverage) = &mut self.coverage {
+            novel |= coverage.novel();
+            self.stats.edges = coverage.edges();
+        }
+        if novel && self.corpus.len() < MAX_CORPUS {
+            self.add_to_corpus(&input);
         }
         if let Some((kind, message)) = self.problem(&outcome) {
-            return self.record(kind, message, input);
+            let location = self.trap_location(kind);
+            return self.record(kind, message, location, input);
         }
         if self.config.check_determinism {
             let (again, _) = self.execute_fresh(&input);
@@ -435,10 +692,56 @@ impl Fuzzer {
                     describe(&outcome),
                     describe(&again)
                 );
-                return self.record(FindingKind::NonDeterministic, message, input);
+                return self.record(FindingKind::NonDeterministic, message, None, input);
             }
         }
         Ok(false)
+    }
+
+    /// Keeps `input`; with coverage, also what it covered and compared, and queues
+    /// its input-to-state mutations.
+    fn add_to_corpus(&mut self, input: &[u8]) {
+        self.corpus.push(input.to_vec());
+        let Some(coverage) = &mut self.coverage else {
+            return;
+        };
+        let blocks: Vec<u32> = coverage
+            .trace
+            .counters
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c != 0)
+            .map(|(i, _)| i as u32)
+            .collect();
+        coverage.entry_blocks.push(blocks);
+        let compares: Vec<Comparison> = coverage
+            .trace
+            .compares
+            .iter()
+            .filter(|c| c.left != c.right || c.left_bytes != c.right_bytes)
+            .take(512)
+            .cloned()
+            .collect();
+        let mut candidates = Vec::new();
+        for comparison in &compares {
+            input_to_state(input, comparison, 8, &mut candidates);
+            if candidates.len() >= MAX_I2S_PER_ENTRY {
+                break;
+            }
+        }
+        for candidate in candidates {
+            if candidate.len() <= self.config.max_len && self.pending.len() < MAX_PENDING {
+                self.pending.push_back(candidate);
+            }
+        }
+        coverage.entry_compares.push(compares);
+    }
+
+    /// Where the last call trapped, as text (coverage feedback, traps only).
+    fn trap_location(&self, kind: FindingKind) -> Option<String> {
+        let coverage = self.coverage.as_ref()?;
+        (kind == FindingKind::Trap)
+            .then(|| coverage.map.describe_location(&coverage.trace.location))
     }
 
     /// The finding an outcome is, under the configuration.
@@ -456,27 +759,34 @@ impl Fuzzer {
         }
     }
 
-    /// Records a finding unless one like it is known: checks it reproduces on a
-    /// fresh instance, minimises and saves it.
+    /// Records a finding unless one like it is known (for a trap with coverage:
+    /// one at the same location): checks it reproduces on a fresh instance,
+    /// minimises and saves it.
     fn record(
         &mut self,
         kind: FindingKind,
         message: String,
+        location: Option<String>,
         input: Vec<u8>,
     ) -> Result<bool, Error> {
-        if !self.seen.insert((kind, dedup_key(kind, &message))) {
+        let key = match &location {
+            Some(location) => location.clone(),
+            None => dedup_key(kind, &message),
+        };
+        if !self.seen.insert((kind, key)) {
             return Ok(false);
         }
-        let reproducible = self.reproduces(kind, &message, &input);
+        let reproducible = self.reproduces(kind, &message, location.as_deref(), &input);
         self.stats.extra_execs += 1;
         let minimized = if self.config.minimize && reproducible {
             let budget = self.config.minimize_budget;
             let mut extra = 0u64;
             let result = {
                 let message = message.clone();
+                let location = location.clone();
                 minimize::minimize(&input, budget, |candidate| {
                     extra += 1;
-                    self.reproduces(kind, &message, candidate)
+                    self.reproduces(kind, &message, location.as_deref(), candidate)
                 })
             };
             self.stats.extra_execs += extra;
@@ -491,6 +801,7 @@ impl Fuzzer {
             input: minimized,
             reproducible,
             path: None,
+            location,
         };
         if let Some(dir) = self.config.out_dir.clone() {
             finding.path = Some(save(&dir, &self.config, &finding)?);
@@ -500,15 +811,28 @@ impl Fuzzer {
     }
 
     /// True when `input` gives the same kind of finding on a fresh instance (for a
-    /// trap, also the same message; for non-determinism, two runs differ again).
-    fn reproduces(&self, kind: FindingKind, message: &str, input: &[u8]) -> bool {
+    /// trap, also the same location with coverage, else the same message; for
+    /// non-determinism, two runs differ again).
+    fn reproduces(
+        &mut self,
+        kind: FindingKind,
+        message: &str,
+        location: Option<&str>,
+        input: &[u8],
+    ) -> bool {
         let (outcome, _) = self.execute_fresh(input);
         if kind == FindingKind::NonDeterministic {
             let (again, _) = self.execute_fresh(input);
             return differs(&outcome, &again);
         }
         match self.problem(&outcome) {
-            Some((k, m)) if k == kind => kind != FindingKind::Trap || m == message,
+            Some((k, m)) if k == kind => match (kind, location) {
+                (FindingKind::Trap, Some(location)) => {
+                    self.trap_location(kind).as_deref() == Some(location)
+                }
+                (FindingKind::Trap, None) => m == message,
+                _ => true,
+            },
             _ => false,
         }
     }
@@ -523,7 +847,7 @@ impl Fuzzer {
             }
         }
         match self.plugin.as_mut() {
-            Some(plugin) => run_call(plugin, &self.config.function, input),
+            Some(plugin) => run_call(plugin, &self.config.function, input, self.coverage.as_mut()),
             None => (
                 Outcome::Failed {
                     kind: FindingKind::Trap,
@@ -535,9 +859,14 @@ impl Fuzzer {
     }
 
     /// Runs `input` on a fresh instance.
-    pub fn execute_fresh(&self, input: &[u8]) -> (Outcome, Option<u64>) {
+    pub fn execute_fresh(&mut self, input: &[u8]) -> (Outcome, Option<u64>) {
         match Plugin::new_from_compiled(&self.compiled) {
-            Ok(mut plugin) => run_call(&mut plugin, &self.config.function, input),
+            Ok(mut plugin) => run_call(
+                &mut plugin,
+                &self.config.function,
+                input,
+                self.coverage.as_mut(),
+            ),
             Err(e) => (instantiate_failure(e), None),
         }
     }
@@ -545,27 +874,37 @@ impl Fuzzer {
 
 /// An instantiation failure as an outcome.
 fn instantiate_failure(error: Error) -> Outcome {
-    let message = format!("cannot instantiate the plug-in: {error:#}");
     Outcome::Failed {
-        kind: classify(&message, false),
-        message,
+        kind: classify(&error, false),
+        message: format!("cannot instantiate the plug-in: {error:#}"),
     }
 }
 
-/// Calls the function and classifies the result.
-fn run_call(plugin: &mut Plugin, function: &str, input: &[u8]) -> (Outcome, Option<u64>) {
-    match plugin.call::<&[u8], &[u8]>(function, input) {
-        Ok(output) => {
-            let output = output.to_vec();
-            (Outcome::Ok(output), plugin.fuel_consumed())
+/// Calls the function and classifies the result; with coverage, reads what the
+/// call recorded into the coverage's trace.
+fn run_call(
+    plugin: &mut Plugin,
+    function: &str,
+    input: &[u8],
+    coverage: Option<&mut Coverage>,
+) -> (Outcome, Option<u64>) {
+    let result = plugin
+        .call::<&[u8], &[u8]>(function, input)
+        .map(<[u8]>::to_vec);
+    if let Some(coverage) = coverage {
+        match plugin.exported_memory(MEMORY_EXPORT) {
+            Some(memory) => coverage.trace.take(&coverage.map, memory),
+            None => coverage.trace = Trace::default(),
         }
+    }
+    match result {
+        Ok(output) => (Outcome::Ok(output), plugin.fuel_consumed()),
         Err(e) => {
-            let message = format!("{e:#}");
             let plugin_error = plugin.current_plugin().error_message().is_some();
             (
                 Outcome::Failed {
-                    kind: classify(&message, plugin_error),
-                    message,
+                    kind: classify(&e, plugin_error),
+                    message: format!("{e:#}"),
                 },
                 None,
             )
@@ -573,19 +912,16 @@ fn run_call(plugin: &mut Plugin, function: &str, input: &[u8]) -> (Outcome, Opti
     }
 }
 
-/// The kind of a failed call from its message; `plugin_error` when the plug-in set
-/// an error itself.
-fn classify(message: &str, plugin_error: bool) -> FindingKind {
-    if message.starts_with("timeout") {
-        FindingKind::Timeout
-    } else if message.starts_with("out of fuel") {
-        FindingKind::OutOfFuel
-    } else if message.starts_with("oom") {
-        FindingKind::Oom
-    } else if plugin_error || message.starts_with("Returned non-zero exit code") {
-        FindingKind::Error
-    } else {
-        FindingKind::Trap
+/// The kind of a failed call, from the error's kind; `plugin_error` when the
+/// plug-in set an error itself.
+fn classify(error: &Error, plugin_error: bool) -> FindingKind {
+    match error.kind() {
+        ErrorKind::Timeout | ErrorKind::Cancelled => FindingKind::Timeout,
+        ErrorKind::OutOfFuel => FindingKind::OutOfFuel,
+        ErrorKind::OutOfMemory => FindingKind::Oom,
+        ErrorKind::Plugin { .. } | ErrorKind::Exit { .. } => FindingKind::Error,
+        _ if plugin_error => FindingKind::Error,
+        _ => FindingKind::Trap,
     }
 }
 
@@ -692,8 +1028,13 @@ fn save(dir: &Path, config: &FuzzConfig, finding: &Finding) -> Result<PathBuf, E
             .map_err(|e| Error::msg(format!("cannot write `{}`: {e}", path.display())))
     };
     write(&input_path, &finding.input)?;
+    let location = finding
+        .location
+        .as_ref()
+        .map(|l| format!("location: {l}\n"))
+        .unwrap_or_default();
     let report = format!(
-        "kind: {}\nfunction: {function}\nmessage: {}\ninput: {} bytes (found with {} bytes{})\n\
+        "kind: {}\nfunction: {function}\nmessage: {}\n{location}input: {} bytes (found with {} bytes{})\n\
          input (escaped): {}\nreplay: interplug call {} {function} --input-file {}\n",
         finding.kind,
         finding.message,
@@ -726,19 +1067,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn classification() {
+    fn classification_follows_the_error_kind() {
+        let error = |kind| Error::new(interplug::Failure::new(kind, "any text"));
         assert_eq!(
-            classify("timeout: the call ran", false),
+            classify(&error(ErrorKind::Timeout), false),
             FindingKind::Timeout
         );
-        assert_eq!(classify("out of fuel: used", false), FindingKind::OutOfFuel);
-        assert_eq!(classify("oom: over budget", false), FindingKind::Oom);
-        assert_eq!(classify("invalid number", true), FindingKind::Error);
         assert_eq!(
-            classify("Returned non-zero exit code: 3", false),
+            classify(&error(ErrorKind::OutOfFuel), false),
+            FindingKind::OutOfFuel
+        );
+        assert_eq!(
+            classify(&error(ErrorKind::OutOfMemory), false),
+            FindingKind::Oom
+        );
+        assert_eq!(
+            classify(&error(ErrorKind::Plugin { code: 3 }), false),
             FindingKind::Error
         );
-        assert_eq!(classify("wasm trap: unreachable", false), FindingKind::Trap);
+        assert_eq!(classify(&error(ErrorKind::Trap), true), FindingKind::Error);
+        assert_eq!(classify(&error(ErrorKind::Trap), false), FindingKind::Trap);
+        // The message does not matter.
+        assert_eq!(
+            classify(&Error::msg("timeout: looks like one"), false),
+            FindingKind::Trap
+        );
     }
 
     #[test]
