@@ -24,6 +24,7 @@ pub(crate) struct Options {
     pub(crate) clock: Option<Arc<dyn Clock>>,
     pub(crate) http_response_headers: bool,
     pub(crate) wasi_output: bool,
+    pub(crate) bulk_io: bool,
 }
 
 impl<'a> PluginBuilder<'a> {
@@ -39,6 +40,7 @@ impl<'a> PluginBuilder<'a> {
                 clock: crate::limits::default_clock(),
                 http_response_headers: false,
                 wasi_output: wasi_output_from_env(),
+                bulk_io: bulk_io_from_env(),
             },
         }
     }
@@ -143,6 +145,46 @@ impl<'a> PluginBuilder<'a> {
     pub fn with_wasi_output(mut self, enable: bool) -> Self {
         self.options.wasi_output = enable;
         self
+    }
+
+    /// Turns the bulk-I/O rewrite on or off (on by default unless the environment
+    /// variable `INTERPLUG_BULK_IO` is `0` or `off`). When on, the copy loops the
+    /// Extism PDKs run around `input_load_u64`, `load_u64` and `store_u64` (and their
+    /// `u8` forms) are given one bulk copy each when the plug-in is compiled
+    /// ([`crate::rewrite::bulk_io`]); plug-ins behave the same either way, only faster
+    /// and with less fuel used for large inputs and outputs. Without `std` there is no
+    /// rewriting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use interplug::PluginBuilder;
+    /// let wat = r#"(module (func (export "noop") (result i32) i32.const 0))"#;
+    /// let mut plugin = PluginBuilder::new(wat).with_bulk_io(false).build()?;
+    /// assert_eq!(plugin.call::<&str, &str>("noop", "")?, "");
+    /// # Ok::<(), interplug::Error>(())
+    /// ```
+    pub fn with_bulk_io(mut self, enable: bool) -> Self {
+        self.options.bulk_io = enable;
+        self
+    }
+}
+
+/// False when `INTERPLUG_BULK_IO` is `0` or `off` (read once per process).
+fn bulk_io_from_env() -> bool {
+    #[cfg(feature = "std")]
+    {
+        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *ON.get_or_init(|| {
+            !matches!(
+                std::env::var("INTERPLUG_BULK_IO").as_deref(),
+                Ok("0") | Ok("off")
+            )
+        })
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        false
     }
 }
 

@@ -112,13 +112,14 @@ impl CompiledPlugin {
     ) -> Result<(Self, T), Error> {
         let (manifest, modules) = sources::load(source)?;
         let fueled = options.interruptible || options.fuel_limit.is_some();
-        if let Some(cached) = module_cache::get(fueled, &modules) {
+        let bulk_io = options.bulk_io;
+        if let Some(cached) = module_cache::get(fueled, options.bulk_io, &modules) {
             let compiled = Self::link(cached, manifest, functions, options)?;
             let value = then(&compiled)?;
             return Ok((compiled, value));
         }
         let compile_and_run = || -> Result<(CachedModules, CompiledPlugin, T), Error> {
-            let cached = compile_modules(fueled, &modules)?;
+            let cached = compile_modules(fueled, bulk_io, &modules)?;
             let compiled = Self::link(cached.clone(), manifest, functions, options)?;
             let value = then(&compiled)?;
             Ok((cached, compiled, value))
@@ -127,7 +128,7 @@ impl CompiledPlugin {
         let (cached, compiled, value) = crate::validate::alongside(&modules, compile_and_run)?;
         #[cfg(not(feature = "std"))]
         let (cached, compiled, value) = compile_and_run()?;
-        module_cache::put(fueled, modules, &cached);
+        module_cache::put(fueled, bulk_io, modules, &cached);
         Ok((compiled, value))
     }
 
@@ -147,6 +148,8 @@ impl CompiledPlugin {
         let mut linker = Linker::new(&engine);
         crate::env::add_to_linker(&mut linker)
             .map_err(|e| fail!(Invalid, "cannot define the Extism kernel functions: {e}"))?;
+        crate::bulk::add_to_linker(&mut linker)
+            .map_err(|e| fail!(Invalid, "cannot define the bulk-I/O functions: {e}"))?;
         #[cfg(feature = "wasi")]
         if options.wasi {
             crate::wasi::add_to_linker(&mut linker)?;

@@ -26,6 +26,7 @@ extern crate alloc;
 
 pub mod abi;
 mod builder;
+pub mod bulk;
 mod compile;
 mod compiled;
 pub mod convert;

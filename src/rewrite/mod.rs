@@ -21,6 +21,7 @@
 
 use crate::error::fail;
 
+pub mod bulk_io;
 pub mod coverage;
 #[cfg(test)]
 mod tests;
@@ -369,6 +370,22 @@ impl<'a> FunctionRewriter<'a> {
         self.locals.push((1, ty));
         self.next_local += 1;
         self.next_local - 1
+    }
+
+    /// The type of local `index` (parameters first), `None` past the last local.
+    pub fn local_type(&self, index: u32) -> Option<wasm_encoder::ValType> {
+        let params = self.ty.params();
+        if let Some(param) = params.get(index as usize) {
+            return RoundtripReencoder.val_type(*param).ok();
+        }
+        let mut first = params.len() as u32;
+        for (count, ty) in &self.locals {
+            if index - first < *count {
+                return Some(*ty);
+            }
+            first += count;
+        }
+        None
     }
 
     /// Emits every remaining operator unchanged.
