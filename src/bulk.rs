@@ -250,6 +250,8 @@ fn bulk(
     let bytes = (done * chunk) as usize;
     let (lin, ext) = (linear as usize, extism_address as usize);
     match direction {
+        // Nothing to copy (the first iteration fails): the addresses may lie outside.
+        _ if bytes == 0 => {}
         Direction::InputToLinear | Direction::MemoryToLinear => {
             wasm[lin..lin + bytes].copy_from_slice(&state.memory.as_slice()[ext..ext + bytes]);
         }

@@ -63,3 +63,75 @@ fn echo_is_byte_identical_rewritten() {
         assert_eq!(b, input, "len {len}");
     }
 }
+
+#[path = "support/bulk_programs.rs"]
+mod bulk_programs;
+
+use interplug::{ErrorExt, PluginBuilder};
+
+/// What a run of a program left: its result (output or error kind and message), the
+/// linear memory and the Extism memory.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    result: Result<Vec<u8>, (interplug::ErrorKind, String)>,
+    linear: Vec<u8>,
+    extism: Vec<u8>,
+}
+
+fn run_program(wasm: &[u8], input: &[u8], bulk_io: bool) -> Outcome {
+    let mut plugin = PluginBuilder::new(wasm)
+        .with_bulk_io(bulk_io)
+        .build()
+        .expect("program loads");
+    let result = plugin
+        .call::<&[u8], Vec<u8>>("run", input)
+        .map_err(|e| (e.kind(), format!("{e:#}")));
+    let linear = plugin.exported_memory("memory").expect("memory").to_vec();
+    let extism = plugin.current_plugin().memory().as_slice().to_vec();
+    Outcome {
+        result,
+        linear,
+        extism,
+    }
+}
+
+/// A small deterministic byte source for the programs.
+fn pseudo_random_bytes(seed: u64, n: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// Random kernel-call programs give the same output or the same error, and leave
+/// both memories the same, rewritten and not (the fuzz target `bulk_io` runs the same
+/// programs from libFuzzer's inputs).
+#[test]
+fn random_copy_programs_behave_the_same_rewritten() {
+    let mut recognised = 0;
+    let mut errors = 0;
+    for seed in 0..300u64 {
+        let bytes = pseudo_random_bytes(seed, 400);
+        let program = bulk_programs::program(&mut bulk_programs::Choices::new(&bytes));
+        let wasm = wat::parse_str(&program.wat).expect("valid WAT");
+        let (_, loops) = rewrite_bulk_io(&wasm)
+            .expect("rewrite")
+            .expect("kernel imports");
+        assert_eq!(loops.kept, 0, "every generated loop has a recognised shape");
+        recognised += loops.recognised;
+        let fast = run_program(&wasm, &program.input, true);
+        let slow = run_program(&wasm, &program.input, false);
+        errors += u32::from(slow.result.is_err());
+        assert_eq!(fast, slow, "seed {seed}:\n{}", program.wat);
+    }
+    // The programs exercise both outcomes.
+    assert!(
+        recognised > 300 && errors > 30 && errors < 270,
+        "{recognised} {errors}"
+    );
+}
