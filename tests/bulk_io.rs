@@ -135,3 +135,247 @@ fn random_copy_programs_behave_the_same_rewritten() {
         "{recognised} {errors}"
     );
 }
+
+/// A module with one function `f` whose body is `body`, importing the kernel's
+/// data-movement functions, with memory 0 exported as `memory` when `exported`.
+fn module_with(body: &str, exported: bool) -> Vec<u8> {
+    let memory = if exported {
+        r#"(memory (export "memory") 1)"#
+    } else {
+        "(memory 1)"
+    };
+    wat::parse_str(format!(
+        r#"(module
+  (import "extism:host/env" "input_load_u64" (func $input_load_u64 (param i64) (result i64)))
+  (import "extism:host/env" "input_load_u8" (func $input_load_u8 (param i64) (result i32)))
+  (import "extism:host/env" "load_u64" (func $load_u64 (param i64) (result i64)))
+  (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))
+  {memory}
+  (func (export "f") (param $d i32) (param $i i64) (param $e i64) (param $c i64)
+    (local $x i32)
+    {body}))"#
+    ))
+    .expect("valid WAT")
+}
+
+/// The Rust PDK's input loop, for the shapes below to vary.
+const RUST_INPUT_LOOP: &str = "(loop
+      (i64.store (local.get $d) (call $input_load_u64 (local.get $i)))
+      (local.set $d (i32.add (local.get $d) (i32.const 8)))
+      (br_if 0 (i64.ne (local.get $e) (local.tee $i (i64.add (local.get $i) (i64.const 8))))))";
+
+fn loops_of(wasm: &[u8]) -> Option<BulkLoops> {
+    rewrite_bulk_io(wasm)
+        .expect("rewrite")
+        .map(|(rewritten, loops)| {
+            wasmparser::validate(&rewritten).expect("valid after rewriting");
+            loops
+        })
+}
+
+#[test]
+fn pdk_loop_shapes_are_recognised() {
+    let shapes = [
+        RUST_INPUT_LOOP,
+        // store_u64 counting down, the Rust PDK's `store`.
+        "(loop
+          (call $store_u64 (local.get $i) (i64.load (local.get $d)))
+          (local.set $i (i64.add (local.get $i) (i64.const 8)))
+          (local.set $d (i32.add (local.get $d) (i32.const 8)))
+          (br_if 0 (i64.ne (local.tee $c (i64.add (local.get $c) (i64.const -1))) (i64.const 0))))",
+        // load_u64 from base + index, ending on lt_u.
+        "(loop
+          (i64.store (local.get $d) (call $load_u64 (i64.add (local.get $c) (local.get $i))))
+          (local.set $d (i32.add (local.get $d) (i32.const 8)))
+          (br_if 0 (i64.lt_u (local.tee $i (i64.add (local.get $i) (i64.const 8))) (local.get $e))))",
+        // The u8 tail with i32 counters.
+        "(loop
+          (i32.store8 (local.get $d) (call $input_load_u8 (local.get $i)))
+          (local.set $i (i64.add (local.get $i) (i64.const 1)))
+          (br_if 0 (i32.ne (local.tee $d (i32.add (local.get $d) (i32.const 1))) (local.get $x))))",
+    ];
+    for shape in shapes {
+        let loops = loops_of(&module_with(shape, true)).expect("imports");
+        assert_eq!(
+            loops,
+            BulkLoops {
+                recognised: 1,
+                kept: 0
+            },
+            "{shape}"
+        );
+    }
+}
+
+#[test]
+fn loops_of_other_shapes_are_kept() {
+    let replace = |from: &str, to: &str| {
+        assert!(RUST_INPUT_LOOP.contains(from));
+        RUST_INPUT_LOOP.replacen(from, to, 1)
+    };
+    let shapes = [
+        // Something else in the body.
+        replace("(local.set $d", "(nop) (local.set $d"),
+        // The linear address grows by 4 while 8 bytes are copied.
+        replace("(i32.const 8)", "(i32.const 4)"),
+        // The Extism address grows by 16.
+        replace("(i64.const 8)", "(i64.const 16)"),
+        // A store offset.
+        replace(
+            "(i64.store (local.get $d)",
+            "(i64.store offset=8 (local.get $d)",
+        ),
+        // A local written twice.
+        replace(
+            "(local.set $d (i32.add (local.get $d) (i32.const 8)))",
+            "(local.set $d (i32.add (local.get $d) (i32.const 4))) \
+             (local.set $d (i32.add (local.get $d) (i32.const 4)))",
+        ),
+        // A local set to another one.
+        replace(
+            "(local.set $d (i32.add (local.get $d)",
+            "(local.set $d (i32.add (local.get $x)",
+        ),
+        // A branch out of the loop.
+        replace("(br_if 0", "(br_if 1"),
+        // Another comparison.
+        replace("i64.ne", "i64.gt_u"),
+        // The loaded value kept in a local (the Rust PDK's input u8 tail does this).
+        replace(
+            "(i64.store (local.get $d) (call $input_load_u64 (local.get $i)))",
+            "(drop (call $input_load_u64 (local.get $i)))",
+        ),
+        // A nested block.
+        replace("(local.set $d", "(block) (local.set $d"),
+    ];
+    for shape in &shapes {
+        let loops = loops_of(&module_with(shape, true)).expect("imports");
+        assert_eq!(loops.recognised, 0, "{shape}");
+    }
+    // Memory 0 not exported as `memory`: nothing is rewritten.
+    assert_eq!(loops_of(&module_with(RUST_INPUT_LOOP, false)), None);
+}
+
+/// A module that imports interplug's private bulk functions itself is refused, with
+/// the pass on and off.
+#[test]
+fn private_bulk_imports_are_refused() {
+    let wasm = wat::parse_str(
+        r#"(module (import "interplug:bulk" "input_to_linear"
+             (func (param i64 i64 i64 i64 i64) (result i64)))
+           (memory (export "memory") 1)
+           (func (export "f") (result i32) i32.const 0))"#,
+    )
+    .expect("valid WAT");
+    for bulk_io in [true, false] {
+        let error = PluginBuilder::new(&wasm)
+            .with_bulk_io(bulk_io)
+            .build()
+            .err()
+            .expect("refused");
+        assert_eq!(error.kind(), interplug::ErrorKind::NotFound, "{error:#}");
+        assert!(format!("{error:#}").contains("private"), "{error:#}");
+    }
+}
+
+/// A plug-in copying its whole input into linear memory with the Rust PDK's loop,
+/// then echoing the first `n` bytes back, with the pass on or off.
+fn input_copier() -> Vec<u8> {
+    wat::parse_str(
+        r#"(module
+  (import "extism:host/env" "input_length" (func $input_length (result i64)))
+  (import "extism:host/env" "input_load_u64" (func $input_load_u64 (param i64) (result i64)))
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (memory (export "memory") 20)
+  (func (export "copy") (result i32)
+    (local $d i32) (local $i i64) (local $e i64) (local $h i64)
+    (local.set $e (i64.and (call $input_length) (i64.const -8)))
+    (block (br_if 0 (i64.eqz (local.get $e)))
+      (loop
+        (i64.store (local.get $d) (call $input_load_u64 (local.get $i)))
+        (local.set $d (i32.add (local.get $d) (i32.const 8)))
+        (br_if 0 (i64.ne (local.get $e) (local.tee $i (i64.add (local.get $i) (i64.const 8)))))))
+    (local.set $h (call $alloc (i64.const 8)))
+    (call $store_u64 (local.get $h) (i64.load (i32.const 0)))
+    (call $output_set (local.get $h) (i64.const 8))
+    (i32.const 0))
+  (func (export "forever") (result i32)
+    (local $d i32) (local $i i64) (local $e i64)
+    (loop
+      (local.set $d (i32.const 0)) (local.set $i (i64.const 0))
+      (local.set $e (i64.and (call $input_length) (i64.const -8)))
+      (loop
+        (i64.store (local.get $d) (call $input_load_u64 (local.get $i)))
+        (local.set $d (i32.add (local.get $d) (i32.const 8)))
+        (br_if 0 (i64.ne (local.get $e) (local.tee $i (i64.add (local.get $i) (i64.const 8))))))
+      (br 0))
+    (i32.const 0)))"#,
+    )
+    .expect("valid WAT")
+}
+
+/// The bulk copy is charged by size: 1 MiB costs about 16 400 units of fuel (the
+/// 131 072 iterations of the original loop cost far more), and an endless series of
+/// bulk copies runs out of fuel; the plug-in answers afterwards.
+#[test]
+fn bulk_copies_are_charged_fuel_by_size() {
+    let wasm = input_copier();
+    let input = vec![7u8; 1 << 20];
+    let plugin = |bulk_io: bool, fuel: u64| {
+        PluginBuilder::new(&wasm)
+            .with_bulk_io(bulk_io)
+            .with_fuel_limit(fuel)
+            .build()
+            .expect("plug-in")
+    };
+    let mut fast = plugin(true, 10_000_000);
+    assert_eq!(
+        fast.call::<&[u8], Vec<u8>>("copy", &input).expect("copy"),
+        vec![7u8; 8]
+    );
+    let bulk_fuel = fast.fuel_consumed().expect("metered");
+    assert!((16_384..30_000).contains(&bulk_fuel), "{bulk_fuel}");
+    let mut slow = plugin(false, 10_000_000);
+    assert_eq!(
+        slow.call::<&[u8], Vec<u8>>("copy", &input).expect("copy"),
+        vec![7u8; 8]
+    );
+    let loop_fuel = slow.fuel_consumed().expect("metered");
+    assert!(loop_fuel > 10 * bulk_fuel, "{loop_fuel} vs {bulk_fuel}");
+
+    let mut endless = plugin(true, 200_000);
+    let error = endless
+        .call::<&[u8], Vec<u8>>("forever", &input[..64 << 10])
+        .err()
+        .expect("runs out of fuel");
+    assert_eq!(error.kind(), interplug::ErrorKind::OutOfFuel, "{error:#}");
+    assert_eq!(
+        endless
+            .call::<&[u8], Vec<u8>>("copy", &[1u8; 8][..])
+            .expect("answers"),
+        vec![1u8; 8]
+    );
+}
+
+/// A plug-in that copies its input forever in bulk still ends at its timeout.
+#[test]
+fn endless_bulk_copies_end_at_the_timeout() {
+    let manifest = interplug::Manifest::new([interplug::Wasm::data(input_copier())])
+        .with_timeout(std::time::Duration::from_millis(300));
+    let mut plugin = PluginBuilder::new(manifest).build().expect("plug-in");
+    let started = std::time::Instant::now();
+    let error = plugin
+        .call::<&[u8], Vec<u8>>("forever", &vec![1u8; 64 << 10][..])
+        .err()
+        .expect("timeout");
+    assert_eq!(error.kind(), interplug::ErrorKind::Timeout, "{error:#}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(
+        plugin
+            .call::<&[u8], Vec<u8>>("copy", &[3u8; 8][..])
+            .expect("answers"),
+        vec![3u8; 8]
+    );
+}
