@@ -88,6 +88,7 @@ pub fn rewrite_bulk_io(wasm: &[u8]) -> Result<Option<(Vec<u8>, BulkLoops)>, Erro
         return Ok(None);
     };
     let mut pass = BulkIoPass {
+        wasm,
         kernel,
         bulk_functions: [0; 3],
         loops: BulkLoops::default(),
@@ -202,14 +203,16 @@ fn scan(wasm: &[u8]) -> Result<Option<BTreeMap<u32, Kernel>>, Error> {
     Ok((!kernel.is_empty() && memory_is_32_bit && memory_exported).then_some(kernel))
 }
 
-struct BulkIoPass {
+struct BulkIoPass<'a> {
+    /// The original module: operators that need no change are copied from it.
+    wasm: &'a [u8],
     kernel: BTreeMap<u32, Kernel>,
     /// Final function indices of the three bulk functions, by [`Kernel::direction`].
     bulk_functions: [u32; 3],
     loops: BulkLoops,
 }
 
-impl Pass for BulkIoPass {
+impl Pass for BulkIoPass<'_> {
     fn begin(&mut self, _module: &ModuleInfo, add: &mut Additions) -> Result<(), Error> {
         let ty = add.add_type([ValType::I64; 5], [ValType::I64]);
         for (slot, name) in self.bulk_functions.iter_mut().zip(DIRECTIONS) {
@@ -228,7 +231,12 @@ impl Pass for BulkIoPass {
         // block: the candidates.
         let mut pending: Vec<Operator<'_>> = Vec::new();
         let mut count_local = None;
-        while let Some((op, _)) = body.next_operator()? {
+        // Original operators that only need copying: they refer to no function index
+        // (the only index space the added imports shift) and are not part of a
+        // candidate loop. The bytes from this offset up to the current operator.
+        let mut raw_from: Option<usize> = None;
+        let mut last_end = None;
+        while let Some((op, offset)) = body.next_operator()? {
             let nested = matches!(
                 op,
                 Operator::Block { .. }
@@ -237,6 +245,22 @@ impl Pass for BulkIoPass {
                     | Operator::Try { .. }
                     | Operator::TryTable { .. }
             );
+            let copied_as_is = !nested
+                && pending.is_empty()
+                && !matches!(
+                    op,
+                    Operator::Call { .. } | Operator::ReturnCall { .. } | Operator::RefFunc { .. }
+                );
+            if copied_as_is {
+                raw_from.get_or_insert(offset);
+                // The body's last operator is its one-byte `end`.
+                last_end = matches!(op, Operator::End).then_some(offset + 1);
+                continue;
+            }
+            last_end = None;
+            if let Some(from) = raw_from.take() {
+                body.emit_raw(self.raw(from, offset)?);
+            }
             if nested {
                 for kept in pending.drain(..) {
                     body.keep(kept)?;
@@ -280,6 +304,10 @@ impl Pass for BulkIoPass {
                 body.emit(&Instruction::End);
             }
         }
+        if let Some(from) = raw_from {
+            let end = last_end.ok_or_else(|| fail!(Invalid, "a function body does not end"))?;
+            body.emit_raw(self.raw(from, end)?);
+        }
         for kept in pending.drain(..) {
             body.keep(kept)?;
         }
@@ -287,7 +315,17 @@ impl Pass for BulkIoPass {
     }
 }
 
-impl BulkIoPass {
+impl BulkIoPass<'_> {
+    /// The original module's bytes `from..to`.
+    fn raw(&self, from: usize, to: usize) -> Result<&[u8], Error> {
+        self.wasm.get(from..to).ok_or_else(|| {
+            fail!(
+                Invalid,
+                "operator offsets {from}..{to} lie outside the module"
+            )
+        })
+    }
+
     /// Emits the bulk call and the jump over the loop (which the caller emits next,
     /// followed by the `end` closing the outer block).
     fn emit_bulk_call(&self, body: &mut FunctionRewriter<'_>, plan: &Plan, n: u32) {

@@ -360,6 +360,12 @@ impl<'a> FunctionRewriter<'a> {
         Ok(())
     }
 
+    /// Emits already-encoded instructions as they are (e.g. a run of original
+    /// operators that refer to no index the layer shifts).
+    pub fn emit_raw(&mut self, bytes: &[u8]) {
+        self.code.extend_from_slice(bytes);
+    }
+
     /// Emits a new instruction (indices are final ones).
     pub fn emit(&mut self, instruction: &Instruction<'_>) {
         instruction.encode(&mut self.code);
