@@ -227,92 +227,99 @@ impl Pass for BulkIoPass<'_> {
         _add: &mut Additions,
         body: &mut FunctionRewriter<'_>,
     ) -> Result<(), Error> {
-        // Operators of a loop being read (from its `loop`), while it has no nested
-        // block: the candidates.
-        let mut pending: Vec<Operator<'_>> = Vec::new();
+        // The whole body first: each operator's bytes end where the next one starts.
+        let mut ops: Vec<(Operator<'_>, usize)> = Vec::new();
+        while let Some(op) = body.next_operator()? {
+            ops.push(op);
+        }
+        let Some(&(_, first)) = ops.first() else {
+            return Ok(());
+        };
+        // The body's last operator is its one-byte `end`.
+        let body_end = ops.last().map_or(first, |(_, offset)| offset + 1);
+        let end_of = |i: usize| ops.get(i + 1).map_or(body_end, |(_, offset)| *offset);
+        // Original bytes from `copied` on are not emitted yet. Operators are copied as
+        // bytes, except those referring to a function index (the only index space
+        // the added imports shift), which are re-encoded.
+        let mut copied = first;
         let mut count_local = None;
-        // Original operators that only need copying: they refer to no function index
-        // (the only index space the added imports shift) and are not part of a
-        // candidate loop. The bytes from this offset up to the current operator.
-        let mut raw_from: Option<usize> = None;
-        let mut last_end = None;
-        while let Some((op, offset)) = body.next_operator()? {
-            let nested = matches!(
-                op,
-                Operator::Block { .. }
-                    | Operator::Loop { .. }
-                    | Operator::If { .. }
-                    | Operator::Try { .. }
-                    | Operator::TryTable { .. }
-            );
-            let copied_as_is = !nested
-                && pending.is_empty()
-                && !matches!(
-                    op,
-                    Operator::Call { .. } | Operator::ReturnCall { .. } | Operator::RefFunc { .. }
-                );
-            if copied_as_is {
-                raw_from.get_or_insert(offset);
-                // The body's last operator is its one-byte `end`.
-                last_end = matches!(op, Operator::End).then_some(offset + 1);
-                continue;
-            }
-            last_end = None;
-            if let Some(from) = raw_from.take() {
-                body.emit_raw(self.raw(from, offset)?);
-            }
-            if nested {
-                for kept in pending.drain(..) {
-                    body.keep(kept)?;
-                }
-                if matches!(op, Operator::Loop { .. }) {
-                    pending.push(op);
-                } else {
-                    body.keep(op)?;
-                }
-                continue;
-            }
-            if pending.is_empty() {
-                body.keep(op)?;
-                continue;
-            }
-            let ends = matches!(op, Operator::End);
-            pending.push(op);
-            if !ends {
-                continue;
-            }
-            let calls_kernel = pending.iter().any(
-                |op| matches!(op, Operator::Call { function_index } if self.kernel.contains_key(function_index)),
-            );
-            let mut recognised = false;
-            if calls_kernel {
-                match recognise(&pending, &self.kernel, body) {
-                    Some(plan) => {
-                        let n = *count_local.get_or_insert_with(|| body.add_local(ValType::I64));
-                        self.emit_bulk_call(body, &plan, n);
-                        self.loops.recognised += 1;
-                        recognised = true;
+        let mut i = 0;
+        while i < ops.len() {
+            match &ops[i].0 {
+                Operator::Loop { .. } => {
+                    if let Some(last) = candidate_end(&ops, i, &self.kernel) {
+                        match recognise(&ops[i..=last], &self.kernel, body) {
+                            Some(plan) => {
+                                body.emit_raw(self.raw(copied, ops[i].1)?);
+                                let n = *count_local
+                                    .get_or_insert_with(|| body.add_local(ValType::I64));
+                                self.emit_bulk_call(body, &plan, n);
+                                // The original loop, then the end of the block around
+                                // the bulk call and the loop.
+                                copied = ops[i].1;
+                                for k in i..=last {
+                                    if refers_to_function(&ops[k].0) {
+                                        body.emit_raw(self.raw(copied, ops[k].1)?);
+                                        body.keep(ops[k].0.clone())?;
+                                        copied = end_of(k);
+                                    }
+                                }
+                                body.emit_raw(self.raw(copied, end_of(last))?);
+                                copied = end_of(last);
+                                body.emit(&Instruction::End);
+                                self.loops.recognised += 1;
+                                i = last + 1;
+                                continue;
+                            }
+                            None => self.loops.kept += 1,
+                        }
                     }
-                    None => self.loops.kept += 1,
                 }
+                op if refers_to_function(op) => {
+                    body.emit_raw(self.raw(copied, ops[i].1)?);
+                    body.keep(op.clone())?;
+                    copied = end_of(i);
+                }
+                _ => {}
             }
-            for kept in pending.drain(..) {
-                body.keep(kept)?;
-            }
-            if recognised {
-                // Closes the block around the bulk call and the loop.
-                body.emit(&Instruction::End);
-            }
+            i += 1;
         }
-        if let Some(from) = raw_from {
-            let end = last_end.ok_or_else(|| fail!(Invalid, "a function body does not end"))?;
-            body.emit_raw(self.raw(from, end)?);
-        }
-        for kept in pending.drain(..) {
-            body.keep(kept)?;
-        }
+        body.emit_raw(self.raw(copied, body_end)?);
         Ok(())
     }
+}
+
+/// True for operators that name a function index.
+fn refers_to_function(op: &Operator<'_>) -> bool {
+    matches!(
+        op,
+        Operator::Call { .. } | Operator::ReturnCall { .. } | Operator::RefFunc { .. }
+    )
+}
+
+/// For the `loop` at `ops[start]`: the index of its `end` when it has no nested block
+/// and calls a data-movement import (a candidate), else `None`.
+fn candidate_end(
+    ops: &[(Operator<'_>, usize)],
+    start: usize,
+    kernel: &BTreeMap<u32, Kernel>,
+) -> Option<usize> {
+    let mut calls_kernel = false;
+    for (k, (op, _)) in ops.iter().enumerate().skip(start + 1) {
+        match op {
+            Operator::Block { .. }
+            | Operator::Loop { .. }
+            | Operator::If { .. }
+            | Operator::Try { .. }
+            | Operator::TryTable { .. } => return None,
+            Operator::End => return calls_kernel.then_some(k),
+            Operator::Call { function_index } => {
+                calls_kernel |= kernel.contains_key(function_index);
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 impl BulkIoPass<'_> {
@@ -517,10 +524,11 @@ fn plain(memarg: &MemArg) -> bool {
 /// Reads a candidate loop (`loop` to its `end`, no nested blocks) and returns its
 /// plan when it has exactly the recognised shape.
 fn recognise(
-    ops: &[Operator<'_>],
+    ops: &[(Operator<'_>, usize)],
     kernel: &BTreeMap<u32, Kernel>,
     body: &FunctionRewriter<'_>,
 ) -> Option<Plan> {
+    let ops: Vec<Operator<'_>> = ops.iter().map(|(op, _)| op.clone()).collect();
     let (
         Operator::Loop {
             blockty: BlockType::Empty,
