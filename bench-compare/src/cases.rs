@@ -435,9 +435,15 @@ fn prepare_inner(ctx: &Ctx, case: &Case, rt: Rt) -> Result<Runner, String> {
             let input = pattern(n);
             let mut expected = b"Hello, ".to_vec();
             expected.extend_from_slice(&input);
-            call_runner(ctx, rt, &fx.host_fns, "call_host", input, setup, move |out| {
-                out == expected
-            })
+            call_runner(
+                ctx,
+                rt,
+                &fx.host_fns,
+                "call_host",
+                input,
+                setup,
+                move |out| out == expected,
+            )
         }
         Kind::HostCall => {
             let setup = Setup {

@@ -257,10 +257,12 @@ impl Pass for BulkIoPass<'_> {
                                 // The original loop, then the end of the block around
                                 // the bulk call and the loop.
                                 copied = ops[i].1;
-                                for k in i..=last {
-                                    if refers_to_function(&ops[k].0) {
-                                        body.emit_raw(self.raw(copied, ops[k].1)?);
-                                        body.keep(ops[k].0.clone())?;
+                                for (k, (op, offset)) in
+                                    ops.iter().enumerate().take(last + 1).skip(i)
+                                {
+                                    if refers_to_function(op) {
+                                        body.emit_raw(self.raw(copied, *offset)?);
+                                        body.keep(op.clone())?;
                                         copied = end_of(k);
                                     }
                                 }
