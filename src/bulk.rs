@@ -397,10 +397,29 @@ mod tests {
             for &a in &values {
                 for &b in &values {
                     let expected = simulate(s, a, b);
-                    match s.trip_count(a as i64, b as i64) {
-                        Some(n) => assert_eq!(Some(n), expected, "{s:?} a0={a} b0={b}"),
+                    match (s.trip_count(a as i64, b as i64), expected) {
+                        (Some(n), Some(_)) => assert_eq!(Some(n), expected, "{s:?} a0={a} b0={b}"),
+                        // A long loop: its test must fail after the n-th iteration.
+                        (Some(n), None) => {
+                            assert!(n > 10_000, "{s:?} a0={a} b0={b}");
+                            let mask = if s.width == 32 {
+                                u64::from(u32::MAX)
+                            } else {
+                                u64::MAX
+                            };
+                            let k = n - 1;
+                            let at = |x: u64, step: i16| {
+                                x.wrapping_add(k.wrapping_mul(step as i64 as u64)) & mask
+                            };
+                            let (a, b) = (at(a & mask, s.step_a), at(b & mask, s.step_b));
+                            let go_on = match s.compare {
+                                Compare::Ne => a != b,
+                                Compare::LtU => a < b,
+                            };
+                            assert!(!go_on, "{s:?} a0={a} b0={b} n={n}");
+                        }
                         // Declining is allowed only for loops that run long.
-                        None => assert_eq!(expected, None, "{s:?} a0={a} b0={b}"),
+                        (None, _) => assert_eq!(expected, None, "{s:?} a0={a} b0={b}"),
                     }
                 }
             }
