@@ -77,6 +77,14 @@ pub fn import_provider(
         } else {
             ImportProvider::UnknownKernel
         }
+    } else if module == crate::bulk::BULK_MODULE {
+        // Imports the bulk-I/O pass adds (a module that imports them itself is
+        // refused before linking).
+        if is_function && crate::bulk::BULK_FUNCTIONS.contains(&name) {
+            ImportProvider::Kernel
+        } else {
+            ImportProvider::UnknownKernel
+        }
     } else if module == WASI_MODULE {
         ImportProvider::Wasi { enabled: wasi }
     } else if module_names.contains(&module) || (module == "main" && importer != "main") {

@@ -46,6 +46,8 @@ pub(crate) struct Options {
     pub(crate) wasi_output: bool,
     /// Fuel for instantiation and initialisation, when set apart from the call limit.
     pub(crate) initialization_fuel: Option<u64>,
+    /// Whether the bulk I/O pass rewrites the plug-in's copy loops.
+    pub(crate) bulk_io: bool,
     /// Debug settings of the `extism` crate's builder; kept, unused by the engine.
     pub(crate) debug: DebugOptions,
 }
@@ -97,6 +99,7 @@ impl<'a> PluginBuilder<'a> {
                 wasi_output: crate::platform::wasi_output_from_env(),
                 initialization_fuel: None,
                 debug: DebugOptions::default(),
+                bulk_io: crate::platform::bulk_io_from_env(),
             },
         }
     }
@@ -200,6 +203,28 @@ impl<'a> PluginBuilder<'a> {
     /// default unless `EXTISM_ENABLE_WASI_OUTPUT` is set).
     pub fn with_wasi_output(mut self, enable: bool) -> Self {
         self.options.wasi_output = enable;
+        self
+    }
+
+    /// Turns the bulk-I/O rewrite on or off (on by default unless the environment
+    /// variable `INTERPLUG_BULK_IO` is `0` or `off`). When on, the copy loops the
+    /// Extism PDKs run around `input_load_u64`, `load_u64` and `store_u64` (and their
+    /// `u8` forms) are given one bulk copy each when the plug-in is compiled
+    /// ([`crate::rewrite::bulk_io`]); plug-ins behave the same either way, only faster
+    /// and with less fuel used for large inputs and outputs. Without `std` there is no
+    /// rewriting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use interplug::PluginBuilder;
+    /// let wat = r#"(module (func (export "noop") (result i32) i32.const 0))"#;
+    /// let mut plugin = PluginBuilder::new(wat).with_bulk_io(false).build()?;
+    /// assert_eq!(plugin.call::<&str, &str>("noop", "")?, "");
+    /// # Ok::<(), interplug::Error>(())
+    /// ```
+    pub fn with_bulk_io(mut self, enable: bool) -> Self {
+        self.options.bulk_io = enable;
         self
     }
 }

@@ -34,6 +34,7 @@ const COMPILATION_IS_FREE: wasmi::CustomFuelCosts = wasmi::CustomFuelCosts {
 /// job), without it here, before this returns.
 pub(crate) fn compile_modules(
     fueled: bool,
+    bulk_io: bool,
     modules: &[LoadedModule],
 ) -> Result<CachedModules, Error> {
     let mut config = wasmi::Config::default();
@@ -43,7 +44,8 @@ pub(crate) fn compile_modules(
     let mut main = None;
     let mut others = Vec::new();
     for LoadedModule { name, bytes } in modules {
-        let module = Module::new(&engine, &bytes[..])
+        let rewritten = load_time_passes(bulk_io, bytes)?;
+        let module = Module::new(&engine, rewritten.as_deref().unwrap_or(&bytes[..]))
             .map_err(|e| fail!(Invalid, "invalid wasm module `{name}`: {e}"))?;
         if name == "main" {
             main = Some(module);
@@ -58,6 +60,34 @@ pub(crate) fn compile_modules(
         main,
         others,
     })
+}
+
+/// The module rewritten by the load-time passes (the bulk-I/O pass when `bulk_io`),
+/// or `None` to compile `bytes` as they are: nothing to rewrite, no `std`, or a module
+/// the rewriter cannot read (validation reports why).
+///
+/// # Errors
+///
+/// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when the module imports
+/// interplug's private bulk functions itself (with the pass on or off).
+#[cfg(feature = "std")]
+fn load_time_passes(bulk_io: bool, bytes: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+    use crate::ErrorExt;
+    let result = if bulk_io {
+        crate::rewrite::bulk_io::rewrite_bulk_io(bytes).map(|r| r.map(|(wasm, _)| wasm))
+    } else {
+        crate::rewrite::bulk_io::refuse_private_imports(bytes).map(|()| None)
+    };
+    match result {
+        Ok(rewritten) => Ok(rewritten),
+        Err(error) if error.kind() == crate::ErrorKind::NotFound => Err(error),
+        Err(_) => Ok(None),
+    }
+}
+
+#[cfg(not(feature = "std"))]
+fn load_time_passes(_bulk_io: bool, _bytes: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+    Ok(None)
 }
 
 /// Sorts named modules so each one's imports of other modules come first.

@@ -112,19 +112,20 @@ impl CompiledPlugin {
     ) -> Result<(Self, T), Error> {
         let (manifest, modules) = sources::load(source)?;
         let fueled = options.interruptible || options.fuel_limit.is_some();
-        if let Some(cached) = module_cache::get(fueled, &modules) {
+        let bulk_io = options.bulk_io;
+        if let Some(cached) = module_cache::get(fueled, options.bulk_io, &modules) {
             let compiled = Self::link(cached, manifest, functions, options)?;
             let value = then(&compiled)?;
             return Ok((compiled, value));
         }
         let compile_and_run = || -> Result<(CachedModules, CompiledPlugin, T), Error> {
-            let cached = compile_modules(fueled, &modules)?;
+            let cached = compile_modules(fueled, bulk_io, &modules)?;
             let compiled = Self::link(cached.clone(), manifest, functions, options)?;
             let value = then(&compiled)?;
             Ok((cached, compiled, value))
         };
         let (cached, compiled, value) = platform::validate_alongside(&modules, compile_and_run)?;
-        module_cache::put(fueled, modules, &cached);
+        module_cache::put(fueled, bulk_io, modules, &cached);
         Ok((compiled, value))
     }
 
@@ -144,6 +145,8 @@ impl CompiledPlugin {
         let mut linker = Linker::new(&engine);
         crate::env::add_to_linker(&mut linker)
             .map_err(|e| fail!(Invalid, "cannot define the Extism kernel functions: {e}"))?;
+        crate::bulk::add_to_linker(&mut linker)
+            .map_err(|e| fail!(Invalid, "cannot define the bulk-I/O functions: {e}"))?;
         #[cfg(feature = "wasi")]
         if options.wasi {
             crate::wasi_imports::add_to_linker(&mut linker)?;

@@ -60,7 +60,7 @@ fn fail_trap(kind: ErrorKind, message: String) -> Trap {
 }
 
 /// A memory error as a trap: the plug-in passed a bad address or handle.
-fn trap(error: MemoryError) -> Trap {
+pub(crate) fn trap(error: MemoryError) -> Trap {
     fail_trap(ErrorKind::Trap, format!("{error}"))
 }
 
@@ -82,7 +82,7 @@ const BYTES_PER_FUEL: u64 = 64;
 /// Fuel for one call of an import that does more than a bounds check (a tree or map
 /// lookup, logging), on top of its bytes. The O(1) accessors (`load_*`, `store_*`,
 /// `input_load_*`, the register getters) are paid by the wasm `call` instruction.
-const IMPORT_FUEL: u64 = 16;
+pub(crate) const IMPORT_FUEL: u64 = 16;
 
 /// Fuel for an `alloc` or `free`: a few searches and updates of the block trees,
 /// each O(log blocks).
@@ -92,7 +92,7 @@ const BLOCK_FUEL: u64 = 64;
 const RECORD_FUEL: u64 = 4;
 
 /// The fuel for an import doing `bytes` bytes of host work plus `fixed` units.
-fn cost(fixed: u64, bytes: u64) -> u64 {
+pub(crate) fn cost(fixed: u64, bytes: u64) -> u64 {
     fixed.saturating_add(bytes / BYTES_PER_FUEL)
 }
 
@@ -101,7 +101,7 @@ fn cost(fixed: u64, bytes: u64) -> u64 {
 /// are checked) like wasm instructions do. When the slice holds less, the fuel goes
 /// to 0 (the next wasm instruction stops the slice) and the rest is recorded as a
 /// debt the run loop takes from the fuel limit. No-op when fuel metering is off.
-fn charge(c: &mut Ctx, units: u64) {
+pub(crate) fn charge(c: &mut Ctx, units: u64) {
     let Ok(fuel) = c.get_fuel() else {
         return;
     };
@@ -389,7 +389,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
 /// The Extism memory address of `len` input bytes at `index`, or a trap when they run
 /// past the end of the input.
 #[inline]
-fn input_address(state: &CurrentPlugin, index: i64, len: u64) -> Result<u64, Trap> {
+pub(crate) fn input_address(state: &CurrentPlugin, index: i64, len: u64) -> Result<u64, Trap> {
     let input = state.input;
     match (index as u64).checked_add(len) {
         Some(end) if end <= input.length => Ok(input.offset + index as u64),

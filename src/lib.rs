@@ -31,6 +31,7 @@ extern crate alloc;
 
 pub mod abi;
 mod builder;
+pub mod bulk;
 mod compile;
 mod compiled;
 pub mod convert;

@@ -19,6 +19,8 @@ pub(super) const MAX_BYTES: usize = 32 << 20;
 /// binaries) and the compiled modules.
 struct Entry {
     fueled: bool,
+    /// Whether the bulk-I/O rewrite ran (the entry holds the rewritten module).
+    bulk_io: bool,
     sources: Vec<LoadedModule>,
     bytes: usize,
     compiled: CachedModules,
@@ -33,11 +35,12 @@ fn size(sources: &[LoadedModule]) -> usize {
 }
 
 /// The compiled modules of exactly these sources, if cached.
-pub(super) fn get(fueled: bool, sources: &[LoadedModule]) -> Option<CachedModules> {
+pub(super) fn get(fueled: bool, bulk_io: bool, sources: &[LoadedModule]) -> Option<CachedModules> {
     let bytes = size(sources);
     let mut cache = CACHE.lock();
     let index = cache.iter().position(|e| {
         e.fueled == fueled
+            && e.bulk_io == bulk_io
             && e.bytes == bytes
             && e.sources.len() == sources.len()
             && e.sources
@@ -52,13 +55,19 @@ pub(super) fn get(fueled: bool, sources: &[LoadedModule]) -> Option<CachedModule
 }
 
 /// Remembers freshly compiled modules.
-pub(super) fn put(fueled: bool, sources: Vec<LoadedModule>, compiled: &CachedModules) {
+pub(super) fn put(
+    fueled: bool,
+    bulk_io: bool,
+    sources: Vec<LoadedModule>,
+    compiled: &CachedModules,
+) {
     let bytes = size(&sources);
     if bytes > MAX_BYTES {
         return;
     }
     let entry = Entry {
         fueled,
+        bulk_io,
         sources,
         bytes,
         compiled: compiled.clone(),

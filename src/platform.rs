@@ -9,6 +9,7 @@
 //! | default clock for `timeout_ms` | the monotonic system clock | none: the host passes one |
 //! | user-data lock ([`Lock`]) | `std::sync::Mutex` | a spin lock |
 //! | `EXTISM_ENABLE_WASI_OUTPUT` | read from the environment | off |
+//! | bulk I/O pass (`INTERPLUG_BULK_IO`) | on unless the variable says `0`/`off` | off (no rewriting layer) |
 
 use crate::{limits::Clock, wasm_input::LoadedModule, Error};
 use alloc::sync::Arc;
@@ -26,6 +27,25 @@ pub(crate) fn wasi_output_from_env() -> bool {
     return std::env::var_os("EXTISM_ENABLE_WASI_OUTPUT").is_some();
     #[cfg(not(feature = "std"))]
     return false;
+}
+
+/// False when `INTERPLUG_BULK_IO` is `0` or `off` (read once per process); the bulk
+/// I/O pass needs the rewriting layer, which needs `std`.
+pub(crate) fn bulk_io_from_env() -> bool {
+    #[cfg(feature = "std")]
+    {
+        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *ON.get_or_init(|| {
+            !matches!(
+                std::env::var("INTERPLUG_BULK_IO").as_deref(),
+                Ok("0") | Ok("off")
+            )
+        })
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        false
+    }
 }
 
 /// The clock a plug-in uses unless the host gives another one.

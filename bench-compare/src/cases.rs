@@ -70,6 +70,12 @@ pub enum Kind {
     Vowels(usize, bool),
     /// `host_fns` `call_host`: one host function round trip.
     HostCall,
+    /// The same round trip with this many input bytes (the host function answers
+    /// `Hello, ` and the bytes).
+    HostCallPayload(usize),
+    /// `echo` with this many input bytes, interplug with the bulk-I/O rewrite off
+    /// (the other runtimes as in [`Kind::Echo`]).
+    EchoBulkOff(usize),
     /// `vars` `var_set` `key=value`.
     VarSet,
     /// `vars` `var_get` `key`.
@@ -110,11 +116,14 @@ pub const CASES: &[Case] = &[
     case("echo-64k", "echo 64 KiB", Kind::Echo(64 * KIB, true)),
     case("echo-1m", "echo 1 MiB", Kind::Echo(MIB, true)),
     case("echo-1m-noint", "echo 1 MiB, interruption off", Kind::Echo(MIB, false)),
+    case("echo-1k-bulk-off", "echo 1 KiB, bulk I/O rewrite off", Kind::EchoBulkOff(KIB)),
+    case("echo-64k-bulk-off", "echo 64 KiB, bulk I/O rewrite off", Kind::EchoBulkOff(64 * KIB)),
     case("vowels-4k", "count_vowels 4 KiB", Kind::Vowels(4 * KIB, true)),
     case("vowels-64k", "count_vowels 64 KiB", Kind::Vowels(64 * KIB, true)),
     case("vowels-1m", "count_vowels 1 MiB", Kind::Vowels(MIB, true)),
     case("vowels-1m-noint", "count_vowels 1 MiB, interruption off", Kind::Vowels(MIB, false)),
     case("host-call", "host function round trip", Kind::HostCall),
+    case("host-call-16", "host function round trip, 16 B", Kind::HostCallPayload(16)),
     case("var-set", "var_set", Kind::VarSet),
     case("var-get", "var_get", Kind::VarGet),
     case("compute-int", "compute 1e6, interruption on", Kind::Compute(ComputeMode::Interruptible)),
@@ -136,7 +145,9 @@ impl Case {
     /// Bytes of input per operation, for a throughput column.
     pub fn bytes(&self) -> Option<usize> {
         match self.kind {
-            Kind::Echo(n, _) | Kind::Vowels(n, _) if n >= 64 * KIB => Some(n),
+            Kind::Echo(n, _) | Kind::Vowels(n, _) | Kind::EchoBulkOff(n) if n >= 64 * KIB => {
+                Some(n)
+            }
             _ => None,
         }
     }
@@ -250,7 +261,9 @@ impl Target {
         let hosts = setup.host_functions;
         Ok(match rt {
             Rt::Interplug => {
-                let mut builder = PluginBuilder::new(wasm).with_interruption(setup.interrupt);
+                let mut builder = PluginBuilder::new(wasm)
+                    .with_interruption(setup.interrupt)
+                    .with_bulk_io(setup.bulk_io);
                 if hosts {
                     builder = builder.with_functions(host_fns().iter().map(HostFn::to_interplug));
                 }
@@ -287,6 +300,8 @@ impl Target {
 #[derive(Debug, Clone, Copy)]
 struct Setup {
     interrupt: bool,
+    /// interplug only: the bulk-I/O rewrite.
+    bulk_io: bool,
     fuel: Option<u64>,
     host_functions: bool,
 }
@@ -294,6 +309,7 @@ struct Setup {
 impl Setup {
     const PLAIN: Setup = Setup {
         interrupt: true,
+        bulk_io: true,
         fuel: None,
         host_functions: false,
     };
@@ -366,6 +382,35 @@ fn prepare_inner(ctx: &Ctx, case: &Case, rt: Rt) -> Result<Runner, String> {
                 input,
                 setup,
                 move |out| out.starts_with(prefix.as_bytes()),
+            )
+        }
+        Kind::EchoBulkOff(n) => {
+            let input = pattern(n);
+            let expected = input.clone();
+            let setup = Setup {
+                bulk_io: false,
+                ..Setup::PLAIN
+            };
+            call_runner(ctx, rt, &fx.echo, "echo", input, setup, move |out| {
+                out == expected
+            })
+        }
+        Kind::HostCallPayload(n) => {
+            let setup = Setup {
+                host_functions: true,
+                ..Setup::PLAIN
+            };
+            let input = pattern(n);
+            let mut expected = b"Hello, ".to_vec();
+            expected.extend_from_slice(&input);
+            call_runner(
+                ctx,
+                rt,
+                &fx.host_fns,
+                "call_host",
+                input,
+                setup,
+                move |out| out == expected,
             )
         }
         Kind::HostCall => {

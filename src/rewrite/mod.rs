@@ -21,6 +21,7 @@
 
 use crate::error::fail;
 
+pub mod bulk_io;
 pub mod coverage;
 #[cfg(test)]
 mod tests;
@@ -359,6 +360,12 @@ impl<'a> FunctionRewriter<'a> {
         Ok(())
     }
 
+    /// Emits already-encoded instructions as they are (e.g. a run of original
+    /// operators that refer to no index the layer shifts).
+    pub fn emit_raw(&mut self, bytes: &[u8]) {
+        self.code.extend_from_slice(bytes);
+    }
+
     /// Emits a new instruction (indices are final ones).
     pub fn emit(&mut self, instruction: &Instruction<'_>) {
         instruction.encode(&mut self.code);
@@ -369,6 +376,22 @@ impl<'a> FunctionRewriter<'a> {
         self.locals.push((1, ty));
         self.next_local += 1;
         self.next_local - 1
+    }
+
+    /// The type of local `index` (parameters first), `None` past the last local.
+    pub fn local_type(&self, index: u32) -> Option<wasm_encoder::ValType> {
+        let params = self.ty.params();
+        if let Some(param) = params.get(index as usize) {
+            return RoundtripReencoder.val_type(*param).ok();
+        }
+        let mut first = params.len() as u32;
+        for (count, ty) in &self.locals {
+            if index - first < *count {
+                return Some(*ty);
+            }
+            first += count;
+        }
+        None
     }
 
     /// Emits every remaining operator unchanged.
