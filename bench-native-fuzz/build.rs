@@ -14,7 +14,10 @@ fn main() {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
     let source_path = Path::new(&manifest_dir).join(PLUGIN_SOURCE);
     let source = std::fs::read_to_string(&source_path).unwrap_or_else(|error| {
-        panic!("cannot read the plug-in source {}: {error}", source_path.display())
+        panic!(
+            "cannot read the plug-in source {}: {error}",
+            source_path.display()
+        )
     });
 
     let mut native = String::new();
@@ -45,11 +48,17 @@ fn main() {
         native.push_str(line);
         native.push('\n');
     }
-    assert!(dropped_use, "{PLUGIN_SOURCE} no longer has `use extism_pdk::*;`: update build.rs");
-    assert!(!functions.is_empty(), "{PLUGIN_SOURCE} has no `#[plugin_fn]` function");
+    assert!(
+        dropped_use,
+        "{PLUGIN_SOURCE} no longer has `use extism_pdk::*;`: update build.rs"
+    );
+    assert!(
+        !functions.is_empty(),
+        "{PLUGIN_SOURCE} has no `#[plugin_fn]` function"
+    );
 
     native.push_str("\n/// The plug-in functions, by name.\n");
-    native.push_str("pub const FUNCTIONS: &[(&str, fn(Vec<u8>) -> FnResult<Vec<u8>>)] = &[\n");
+    native.push_str("pub const FUNCTIONS: &[(&str, PluginFunction)] = &[\n");
     for name in &functions {
         let _ = writeln!(native, "    (\"{name}\", {name}),");
     }

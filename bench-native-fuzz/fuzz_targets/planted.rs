@@ -4,13 +4,13 @@
 //! which libFuzzer reports as a crash.
 #![no_main]
 
-use interplug_bench_native_fuzz::{function, FnResult, FUNCTIONS};
+use interplug_bench_native_fuzz::{function, PluginFunction, FUNCTIONS};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
-static TARGET: OnceLock<fn(Vec<u8>) -> FnResult<Vec<u8>>> = OnceLock::new();
+static TARGET: OnceLock<PluginFunction> = OnceLock::new();
 
-fn chosen() -> fn(Vec<u8>) -> FnResult<Vec<u8>> {
+fn chosen() -> PluginFunction {
     let name = std::env::var("PLANTED_FUNCTION").unwrap_or_default();
     function(&name).unwrap_or_else(|| {
         let names: Vec<&str> = FUNCTIONS.iter().map(|(known, _)| *known).collect();
