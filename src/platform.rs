@@ -9,7 +9,7 @@
 //! | default clock for `timeout_ms` | the monotonic system clock | none: the host passes one |
 //! | user-data lock ([`Lock`]) | `std::sync::Mutex` | a spin lock |
 //! | `EXTISM_ENABLE_WASI_OUTPUT` | read from the environment | off |
-//! | bulk I/O pass (`INTERPLUG_BULK_IO`) | on unless the variable says `0`/`off` | off (no rewriting layer) |
+//! | bulk I/O pass (`INTERPLUG_BULK_IO`) | on unless the variable says `0`/`off` (off on 32-bit x86) | off (no rewriting layer) |
 
 use crate::{limits::Clock, wasm_input::LoadedModule, Error};
 use alloc::sync::Arc;
@@ -29,9 +29,19 @@ pub(crate) fn wasi_output_from_env() -> bool {
     return false;
 }
 
-/// False when `INTERPLUG_BULK_IO` is `0` or `off` (read once per process); the bulk
-/// I/O pass needs the rewriting layer, which needs `std`.
+/// Whether this build can run the bulk-I/O pass: it needs the rewriting layer (`std`),
+/// and its copies look up the calling module's memory, which crashes wasmi 2.0.0 on
+/// 32-bit x86 (as WASI does there, see `wasi_imports.rs`): off on that target.
+pub(crate) fn bulk_io_supported() -> bool {
+    cfg!(feature = "std") && !cfg!(target_arch = "x86")
+}
+
+/// False when `INTERPLUG_BULK_IO` is `0` or `off` (read once per process) or when
+/// [`bulk_io_supported`] is false.
 pub(crate) fn bulk_io_from_env() -> bool {
+    if !bulk_io_supported() {
+        return false;
+    }
     #[cfg(feature = "std")]
     {
         static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
