@@ -106,6 +106,10 @@ fn a_wasi_sleep_ends_at_a_cancel() {
 }
 
 #[test]
+#[cfg_attr(
+    target_arch = "x86",
+    ignore = "needs WASI, refused on 32-bit x86 (README, Platforms)"
+)]
 fn open_files_are_capped_per_plugin() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     fs::write(dir.path().join("f.txt"), "x").expect("a file");
@@ -140,6 +144,10 @@ fn open_files_are_capped_per_plugin() {
 }
 
 #[test]
+#[cfg_attr(
+    target_arch = "x86",
+    ignore = "needs WASI, refused on 32-bit x86 (README, Platforms)"
+)]
 fn a_file_dated_before_1970_does_not_abort_the_host() {
     if std::env::var_os(CHILD).is_none() {
         return in_child("a_file_dated_before_1970_does_not_abort_the_host");
