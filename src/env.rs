@@ -5,7 +5,7 @@
 
 use crate::{
     current_plugin::CurrentPlugin,
-    error::{ErrorExt, ErrorKind, Failure},
+    error::{to_engine, trap as error_trap, ErrorKind},
     memory::MemoryError,
 };
 use alloc::{format, string::String};
@@ -53,22 +53,16 @@ pub const ENV_FUNCTIONS: &[&str] = &[
 type Ctx<'a> = Caller<'a, CurrentPlugin>;
 type Trap = wasmi::Error;
 
-/// A trap of `kind` with `message`: the [`Failure`] travels through the engine, so
-/// the run loop reports the call's failure with that kind.
-fn fail_trap(kind: ErrorKind, message: String) -> Trap {
-    Trap::host(Failure::new(kind, message))
-}
-
 /// A memory error as a trap: the plug-in passed a bad address or handle.
 pub(crate) fn trap(error: MemoryError) -> Trap {
-    fail_trap(ErrorKind::Trap, format!("{error}"))
+    error_trap(ErrorKind::Trap, format!("{error}"))
 }
 
 /// The bytes of the block at `handle` as text; traps on a bad handle or bad UTF-8.
 fn block_str(state: &CurrentPlugin, handle: i64, what: &str) -> Result<String, Trap> {
     let bytes = state.memory.block(handle as u64).map_err(trap)?;
     core::str::from_utf8(bytes).map(String::from).map_err(|e| {
-        fail_trap(
+        error_trap(
             ErrorKind::Invalid,
             format!("the {what} is not valid UTF-8 ({e}): pass UTF-8 text"),
         )
@@ -314,7 +308,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
             };
             state.memory.free(k as u64);
             state.memory.free(v as u64);
-            result.map_err(|e| fail_trap(e.kind(), format!("{e}")))
+            result.map_err(|e| to_engine(&e, ErrorKind::Host))
         },
     )?;
     linker.func_wrap(
@@ -327,7 +321,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
             };
             charge(&mut c, cost(IMPORT_FUEL + 3 * BLOCK_FUEL, sent));
             let response = crate::http::request(c.data_mut(), req as u64, body as u64)
-                .map_err(|e| fail_trap(e.kind(), format!("{e:#}")))?;
+                .map_err(|e| to_engine(&e, ErrorKind::Host))?;
             let len = c.data().memory.length(response as u64);
             charge(&mut c, cost(0, len));
             Ok(response)
@@ -400,7 +394,7 @@ pub(crate) fn input_address(state: &CurrentPlugin, index: i64, len: u64) -> Resu
 /// The error for an input read past its end.
 #[cold]
 fn input_bounds(index: i64, len: u64, input_len: u64) -> Trap {
-    fail_trap(ErrorKind::Trap, format!(
+    error_trap(ErrorKind::Trap, format!(
         "out-of-bounds read of the input: {len} byte(s) at index {}, but the input has {input_len} bytes",
         index as u64
     ))
@@ -422,7 +416,6 @@ impl crate::limits::Budget {
     /// The out-of-memory error as a trap, noting that the budget was hit.
     fn oom_error_trap(&mut self) -> Trap {
         self.refuse(None);
-        let error = self.oom_error();
-        fail_trap(error.kind(), format!("{error}"))
+        to_engine(&self.oom_error(), ErrorKind::OutOfMemory)
     }
 }

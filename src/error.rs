@@ -143,6 +143,12 @@ pub(crate) fn to_engine(error: &crate::Error, default: ErrorKind) -> wasmi::Erro
     wasmi::Error::host(Failure::new(kind, alloc::format!("{error:#}")))
 }
 
+/// A new failure of `kind` with `message`, in the engine's form: host code returns it
+/// to end the call, and the run loop reports it with that kind.
+pub(crate) fn trap(kind: ErrorKind, message: impl Into<String>) -> wasmi::Error {
+    wasmi::Error::host(Failure::new(kind, message))
+}
+
 /// The [`Failure`] an engine error carries when host code made it.
 pub(crate) fn from_engine(error: &wasmi::Error) -> Option<&Failure> {
     error.downcast_ref::<Failure>()

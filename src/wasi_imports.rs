@@ -34,13 +34,12 @@ fn wasi_ctx(state: &mut CurrentPlugin) -> &mut WasiCtx {
 /// Before a WASI function: the plug-in's watch, with the running call's deadline.
 fn begin(state: &CurrentPlugin, name: &str) -> Result<Arc<CallWatch>, wasmi::Error> {
     let Some(wasi) = state.wasi.as_ref() else {
-        return Err(crate::error::to_engine(
-            &crate::error::fail!(
-                Invalid,
-                "the plug-in called WASI `{name}` but was created without WASI; create it with \
-             with_wasi(true)"
+        return Err(crate::error::trap(
+            ErrorKind::Invalid,
+            format!(
+                "the plug-in called WASI `{name}` but was created without WASI; create it \
+                 with with_wasi(true)"
             ),
-            crate::ErrorKind::Trap,
         ));
     };
     wasi.watch.begin(state.deadline_ms);
@@ -60,14 +59,13 @@ fn finish<R>(
             Some(kind) => crate::error::to_engine(&stopped(name, kind), crate::ErrorKind::Trap),
             None => error,
         }),
-        Err(panic) => Err(crate::error::to_engine(
-            &crate::error::fail!(
-                Host,
+        Err(panic) => Err(crate::error::trap(
+            ErrorKind::Host,
+            format!(
                 "the WASI function `{name}` panicked: {}; the call was stopped and the plug-in \
-             will be re-instantiated before its next call",
+                 will be re-instantiated before its next call",
                 crate::platform::panic_text(&*panic)
             ),
-            crate::ErrorKind::Trap,
         )),
     }
 }
