@@ -10,73 +10,19 @@
 
 use interplug::{ErrorExt, ErrorKind, Manifest, MemoryOptions, Plugin, PluginBuilder, Wasm};
 use std::{
-    alloc::{GlobalAlloc, Layout, System},
-    sync::{
-        atomic::{AtomicIsize, Ordering},
-        mpsc, Mutex, MutexGuard,
-    },
+    sync::{mpsc, Mutex, MutexGuard},
     time::{Duration, Instant},
 };
 
-/// The system allocator, counting live bytes and their peak.
-struct Counting;
-
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-static PEAK_BYTES: AtomicIsize = AtomicIsize::new(0);
-
-fn add(bytes: isize) {
-    let live = LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed) + bytes;
-    PEAK_BYTES.fetch_max(live, Ordering::Relaxed);
-}
-
-// SAFETY: forwards to the system allocator unchanged; only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        add(layout.size() as isize);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        add(layout.size() as isize);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        add(-(layout.size() as isize));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        add(new_size as isize - layout.size() as isize);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{live, peak, reset_peak};
 
 /// One test at a time, so that measurements see only their own allocations.
 static LOCK: Mutex<()> = Mutex::new(());
 
 fn lock() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Host bytes held now.
-fn live() -> isize {
-    LIVE_BYTES.load(Ordering::Relaxed)
-}
-
-/// Starts a peak measurement from the bytes held now.
-fn reset_peak() -> isize {
-    let now = live();
-    PEAK_BYTES.store(now, Ordering::Relaxed);
-    now
-}
-
-fn peak() -> isize {
-    PEAK_BYTES.load(Ordering::Relaxed)
 }
 
 const MIB: isize = 1 << 20;

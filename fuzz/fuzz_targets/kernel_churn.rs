@@ -13,51 +13,12 @@
 use interplug::{Manifest, MemoryOptions, Plugin, Wasm};
 use libfuzzer_sys::fuzz_target;
 use std::{
-    alloc::{GlobalAlloc, Layout, System},
-    sync::{
-        atomic::{AtomicIsize, Ordering},
-        Mutex,
-    },
+    sync::Mutex,
     time::{Duration, Instant},
 };
 
-/// The system allocator, counting live bytes and their peak.
-struct Counting;
-
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-static PEAK_BYTES: AtomicIsize = AtomicIsize::new(0);
-
-fn add(bytes: isize) {
-    let live = LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed) + bytes;
-    PEAK_BYTES.fetch_max(live, Ordering::Relaxed);
-}
-
-// SAFETY: forwards to the system allocator unchanged; only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        add(layout.size() as isize);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        add(layout.size() as isize);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        add(-(layout.size() as isize));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        add(new_size as isize - layout.size() as isize);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+#[path = "../../tests/support/counting_alloc.rs"]
+mod counting_alloc;
 
 /// Fuel per call: a few milliseconds of interpretation.
 const FUEL: u64 = 2_000_000;
@@ -178,10 +139,10 @@ fuzz_target!(|program: &[u8]| {
     let (plugin, baseline) = guard.get_or_insert_with(|| {
         let mut plugin = plugin();
         let _ = plugin.call::<&[u8], &[u8]>("run", &[7, 0, 0]);
-        let baseline = LIVE_BYTES.load(Ordering::Relaxed);
+        let baseline = counting_alloc::live();
         (plugin, baseline)
     });
-    PEAK_BYTES.store(LIVE_BYTES.load(Ordering::Relaxed), Ordering::Relaxed);
+    counting_alloc::reset_peak();
     let start = Instant::now();
     let outcome = plugin.call::<&[u8], &[u8]>("run", program).map(<[u8]>::len);
     let elapsed = start.elapsed();
@@ -192,7 +153,7 @@ fuzz_target!(|program: &[u8]| {
         program.len()
     );
     let budget = isize::try_from(u64::from(MAX_PAGES) * 65536 + MAX_VAR_BYTES).unwrap_or(0);
-    let grown = PEAK_BYTES.load(Ordering::Relaxed) - *baseline;
+    let grown = counting_alloc::peak() - *baseline;
     assert!(
         grown < budget + SLACK + program.len() as isize,
         "host memory grew by {grown} bytes, more than the budget of {budget} bytes and \
