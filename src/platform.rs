@@ -95,12 +95,11 @@ pub(crate) fn catch_panic<R>(host_code: impl FnOnce() -> Result<R, Error>) -> Re
     #[cfg(feature = "std")]
     {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(host_code)).unwrap_or_else(|panic| {
-            let text = panic
-                .downcast_ref::<&str>()
-                .map(|text| alloc::string::String::from(*text))
-                .or_else(|| panic.downcast_ref::<alloc::string::String>().cloned())
-                .unwrap_or_else(|| alloc::string::String::from("(no message)"));
-            Err(crate::error::fail!(Host, "panicked: {text}"))
+            Err(crate::error::fail!(
+                Host,
+                "panicked: {}",
+                panic_text(&*panic)
+            ))
         })
     }
     #[cfg(not(feature = "std"))]
