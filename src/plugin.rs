@@ -398,7 +398,6 @@ impl Plugin {
             .collect();
         let fueled = self.store.get_fuel().is_ok();
         self.store.data_mut().budget.oom = false;
-        self.store.data_mut().deadline_ms = limits.deadline_ms;
         match run(
             &mut self.store,
             func,
@@ -424,7 +423,11 @@ impl Plugin {
     /// a cancel arriving during the rebuild stops the call.
     fn start_limits(&mut self) -> CallLimits {
         self.cancel.clear();
-        self.compiled.limits_from_now(&self.cancel)
+        let limits = self.compiled.limits_from_now(&self.cancel);
+        // Host work (WASI waits, HTTP) reads the deadline from the state; a rebuilt
+        // instance gets it from `instantiate`.
+        self.store.data_mut().deadline_ms = limits.deadline_ms;
+        limits
     }
 
     /// Runs `name` on raw input bytes; the output is then in [`Plugin::output`].
@@ -445,7 +448,6 @@ impl Plugin {
             let state = self.store.data_mut();
             state.begin_call(input).map_err(fail)?;
             state.host_context = host_context;
-            state.deadline_ms = limits.deadline_ms;
         }
         let mut code = [wasmi::Val::I32(0)];
         let results = if returns_code {
