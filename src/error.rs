@@ -19,6 +19,10 @@
 use alloc::string::String;
 use core::fmt;
 
+/// The error type of every fallible operation: an `anyhow::Error`, as in the `extism`
+/// crate, carrying a [`Failure`] (its kind and message) when interplug made it.
+pub type Error = anyhow::Error;
+
 /// What kind of failure an error is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

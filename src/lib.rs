@@ -29,75 +29,66 @@
 
 extern crate alloc;
 
-pub mod abi;
-mod builder;
-pub mod bulk;
-mod compile;
-mod compiled;
-pub mod convert;
-mod current_plugin;
-pub mod env;
 pub mod error;
-mod function;
 #[cfg(feature = "std")]
 pub mod fuzzing;
-mod http;
-mod limiter;
+mod host;
+mod imports;
+mod kernel;
 pub mod limits;
-mod link;
-#[cfg(feature = "std")]
-mod log_callback;
+mod load;
 pub mod manifest;
-pub mod memory;
-mod memory_handle;
-mod module_cache;
+mod os;
 mod platform;
 mod plugin;
 #[cfg(feature = "std")]
-mod pool;
-#[cfg(feature = "std")]
 pub mod rewrite;
-mod run;
 pub mod sdk;
-pub mod sources;
-mod typed;
-mod val;
-#[cfg(feature = "std")]
-mod validate;
-#[cfg(feature = "wasi")]
-mod wasi;
-#[cfg(feature = "wasi")]
-mod wasi_imports;
-mod wasm_input;
 
-/// The error type of every fallible operation (an `anyhow::Error`, as in `extism`).
-pub type Error = anyhow::Error;
-
-pub use builder::{DebugOptions, PluginBuilder, ProfilingStrategy};
-pub use compiled::CompiledPlugin;
+pub use error::{Error, ErrorExt, ErrorKind, Failure};
+pub use host::convert;
 #[cfg(feature = "prost")]
-pub use convert::Prost;
-pub use convert::{Base64, FromBytes, FromBytesOwned, Json, Msgpack, Raw, ToBytes};
-pub use current_plugin::{
-    CurrentPlugin, MemoryHandle, DEFAULT_MAX_VAR_BYTES, MAX_VAR_ENTRIES, VAR_ENTRY_OVERHEAD,
+pub use host::convert::Prost;
+pub use host::convert::{Base64, FromBytes, FromBytesOwned, Json, Msgpack, Raw, ToBytes};
+pub use host::current_plugin::{
+    CurrentPlugin, DEFAULT_MAX_VAR_BYTES, MAX_VAR_ENTRIES, VAR_ENTRY_OVERHEAD,
 };
-pub use error::{ErrorExt, ErrorKind, Failure};
-pub use function::{Function, Lock, UserData, DEFAULT_NAMESPACE};
-pub use http::DEFAULT_HTTP_TIMEOUT;
+pub use host::function::{Function, UserData};
+#[cfg(feature = "std")]
+pub use host::log_callback::set_log_callback;
+pub use host::val::Val;
+pub use imports::http::DEFAULT_HTTP_TIMEOUT;
+pub use kernel::abi::{ValType, DEFAULT_NAMESPACE, PTR};
+pub use kernel::handle::MemoryHandle;
+pub use kernel::{abi, memory};
 pub use limits::{CancelHandle, Clock};
-#[cfg(feature = "std")]
-pub use log_callback::set_log_callback;
-pub use manifest::{HttpRequest, Manifest, MemoryOptions, Wasm, WasmMetadata};
-pub use plugin::Plugin;
-#[cfg(feature = "std")]
-pub use pool::{Pool, PoolBuilder, PoolPlugin};
-pub use val::{Val, ValType, PTR};
+pub use load::sources;
+pub use manifest::{HttpRequest, Manifest, MemoryOptions, Wasm, WasmInput, WasmMetadata};
 #[cfg(feature = "wasi")]
-pub use wasi::DEFAULT_MAX_OPEN_FILES;
-pub use wasm_input::WasmInput;
+pub use os::wasi::DEFAULT_MAX_OPEN_FILES;
+pub use platform::Lock;
+pub use plugin::builder::{DebugOptions, PluginBuilder, ProfilingStrategy};
+pub use plugin::compiled::CompiledPlugin;
+pub use plugin::instance::Plugin;
+#[cfg(feature = "std")]
+pub use plugin::pool::{Pool, PoolBuilder, PoolPlugin};
+
+/// The names of the `extism:host/env` module (kept at this path; they live in [`abi`]).
+pub mod env {
+    pub use crate::kernel::abi::{ENV_FUNCTIONS, ENV_MODULE};
+}
+
+/// The names and argument encoding of interplug's private `interplug:bulk` imports
+/// (kept at this path; they live in [`abi`]).
+pub mod bulk {
+    pub use crate::kernel::abi::{
+        Compare, LoopShape, BULK_FUNCTIONS, BULK_MODULE, INPUT_TO_LINEAR, LINEAR_MEMORY_EXPORT,
+        LINEAR_TO_MEMORY, MEMORY_TO_LINEAR,
+    };
+}
 
 /// The import module of the Extism kernel functions (`input_load_u64`, `alloc`...).
-pub const EXTISM_ENV_MODULE: &str = env::ENV_MODULE;
+pub const EXTISM_ENV_MODULE: &str = abi::ENV_MODULE;
 
 /// The import module of host functions without a namespace
 /// (= [`DEFAULT_NAMESPACE`]).

@@ -1,18 +1,16 @@
 //! What differs between a build with the standard library and one without: the one
 //! place for the `std` / `no_std` choices of the core (the modules that exist only
-//! with `std` are gated in `lib.rs`).
+//! with `std` are gated in `lib.rs`; how bodies are validated is chosen in
+//! `load/validate.rs`, the default clock in `limits/clock.rs`).
 //!
 //! | need | with `std` | without |
 //! |---|---|---|
-//! | validation | on a helper thread beside compilation ([`crate::validate`]) | before compilation, in the engine |
 //! | host-function panics | caught, the call fails with [`ErrorKind::Host`](crate::ErrorKind::Host) | `panic = "abort"` targets have nothing to catch |
-//! | default clock for `timeout_ms` | the monotonic system clock | none: the host passes one |
 //! | user-data lock ([`Lock`]) | `std::sync::Mutex` | a spin lock |
 //! | `EXTISM_ENABLE_WASI_OUTPUT` | read from the environment | off |
 //! | bulk I/O pass (`INTERPLUG_BULK_IO`) | on unless the variable says `0`/`off` (off on 32-bit x86) | off (no rewriting layer) |
 
-use crate::{limits::Clock, wasm_input::LoadedModule, Error};
-use alloc::sync::Arc;
+use crate::Error;
 
 /// The lock that guards user data (`std::sync::Mutex` with `std`).
 #[cfg(feature = "std")]
@@ -55,37 +53,6 @@ pub(crate) fn bulk_io_from_env() -> bool {
     #[cfg(not(feature = "std"))]
     {
         false
-    }
-}
-
-/// The clock a plug-in uses unless the host gives another one.
-pub(crate) fn default_clock() -> Option<Arc<dyn Clock>> {
-    #[cfg(feature = "std")]
-    return Some(Arc::new(crate::limits::SystemClock));
-    #[cfg(not(feature = "std"))]
-    return None;
-}
-
-/// Sets how the engine validates and translates function bodies.
-pub(crate) fn configure_compilation(config: &mut wasmi::Config) {
-    #[cfg(feature = "std")]
-    crate::validate::configure(config);
-    #[cfg(not(feature = "std"))]
-    config.compilation_mode(wasmi::CompilationMode::LazyTranslation);
-}
-
-/// Runs `compile_and_run` (which compiles `modules`) while their function bodies are
-/// validated; an invalid body fails the whole, whatever `compile_and_run` returned.
-pub(crate) fn validate_alongside<T>(
-    modules: &[LoadedModule],
-    compile_and_run: impl FnOnce() -> Result<T, Error>,
-) -> Result<T, Error> {
-    #[cfg(feature = "std")]
-    return crate::validate::alongside(modules, compile_and_run);
-    #[cfg(not(feature = "std"))]
-    {
-        let _ = modules;
-        compile_and_run()
     }
 }
 

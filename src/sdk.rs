@@ -6,7 +6,7 @@
 //! drop-in for `libextism` with the same header. The types below are for Rust code
 //! that describes that ABI.
 
-use crate::{val::ValType, Function};
+use crate::{kernel::abi::ValType, Function};
 
 /// A memory handle as the C API passes it.
 pub type ExtismMemoryHandle = u64;

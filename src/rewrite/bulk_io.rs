@@ -52,12 +52,12 @@
 //! ```
 
 use super::{rewrite, Additions, FunctionRewriter, ModuleInfo, Pass};
-use crate::bulk::{
+use crate::error::{bail_kind, fail};
+use crate::kernel::abi::ENV_MODULE;
+use crate::kernel::abi::{
     Compare, LoopShape, BULK_MODULE, INPUT_TO_LINEAR, LINEAR_MEMORY_EXPORT, LINEAR_TO_MEMORY,
     MEMORY_TO_LINEAR,
 };
-use crate::env::ENV_MODULE;
-use crate::error::{bail_kind, fail};
 use alloc::vec::Vec;
 use anyhow::Error;
 use std::collections::BTreeMap;

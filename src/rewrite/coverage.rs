@@ -25,7 +25,7 @@ use wasm_encoder::{Function, Instruction as I, MemArg, ValType};
 use wasmparser::Operator;
 
 /// The name the instrumentation memory is exported as.
-pub const MEMORY_EXPORT: &str = "__interplug_fuzz";
+pub const MEMORY_EXPORT: &str = crate::kernel::abi::FUZZ_MEMORY_EXPORT;
 
 /// Offset of the id of the block that ran last (u32).
 pub const LAST_BLOCK: u32 = 0;

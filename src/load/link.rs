@@ -1,0 +1,133 @@
+//! Linking: checking every import is satisfied and defining host functions.
+
+use crate::{
+    error::{bail_kind, fail, to_engine, with_context},
+    host::current_plugin::CurrentPlugin,
+    host::function::Function,
+    kernel::abi::{import_provider, ImportProvider},
+    platform, Error, ErrorKind,
+};
+use alloc::{format, string::String, sync::Arc, vec::Vec};
+use wasmi::{Linker, Module};
+
+/// Checks every import of `module` is one interplug can satisfy, naming the ones it
+/// cannot.
+pub(crate) fn check_imports(
+    module_name: &str,
+    module: &Module,
+    functions: &[Function],
+    module_names: &[&str],
+    wasi: bool,
+) -> Result<(), Error> {
+    let mut problems = Vec::new();
+    for import in module.imports() {
+        let (m, n) = (import.module(), import.name());
+        let is_func = matches!(import.ty(), wasmi::ExternType::Func(_));
+        match import_provider(module_name, m, n, is_func, module_names, wasi) {
+            ImportProvider::Kernel | ImportProvider::Wasi { enabled: true } => {}
+            // Another module of the manifest; the linker checks the name and type.
+            ImportProvider::Module => {}
+            ImportProvider::UnknownKernel => problems.push(format!(
+                "`{m}`.`{n}` is not an Extism kernel function (unknown import of {m})"
+            )),
+            ImportProvider::Wasi { enabled: false } => problems.push(format!(
+                "`{m}`.`{n}` needs WASI, which is not enabled: create the plug-in with \
+                 WASI on (with_wasi(true))"
+            )),
+            ImportProvider::HostFunction => {
+                if !functions.iter().any(|f| f.module() == m && f.name() == n) {
+                    problems.push(format!(
+                        "`{m}`.`{n}` ({}) is not provided: register a host function with that \
+                         namespace and name",
+                        describe_extern(import.ty())
+                    ));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        bail_kind!(
+            NotFound,
+            "module `{module_name}` has unresolved imports:\n  {}",
+            problems.join("\n  ")
+        )
+    }
+}
+
+/// A short text for an import's type.
+fn describe_extern(ty: &wasmi::ExternType) -> String {
+    match ty {
+        wasmi::ExternType::Func(f) => format!("func {:?} -> {:?}", f.params(), f.results()),
+        wasmi::ExternType::Memory(_) => String::from("memory"),
+        wasmi::ExternType::Table(_) => String::from("table"),
+        wasmi::ExternType::Global(_) => String::from("global"),
+    }
+}
+
+/// Defines a user host function on the linker.
+pub(crate) fn define_host_function(
+    linker: &mut Linker<CurrentPlugin>,
+    function: &Function,
+) -> Result<(), Error> {
+    let params = function
+        .params()
+        .iter()
+        .map(|t| t.to_wasmi())
+        .collect::<Result<Vec<_>, _>>()?;
+    let results = function
+        .results()
+        .iter()
+        .map(|t| t.to_wasmi())
+        .collect::<Result<Vec<_>, _>>()?;
+    let ty = wasmi::FuncType::new(params, results.clone());
+    let callback = function.callback.clone();
+    let label: Arc<str> = Arc::from(format!("{}::{}", function.module(), function.name()));
+    linker
+        .func_new(
+            function.module(),
+            function.name(),
+            ty,
+            move |mut caller, inputs, outputs| {
+                let inputs: Vec<crate::Val> = inputs.iter().map(crate::Val::from_wasmi).collect();
+                let mut values: Vec<crate::Val> =
+                    outputs.iter().map(crate::Val::from_wasmi).collect();
+                let state = caller.data_mut();
+                call_guarded(&*callback, state, &inputs, &mut values).map_err(|e| {
+                    to_engine(
+                        &with_context(&e, &format!("host function `{label}` failed")),
+                        ErrorKind::Host,
+                    )
+                })?;
+                for ((slot, value), ty) in outputs.iter_mut().zip(values).zip(&results) {
+                    *slot = value.to_wasmi(*ty).map_err(|e| {
+                        to_engine(
+                            &with_context(&e, &format!("host function `{label}`")),
+                            ErrorKind::Host,
+                        )
+                    })?;
+                }
+                Ok(())
+            },
+        )
+        .map_err(|e| {
+            fail!(
+                Invalid,
+                "cannot register host function `{}`.`{}`: {e}",
+                function.module(),
+                function.name()
+            )
+        })?;
+    Ok(())
+}
+
+/// Calls a host function, turning a panic into an error (with `std`).
+fn call_guarded(
+    callback: &crate::host::function::HostCallback,
+    state: &mut CurrentPlugin,
+    inputs: &[crate::Val],
+    outputs: &mut [crate::Val],
+) -> Result<(), Error> {
+    platform::catch_panic(|| callback(state, inputs, outputs))
+}

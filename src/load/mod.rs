@@ -1,0 +1,9 @@
+//! From a plug-in source to linked modules: reading the modules (files, URLs, bytes,
+//! WAT), validating them, compiling them (with the load-time rewriting passes),
+//! caching them, and checking and binding their imports.
+
+pub(crate) mod compile;
+pub(crate) mod link;
+pub(crate) mod module_cache;
+pub mod sources;
+pub(crate) mod validate;

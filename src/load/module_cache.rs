@@ -1,0 +1,88 @@
+//! Recently compiled modules, by their bytes, so that creating a plug-in from the
+//! same modules again skips parsing and validation (most of the cost of creating a
+//! plug-in from bytes; the official runtime keeps an on-disk compilation cache for the
+//! same reason). Validation already succeeded for identical bytes, so behaviour is
+//! unchanged. Bounded by [`module_cache::MAX_ENTRIES`] entries and
+//! [`module_cache::MAX_BYTES`] bytes of module binaries; the least recently used entry
+//! goes first. Plug-ins made from an entry share its engine, as plug-ins made from one
+//! [`CompiledPlugin`] do; host functions, WASI and options are not part of an entry.
+
+use crate::{load::compile::CachedModules, manifest::input::LoadedModule};
+use alloc::vec::Vec;
+
+/// Most entries kept.
+pub(super) const MAX_ENTRIES: usize = 16;
+/// Most bytes of module binaries kept (larger plug-ins are not cached).
+pub(super) const MAX_BYTES: usize = 32 << 20;
+
+/// One cached plug-in: the key (fuel metering on or off, the named module
+/// binaries) and the compiled modules.
+struct Entry {
+    fueled: bool,
+    /// Whether the bulk-I/O rewrite ran (the entry holds the rewritten module).
+    bulk_io: bool,
+    sources: Vec<LoadedModule>,
+    bytes: usize,
+    compiled: CachedModules,
+}
+
+/// Entries, least recently used first.
+static CACHE: spin::Mutex<Vec<Entry>> = spin::Mutex::new(Vec::new());
+
+/// Total binary size of `sources`.
+fn size(sources: &[LoadedModule]) -> usize {
+    sources.iter().map(|m| m.bytes.len()).sum()
+}
+
+/// The compiled modules of exactly these sources, if cached.
+pub(crate) fn get(fueled: bool, bulk_io: bool, sources: &[LoadedModule]) -> Option<CachedModules> {
+    let bytes = size(sources);
+    let mut cache = CACHE.lock();
+    let index = cache.iter().position(|e| {
+        e.fueled == fueled
+            && e.bulk_io == bulk_io
+            && e.bytes == bytes
+            && e.sources.len() == sources.len()
+            && e.sources
+                .iter()
+                .zip(sources)
+                .all(|(a, b)| a.name == b.name && a.bytes == b.bytes)
+    })?;
+    let entry = cache.remove(index);
+    let compiled = entry.compiled.clone();
+    cache.push(entry);
+    Some(compiled)
+}
+
+/// Remembers freshly compiled modules.
+pub(crate) fn put(
+    fueled: bool,
+    bulk_io: bool,
+    sources: Vec<LoadedModule>,
+    compiled: &CachedModules,
+) {
+    let bytes = size(&sources);
+    if bytes > MAX_BYTES {
+        return;
+    }
+    let entry = Entry {
+        fueled,
+        bulk_io,
+        sources,
+        bytes,
+        compiled: compiled.clone(),
+    };
+    let mut evicted = Vec::new();
+    {
+        let mut cache = CACHE.lock();
+        cache.push(entry);
+        let mut total: usize = cache.iter().map(|e| e.bytes).sum();
+        while cache.len() > MAX_ENTRIES || total > MAX_BYTES {
+            let old = cache.remove(0);
+            total -= old.bytes;
+            evicted.push(old);
+        }
+    }
+    // Engines are freed outside the lock.
+    drop(evicted);
+}

@@ -1,0 +1,166 @@
+//! WASI waits (`poll_oneoff`, `sched_yield`) that the host can interrupt.
+//!
+//! `wasi-common`'s own scheduler sleeps for as long as the plug-in asks, in one
+//! blocking call: a plug-in sleeping an hour would hold the host's thread for an hour
+//! whatever the call's `timeout_ms` or a cancel said. [`WatchedSched`] waits in slices
+//! of at most [`WAIT_SLICE`] and checks the call's deadline and cancel flag (a
+//! [`CallWatch`]) between them; when either has fired, the wait ends at once with a
+//! trap and the watch remembers why, so the call fails with kind `Timeout` or
+//! `Cancelled` (see `imports.rs`).
+
+use crate::{error::ErrorKind, limits::cancel::CancelHandle, limits::clock::Clock};
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+use wasmi_wasi::wasi_common::{
+    self,
+    sched::{Poll, WasiSched},
+};
+
+/// The longest a WASI wait sleeps before checking the deadline and cancel flag again.
+pub(crate) const WAIT_SLICE: Duration = Duration::from_millis(20);
+
+/// No deadline (the call has no `timeout_ms`).
+const NO_DEADLINE: u64 = u64::MAX;
+
+/// Why a wait was stopped: nothing yet, a cancel, the deadline.
+const NOT_STOPPED: u8 = 0;
+const STOPPED_BY_CANCEL: u8 = 1;
+const STOPPED_BY_DEADLINE: u8 = 2;
+
+/// What a WASI wait checks while it sleeps: the plug-in's cancel flag and the running
+/// call's deadline (copied in before every WASI function, see `imports.rs`).
+pub(crate) struct CallWatch {
+    cancel: CancelHandle,
+    clock: Option<Arc<dyn Clock>>,
+    deadline_ms: AtomicU64,
+    stopped: AtomicU8,
+}
+
+impl CallWatch {
+    /// A watch on `cancel` and on deadlines read from `clock`.
+    pub(crate) fn new(cancel: CancelHandle, clock: Option<Arc<dyn Clock>>) -> Self {
+        CallWatch {
+            cancel,
+            clock,
+            deadline_ms: AtomicU64::new(NO_DEADLINE),
+            stopped: AtomicU8::new(NOT_STOPPED),
+        }
+    }
+
+    /// Sets the deadline of the running call (`None`: no deadline) and forgets an
+    /// earlier stop.
+    pub(crate) fn begin(&self, deadline_ms: Option<u64>) {
+        self.deadline_ms
+            .store(deadline_ms.unwrap_or(NO_DEADLINE), Ordering::Release);
+        self.stopped.store(NOT_STOPPED, Ordering::Release);
+    }
+
+    /// Why the last wait was stopped, if it was (and forgets it).
+    pub(crate) fn take_stop(&self) -> Option<ErrorKind> {
+        match self.stopped.swap(NOT_STOPPED, Ordering::AcqRel) {
+            STOPPED_BY_CANCEL => Some(ErrorKind::Cancelled),
+            STOPPED_BY_DEADLINE => Some(ErrorKind::Timeout),
+            _ => None,
+        }
+    }
+
+    /// Records and returns why the call must stop now, if it must.
+    fn check(&self) -> Option<u8> {
+        let reason = if self.cancel.is_cancelled() {
+            STOPPED_BY_CANCEL
+        } else {
+            let deadline = self.deadline_ms.load(Ordering::Acquire);
+            match &self.clock {
+                Some(clock) if deadline != NO_DEADLINE && clock.now_ms() >= deadline => {
+                    STOPPED_BY_DEADLINE
+                }
+                _ => return None,
+            }
+        };
+        self.stopped.store(reason, Ordering::Release);
+        Some(reason)
+    }
+
+    /// Sleeps until `until` (forever when `None`) in slices, unless the call is stopped
+    /// first: then returns the trap that ends the call.
+    fn sleep_until(&self, until: Option<Instant>) -> Result<(), wasi_common::Error> {
+        loop {
+            if let Some(reason) = self.check() {
+                let why = if reason == STOPPED_BY_CANCEL {
+                    "the call was cancelled"
+                } else {
+                    "the call ran past its timeout_ms"
+                };
+                return Err(wasi_common::Error::trap(anyhow::anyhow!(
+                    "a WASI wait was interrupted: {why}"
+                )));
+            }
+            let slice = match until {
+                Some(until) => match until.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left.min(WAIT_SLICE),
+                    _ => return Ok(()),
+                },
+                None => WAIT_SLICE,
+            };
+            std::thread::sleep(slice);
+        }
+    }
+}
+
+#[cfg(test)]
+impl CallWatch {
+    /// Sleeps up to one slice, as a wait does; true when the call was stopped.
+    pub(crate) fn sleep_for_test(&self) -> bool {
+        self.sleep_until(Instant::now().checked_add(WAIT_SLICE))
+            .is_err()
+    }
+}
+
+/// The scheduler of a plug-in's WASI context: sleeps and clock polls wait in slices
+/// under a [`CallWatch`]; polls on files are answered by `wasi-common`'s own code.
+pub(crate) struct WatchedSched {
+    watch: Arc<CallWatch>,
+}
+
+impl WatchedSched {
+    /// A scheduler whose waits `watch` can interrupt.
+    pub(crate) fn new(watch: Arc<CallWatch>) -> Self {
+        WatchedSched { watch }
+    }
+}
+
+#[async_trait::async_trait]
+impl WasiSched for WatchedSched {
+    async fn poll_oneoff<'a>(&self, poll: &mut Poll<'a>) -> Result<(), wasi_common::Error> {
+        if poll.rw_subscriptions().next().is_some() {
+            // Files and pipes: `wasi-common` answers at once for files; refuse to
+            // start a poll once the call should stop.
+            if self.watch.check().is_some() {
+                return Err(wasi_common::Error::trap(anyhow::anyhow!(
+                    "a WASI poll was interrupted by the call's cancel or deadline"
+                )));
+            }
+        } else if let Some(clock) = poll.earliest_clock_deadline() {
+            // Clocks only: wait for the earliest here, in slices; the poll below then
+            // finds it expired and returns at once.
+            let until = match clock.duration_until() {
+                None => Some(Instant::now()),
+                // A deadline too far for `Instant` is forever.
+                Some(left) => Instant::now().checked_add(left),
+            };
+            self.watch.sleep_until(until)?;
+        }
+        wasi_common::sync::sched::poll_oneoff(poll).await
+    }
+
+    async fn sched_yield(&self) -> Result<(), wasi_common::Error> {
+        std::thread::yield_now();
+        Ok(())
+    }
+
+    async fn sleep(&self, duration: Duration) -> Result<(), wasi_common::Error> {
+        // A duration too long for the clock (`u64::MAX` ns and the like) is forever.
+        self.watch.sleep_until(Instant::now().checked_add(duration))
+    }
+}

@@ -1,0 +1,314 @@
+//! `CompiledPlugin`: modules compiled and linked once, instantiated many times.
+
+use crate::{
+    error::{fail, with_context},
+    host::current_plugin::CurrentPlugin,
+    host::function::Function,
+    limits::call::{CallLimits, FUEL_SLICE},
+    limits::cancel::CancelHandle,
+    load::compile::{compile_modules, CachedModules},
+    load::link::{check_imports, define_host_function},
+    load::{module_cache, sources, validate::validate_alongside},
+    manifest::input::WasmInput,
+    manifest::Manifest,
+    plugin::builder::{Options, PluginBuilder},
+    plugin::run::run,
+    Error, ErrorExt, ErrorKind,
+};
+use alloc::{format, string::String, sync::Arc, vec::Vec};
+use wasmi::{Engine, Instance, Linker, Module, Store};
+
+/// Fuel a module's start function and constructors may use at instantiation (about
+/// a second of interpretation), unless the plug-in's fuel limit is lower.
+const INIT_FUEL: u64 = 500_000_000;
+
+/// What is shared by every instance of a compiled plug-in.
+struct Compiled {
+    engine: Engine,
+    linker: Linker<CurrentPlugin>,
+    main: Module,
+    /// Other modules, named, in an order where each only imports earlier ones.
+    others: Vec<(String, Module)>,
+    manifest: Arc<Manifest>,
+    options: Options,
+}
+
+/// Plug-in modules compiled once, instantiated many times, shared across threads.
+/// Cloning is cheap.
+#[derive(Clone)]
+pub struct CompiledPlugin {
+    inner: Arc<Compiled>,
+}
+
+impl core::fmt::Debug for CompiledPlugin {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CompiledPlugin").finish_non_exhaustive()
+    }
+}
+
+impl PluginBuilder<'_> {
+    /// Compiles the modules, for instantiating many plug-ins.
+    ///
+    /// Every function body is validated before this returns, as Extism does; function
+    /// bodies are translated for the interpreter at their first call. Modules seen
+    /// recently in this process (same bytes) are taken from an in-process cache. With
+    /// `std` and more than one CPU, a helper thread validates while this thread
+    /// compiles (and, in [`PluginBuilder::build`], instantiates).
+    ///
+    /// # Errors
+    ///
+    /// The source cannot be read ([`ErrorKind::Io`](crate::ErrorKind::Io)), a module
+    /// or the manifest is invalid ([`ErrorKind::Invalid`](crate::ErrorKind::Invalid)),
+    /// or an import is not provided ([`ErrorKind::NotFound`](crate::ErrorKind::NotFound)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use interplug::{Plugin, PluginBuilder};
+    /// let wat = r#"(module (func (export "noop") (result i32) i32.const 0))"#;
+    /// let compiled = PluginBuilder::new(wat).compile()?;
+    /// let first = Plugin::new_from_compiled(&compiled)?;
+    /// let second = Plugin::new_from_compiled(&compiled)?;
+    /// assert_ne!(first.id, second.id);
+    /// # Ok::<(), interplug::Error>(())
+    /// ```
+    pub fn compile(self) -> Result<CompiledPlugin, Error> {
+        CompiledPlugin::compile_then(self.source, self.functions, self.options, |_| Ok(()))
+            .map(|(compiled, ())| compiled)
+    }
+}
+
+impl CompiledPlugin {
+    /// Compiles what `builder` describes: the same as [`PluginBuilder::compile`].
+    ///
+    /// # Errors
+    ///
+    /// As [`PluginBuilder::compile`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use interplug::{CompiledPlugin, Plugin, PluginBuilder};
+    /// let wat = r#"(module (func (export "noop") (result i32) i32.const 0))"#;
+    /// let compiled = CompiledPlugin::new(PluginBuilder::new(wat).with_wasi(false))?;
+    /// let mut plugin = Plugin::new_from_compiled(&compiled)?;
+    /// let output: &[u8] = plugin.call("noop", "")?;
+    /// assert!(output.is_empty());
+    /// # Ok::<(), interplug::Error>(())
+    /// ```
+    pub fn new(builder: PluginBuilder<'_>) -> Result<Self, Error> {
+        builder.compile()
+    }
+
+    /// Compiles `source`, then runs `then` on the result. When the modules are not in
+    /// the module cache, `then` runs while their function bodies are still being
+    /// validated on another thread (`std` only); an invalid body fails the whole
+    /// creation, whatever `then` returned.
+    pub(crate) fn compile_then<T>(
+        source: WasmInput<'_>,
+        functions: Vec<Function>,
+        options: Options,
+        then: impl FnOnce(&CompiledPlugin) -> Result<T, Error>,
+    ) -> Result<(Self, T), Error> {
+        let (manifest, modules) = sources::load(source)?;
+        let fueled = options.interruptible || options.fuel_limit.is_some();
+        let bulk_io = options.bulk_io;
+        if let Some(cached) = module_cache::get(fueled, options.bulk_io, &modules) {
+            let compiled = Self::link(cached, manifest, functions, options)?;
+            let value = then(&compiled)?;
+            return Ok((compiled, value));
+        }
+        let compile_and_run = || -> Result<(CachedModules, CompiledPlugin, T), Error> {
+            let cached = compile_modules(fueled, bulk_io, &modules)?;
+            let compiled = Self::link(cached.clone(), manifest, functions, options)?;
+            let value = then(&compiled)?;
+            Ok((cached, compiled, value))
+        };
+        let (cached, compiled, value) = validate_alongside(&modules, compile_and_run)?;
+        module_cache::put(fueled, bulk_io, modules, &cached);
+        Ok((compiled, value))
+    }
+
+    /// Binds compiled modules to the kernel, WASI and host functions, checking that
+    /// every import is provided.
+    fn link(
+        cached: CachedModules,
+        manifest: Manifest,
+        functions: Vec<Function>,
+        options: Options,
+    ) -> Result<Self, Error> {
+        let CachedModules {
+            engine,
+            main,
+            others,
+        } = cached;
+        let mut linker = Linker::new(&engine);
+        let imports = crate::imports::memory::add_to_linker(&mut linker)
+            .and_then(|()| crate::imports::registers::add_to_linker(&mut linker))
+            .and_then(|()| crate::imports::store::add_to_linker(&mut linker))
+            .and_then(|()| crate::imports::log::add_to_linker(&mut linker))
+            .and_then(|()| crate::imports::http::add_to_linker(&mut linker));
+        imports.map_err(|e| fail!(Invalid, "cannot define the Extism kernel functions: {e}"))?;
+        crate::imports::bulk::add_to_linker(&mut linker)
+            .map_err(|e| fail!(Invalid, "cannot define the bulk-I/O functions: {e}"))?;
+        #[cfg(feature = "wasi")]
+        if options.wasi {
+            crate::imports::wasi::add_to_linker(&mut linker)?;
+        }
+        for function in &functions {
+            define_host_function(&mut linker, function)?;
+        }
+        let module_names: Vec<&str> = others.iter().map(|(n, _)| n.as_str()).collect();
+        for (name, module) in others
+            .iter()
+            .map(|(n, m)| (n.as_str(), m))
+            .chain([("main", &main)])
+        {
+            check_imports(name, module, &functions, &module_names, options.wasi)?;
+        }
+        Ok(CompiledPlugin {
+            inner: Arc::new(Compiled {
+                engine,
+                linker,
+                main,
+                others,
+                manifest: Arc::new(manifest),
+                options,
+            }),
+        })
+    }
+
+    /// The options the plug-in was built with.
+    pub(crate) fn options(&self) -> &Options {
+        &self.inner.options
+    }
+
+    /// The manifest the plug-in was made from.
+    pub fn manifest(&self) -> &Manifest {
+        &self.inner.manifest
+    }
+
+    /// The limits of a call (or a creation) starting now, stopped by `cancel`.
+    pub(crate) fn limits_from_now(&self, cancel: &CancelHandle) -> CallLimits {
+        let options = &self.inner.options;
+        let timeout_ms = self.inner.manifest.timeout_ms;
+        let deadline_ms = match (&options.clock, timeout_ms) {
+            (Some(clock), Some(timeout)) => Some(clock.now_ms().saturating_add(timeout)),
+            _ => None,
+        };
+        CallLimits {
+            cancel: cancel.clone(),
+            clock: options.clock.clone(),
+            timeout_ms,
+            deadline_ms,
+            fuel_limit: options.fuel_limit,
+        }
+    }
+
+    /// Creates a fresh store and instance under `limits`: the start functions and
+    /// constructors stop at the deadline and on cancel, and use at most [`INIT_FUEL`]
+    /// (or the fuel limit, or a timeout's worth of fuel slices, when lower).
+    pub(crate) fn instantiate(
+        &self,
+        id: uuid::Uuid,
+        limits: &CallLimits,
+    ) -> Result<(Store<CurrentPlugin>, Instance), Error> {
+        let compiled = &*self.inner;
+        let mut state = CurrentPlugin::new(compiled.manifest.clone(), id);
+        state.clock = compiled.options.clock.clone();
+        state.deadline_ms = limits.deadline_ms;
+        state.http.allow_response_headers = compiled.options.http_response_headers;
+        state.cancel = limits.cancel.clone();
+        #[cfg(feature = "wasi")]
+        if compiled.options.wasi {
+            state.wasi = Some(crate::os::wasi::context(
+                &compiled.manifest,
+                compiled.options.wasi_output,
+                limits.cancel.clone(),
+                state.clock.clone(),
+            )?);
+        }
+        let mut store = Store::new(&compiled.engine, state);
+        store.limiter(|state| state as &mut dyn wasmi::ResourceLimiter);
+        let fueled = store.get_fuel().is_ok();
+        // Constructors (`_initialize`...) run in fuel slices under the deadline and
+        // cancel, with this much fuel at most.
+        let init_fuel = compiled.options.initialization_fuel.unwrap_or_else(|| {
+            limits
+                .fuel_limit
+                .map_or(INIT_FUEL, |limit| limit.min(INIT_FUEL))
+        });
+        // A start section runs inside instantiation, where the engine cannot stop
+        // between slices: its fuel also stands in for the deadline (a timeout's worth of
+        // fuel slices, about a millisecond each).
+        let start_fuel = limits.timeout_ms.map_or(init_fuel, |ms| {
+            init_fuel.min(ms.saturating_mul(FUEL_SLICE).max(FUEL_SLICE))
+        });
+        if fueled {
+            store
+                .set_fuel(start_fuel)
+                .map_err(|e| fail!(Invalid, "cannot set fuel: {e}"))?;
+        }
+        let instance = if compiled.others.is_empty() {
+            compiled
+                .linker
+                .instantiate_and_start(&mut store, &compiled.main)
+        } else {
+            let mut linker = compiled.linker.clone();
+            for (name, module) in &compiled.others {
+                let instance = linker
+                    .instantiate_and_start(&mut store, module)
+                    .map_err(|e| instantiation_error(&store, name, e))?;
+                linker
+                    .instance(&mut store, name, instance)
+                    .map_err(|e| fail!(Invalid, "cannot link module `{name}`: {e}"))?;
+            }
+            linker.instantiate_and_start(&mut store, &compiled.main)
+        }
+        .map_err(|e| instantiation_error(&store, "main", e))?;
+
+        // Reactor and language-runtime constructors run once, before any call, under
+        // the creation's deadline and cancel, with the start fuel as their fuel limit.
+        let limits = CallLimits {
+            fuel_limit: Some(init_fuel),
+            ..limits.clone()
+        };
+        let init = ["_initialize", "__wasm_call_ctors"]
+            .into_iter()
+            .find_map(|name| instance.get_func(&store, name).map(|f| (name, f)));
+        for (name, func) in init
+            .into_iter()
+            .chain(instance.get_func(&store, "hs_init").map(|f| ("hs_init", f)))
+        {
+            let ty = func.ty(&store);
+            let params: Vec<wasmi::Val> = ty
+                .params()
+                .iter()
+                .map(|t| wasmi::Val::default_for_ty(*t))
+                .collect();
+            let mut results: Vec<wasmi::Val> = ty
+                .results()
+                .iter()
+                .map(|t| wasmi::Val::default_for_ty(*t))
+                .collect();
+            run(&mut store, func, &params, &mut results, &limits, fueled)
+                .map_err(|e| with_context(&e.error, &format!("the plug-in's `{name}` failed")))?;
+        }
+        Ok((store, instance))
+    }
+}
+
+/// Makes an instantiation error readable.
+fn instantiation_error(store: &Store<CurrentPlugin>, module: &str, error: wasmi::Error) -> Error {
+    let error = crate::plugin::run::engine_error(store, &error);
+    match error.kind() {
+        ErrorKind::Trap | ErrorKind::Host => {
+            let kind = error.kind();
+            crate::error::new(
+                kind,
+                format!("cannot instantiate module `{module}`: {error}"),
+            )
+        }
+        _ => error,
+    }
+}

@@ -1,0 +1,608 @@
+//! `Plugin`: an instance and the Extism call API.
+
+use crate::{
+    error::{bail_kind, fail},
+    host::convert::{FromBytes, ToBytes},
+    host::current_plugin::CurrentPlugin,
+    host::function::Function,
+    kernel::abi::is_plugin_function,
+    kernel::abi::ValType,
+    limits::call::CallLimits,
+    limits::cancel::CancelHandle,
+    manifest::input::WasmInput,
+    manifest::Manifest,
+    plugin::builder::PluginBuilder,
+    plugin::compiled::CompiledPlugin,
+    plugin::run::{run, CallFailure, RunError},
+    Error, ErrorKind,
+};
+use alloc::{
+    boxed::Box,
+    format,
+    string::{String, ToString},
+    vec::Vec,
+};
+use core::any::Any;
+use wasmi::{Func, Instance, Store};
+
+/// A plug-in instance: call its functions.
+///
+/// Made with [`Plugin::new`] (bytes or a [`Manifest`], host functions, WASI on or
+/// off), [`PluginBuilder::build`] or [`Plugin::new_from_compiled`]. A call that fails
+/// (error, trap, timeout, out of memory) leaves the plug-in usable; vars and config
+/// survive calls.
+///
+/// # Errors
+///
+/// Creation fails when a module cannot be read or is invalid, or an import is missing;
+/// a call fails when the function does not exist, the plug-in sets an error or returns
+/// a non-zero code, traps, or runs out of time, fuel or memory. Each error carries an
+/// [`ErrorKind`](crate::ErrorKind).
+///
+/// # Examples
+///
+/// ```
+/// use interplug::{Manifest, Plugin, Wasm};
+/// let manifest = Manifest::new([Wasm::file("spec-tests/fixtures/count_vowels.wasm")])
+///     .with_config_key("vowels", "aeiouy");
+/// let mut plugin = Plugin::new(&manifest, [], false)?;
+/// let output: &str = plugin.call("count_vowels", "yay")?;
+/// assert_eq!(output, r#"{"count":3,"total":3,"vowels":"aeiouy"}"#);
+/// assert!(plugin.call::<&str, &str>("no_such_function", "").is_err());
+/// # Ok::<(), interplug::Error>(())
+/// ```
+pub struct Plugin {
+    compiled: CompiledPlugin,
+    store: Store<CurrentPlugin>,
+    instance: Instance,
+    cancel: CancelHandle,
+    needs_rebuild: bool,
+    fuel_consumed: Option<u64>,
+    /// The plug-in function called last, so that calling it again skips the export
+    /// lookup and type check. Cleared with the instance.
+    last_function: Option<PluginFunction>,
+    /// This plug-in's id.
+    pub id: uuid::Uuid,
+}
+
+/// An export checked to be a plug-in function (`() -> i32` or `() -> ()`).
+struct PluginFunction {
+    name: String,
+    func: Func,
+    /// Whether it returns the i32 return code.
+    returns_code: bool,
+}
+
+impl core::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A new plug-in id.
+fn new_id() -> uuid::Uuid {
+    #[cfg(feature = "std")]
+    {
+        uuid::Uuid::new_v4()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        // A spin lock around a u64, not an `AtomicU64`: 32-bit targets such as
+        // thumbv7em and riscv32imac have no 64-bit atomics.
+        static COUNTER: spin::Mutex<u64> = spin::Mutex::new(1);
+        let n = {
+            let mut next = COUNTER.lock();
+            let n = *next;
+            *next = n.wrapping_add(1);
+            n
+        };
+        uuid::Uuid::from_u64_pair(0x696e_7465_7270_6c75, n)
+    }
+}
+
+impl PluginBuilder<'_> {
+    /// Compiles and instantiates the plug-in.
+    ///
+    /// # Errors
+    ///
+    /// As [`PluginBuilder::compile`], and when instantiation fails: a start function
+    /// or constructor traps ([`ErrorKind::Trap`](crate::ErrorKind::Trap)) or runs out
+    /// of time, fuel or memory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use interplug::PluginBuilder;
+    /// let wat = r#"(module (func (export "noop") (result i32) i32.const 0))"#;
+    /// let mut plugin = PluginBuilder::new(wat).with_fuel_limit(1_000).build()?;
+    /// plugin.call::<&str, &[u8]>("noop", "")?;
+    /// assert!(plugin.fuel_consumed().is_some());
+    /// # Ok::<(), interplug::Error>(())
+    /// ```
+    pub fn build(self) -> Result<Plugin, Error> {
+        let (_, plugin) = CompiledPlugin::compile_then(
+            self.source,
+            self.functions,
+            self.options,
+            Plugin::new_from_compiled,
+        )?;
+        Ok(plugin)
+    }
+}
+
+impl Plugin {
+    /// Creates a plug-in from module bytes or a manifest, with host functions, and
+    /// WASI when `with_wasi`.
+    pub fn new<'a>(
+        source: impl Into<WasmInput<'a>>,
+        functions: impl IntoIterator<Item = Function>,
+        with_wasi: bool,
+    ) -> Result<Plugin, Error> {
+        PluginBuilder::new(source)
+            .with_functions(functions)
+            .with_wasi(with_wasi)
+            .build()
+    }
+
+    /// Creates a plug-in from a manifest.
+    pub fn new_with_manifest(
+        manifest: &Manifest,
+        functions: impl IntoIterator<Item = Function>,
+        with_wasi: bool,
+    ) -> Result<Plugin, Error> {
+        Plugin::new(manifest, functions, with_wasi)
+    }
+
+    /// Instantiates a compiled plug-in.
+    pub fn new_from_compiled(compiled: &CompiledPlugin) -> Result<Plugin, Error> {
+        let id = new_id();
+        let cancel = CancelHandle::new(id);
+        let limits = compiled.limits_from_now(&cancel);
+        let (store, instance) = compiled.instantiate(id, &limits)?;
+        Ok(Plugin {
+            compiled: compiled.clone(),
+            store,
+            instance,
+            cancel,
+            needs_rebuild: false,
+            fuel_consumed: None,
+            last_function: None,
+            id,
+        })
+    }
+
+    /// A handle that cancels this plug-in's running call from another thread.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+
+    /// True when `name` is a plug-in function: an export of type `() -> i32` or
+    /// `() -> ()`.
+    pub fn function_exists(&self, name: impl AsRef<str>) -> bool {
+        self.find_plugin_function(name.as_ref()).is_ok()
+    }
+
+    /// The plug-in function `name` (`() -> i32` or `() -> ()`), and whether it returns
+    /// a code; the last one found is remembered.
+    fn plugin_function(&mut self, name: &str) -> Result<(Func, bool), Error> {
+        if let Some(last) = self.last_function.as_ref().filter(|f| f.name == name) {
+            return Ok((last.func, last.returns_code));
+        }
+        let (func, returns_code) = self.find_plugin_function(name)?;
+        self.last_function = Some(PluginFunction {
+            name: name.to_string(),
+            func,
+            returns_code,
+        });
+        Ok((func, returns_code))
+    }
+
+    /// Looks up the export `name` and checks that it is a plug-in function.
+    fn find_plugin_function(&self, name: &str) -> Result<(Func, bool), Error> {
+        let func = self
+            .instance
+            .get_func(&self.store, name)
+            .ok_or_else(|| fail!(NotFound, "Function not found: {name}"))?;
+        let ty = func.ty(&self.store);
+        let types = |list: &[wasmi::ValType]| -> Vec<ValType> {
+            list.iter().copied().map(ValType::from_wasmi).collect()
+        };
+        let returns_code = ty.results() == [wasmi::ValType::I32];
+        if !is_plugin_function(&types(ty.params()), &types(ty.results())) {
+            bail_kind!(
+                Invalid,
+                "`{name}` is not a plug-in function: its type is {:?} -> {:?}, not () -> i32",
+                ty.params(),
+                ty.results()
+            );
+        }
+        Ok((func, returns_code))
+    }
+
+    /// Frees the Extism memory: every handle of the last call becomes invalid.
+    pub fn reset(&mut self) -> Result<(), Error> {
+        self.store.data_mut().reset_memory();
+        Ok(())
+    }
+
+    /// Replaces the instance by a fresh one (new globals, linear memory and Extism
+    /// memory); vars and config are kept.
+    pub fn reinstantiate(&mut self) -> Result<(), Error> {
+        self.cancel.clear();
+        let limits = self.compiled.limits_from_now(&self.cancel);
+        self.reinstantiate_under(&limits)
+    }
+
+    /// Replaces the instance under the limits of the call that needs it.
+    fn reinstantiate_under(&mut self, limits: &CallLimits) -> Result<(), Error> {
+        let (mut store, instance) = self.compiled.instantiate(self.id, limits)?;
+        let old = self.store.data_mut();
+        let state = store.data_mut();
+        core::mem::swap(&mut state.vars, &mut old.vars);
+        core::mem::swap(&mut state.config, &mut old.config);
+        state.http.allow_response_headers = old.http.allow_response_headers;
+        self.store = store;
+        self.instance = instance;
+        self.last_function = None;
+        self.needs_rebuild = false;
+        Ok(())
+    }
+
+    /// Fuel the last call used, also when it failed (`None` when fuel metering is off
+    /// or before the first call).
+    pub fn fuel_consumed(&self) -> Option<u64> {
+        self.fuel_consumed
+    }
+
+    /// Calls `name` with `input`, returning its output decoded as `U`.
+    pub fn call<'a, 'b, T: ToBytes<'a>, U: FromBytes<'b>>(
+        &'b mut self,
+        name: impl AsRef<str>,
+        input: T,
+    ) -> Result<U, Error> {
+        self.call_get_error_code(name, input).map_err(|(e, _)| e)
+    }
+
+    /// Like [`Plugin::call`], but a failure also gives the return code (the
+    /// plug-in's own when it returned one, else -1).
+    pub fn call_get_error_code<'a, 'b, T: ToBytes<'a>, U: FromBytes<'b>>(
+        &'b mut self,
+        name: impl AsRef<str>,
+        input: T,
+    ) -> Result<U, (Error, i32)> {
+        let input = input.to_bytes().map_err(|e| (e, -1))?;
+        self.raw_call(name.as_ref(), input.as_ref(), None)
+            .map_err(|f| (f.error, f.rc))?;
+        let output = self.output().map_err(|e| (e, -1))?;
+        U::from_bytes(output).map_err(|e| (e, -1))
+    }
+
+    /// Like [`Plugin::call`], with a value host functions read through
+    /// [`CurrentPlugin::host_context`].
+    pub fn call_with_host_context<'a, 'b, T, U, C>(
+        &'b mut self,
+        name: impl AsRef<str>,
+        input: T,
+        host_context: C,
+    ) -> Result<U, Error>
+    where
+        T: ToBytes<'a>,
+        U: FromBytes<'b>,
+        C: Any + Send + Sync + 'static,
+    {
+        let input = input.to_bytes()?;
+        self.raw_call(name.as_ref(), input.as_ref(), Some(Box::new(host_context)))
+            .map_err(|f| f.error)?;
+        U::from_bytes(self.output()?)
+    }
+
+    /// Like [`Plugin::call_with_host_context`], but a failure also gives the return
+    /// code, as [`Plugin::call_get_error_code`] does (used by the C API).
+    pub fn call_with_host_context_get_error_code<'a, 'b, T, U, C>(
+        &'b mut self,
+        name: impl AsRef<str>,
+        input: T,
+        host_context: C,
+    ) -> Result<U, (Error, i32)>
+    where
+        T: ToBytes<'a>,
+        U: FromBytes<'b>,
+        C: Any + Send + Sync + 'static,
+    {
+        let input = input.to_bytes().map_err(|e| (e, -1))?;
+        self.raw_call(name.as_ref(), input.as_ref(), Some(Box::new(host_context)))
+            .map_err(|f| (f.error, f.rc))?;
+        let output = self.output().map_err(|e| (e, -1))?;
+        U::from_bytes(output).map_err(|e| (e, -1))
+    }
+
+    /// The output of the last successful call.
+    pub fn output(&self) -> Result<&[u8], Error> {
+        self.store.data().output_bytes()
+    }
+
+    /// Sets config keys (`None` removes a key); plug-ins see them on the next
+    /// `config_get`.
+    pub fn set_config<'k>(
+        &mut self,
+        changes: impl IntoIterator<Item = (&'k str, Option<&'k str>)>,
+    ) {
+        let config = &mut self.store.data_mut().config;
+        for (key, value) in changes {
+            match value {
+                Some(value) => config.insert(key.to_string(), value.to_string()),
+                None => config.remove(key),
+            };
+        }
+    }
+
+    /// Lets the plug-in read HTTP response headers.
+    pub fn allow_http_response_headers(&mut self, allow: bool) {
+        self.store.data_mut().http.allow_response_headers = allow;
+    }
+
+    /// The state host functions see, between calls.
+    pub fn current_plugin(&mut self) -> &mut CurrentPlugin {
+        self.store.data_mut()
+    }
+
+    /// The bytes of a memory the main module exports as `name`, or `None` when it
+    /// exports none by that name. Hosts read what an instrumented plug-in recorded
+    /// through it (see [`crate::fuzzing`]); the plug-in's state is not reset.
+    pub fn exported_memory(&mut self, name: &str) -> Option<&mut [u8]> {
+        let memory = self.instance.get_memory(&self.store, name)?;
+        Some(memory.data_mut(&mut self.store))
+    }
+
+    /// Calls any export `name` with wasm values, under the plug-in's limits (timeout,
+    /// cancel, fuel, memory), and returns its results.
+    ///
+    /// Unlike [`Plugin::call`] it does not start an Extism call: the Extism memory is
+    /// not reset, there is no input and no output, and an error the plug-in sets is
+    /// not turned into a failure. Hosts use it to drive modules that exchange memory
+    /// handles directly, e.g. a module standing in for host functions (allocate blocks
+    /// with [`Plugin::current_plugin`], pass their handles, free them after).
+    pub fn call_export(
+        &mut self,
+        name: &str,
+        params: &[crate::Val],
+    ) -> Result<Vec<crate::Val>, Error> {
+        let limits = self.start_limits();
+        if self.needs_rebuild {
+            self.reinstantiate_under(&limits)?;
+        }
+        let func = self
+            .instance
+            .get_func(&self.store, name)
+            .ok_or_else(|| fail!(NotFound, "Function not found: {name}"))?;
+        let ty = func.ty(&self.store);
+        if ty.params().len() != params.len() {
+            bail_kind!(
+                Invalid,
+                "`{name}` takes {} parameters ({:?}), {} given",
+                ty.params().len(),
+                ty.params(),
+                params.len()
+            );
+        }
+        let params = params
+            .iter()
+            .zip(ty.params())
+            .map(|(value, ty)| value.to_wasmi(*ty))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut results: Vec<wasmi::Val> = ty
+            .results()
+            .iter()
+            .map(|t| wasmi::Val::default_for_ty(*t))
+            .collect();
+        let fueled = self.store.get_fuel().is_ok();
+        self.store.data_mut().budget.oom = false;
+        match run(
+            &mut self.store,
+            func,
+            &params,
+            &mut results,
+            &limits,
+            fueled,
+        ) {
+            Ok(consumed) => {
+                self.fuel_consumed = fueled.then_some(consumed);
+                Ok(results.iter().map(crate::Val::from_wasmi).collect())
+            }
+            Err(failure) => {
+                self.fuel_consumed = fueled.then_some(failure.fuel_used);
+                self.needs_rebuild |= failure.poisoned;
+                Err(failure.error)
+            }
+        }
+    }
+
+    /// The limits of a call starting now: clears a cancel that arrived before it and
+    /// sets the deadline. A rebuild of the instance before the call runs under them, so
+    /// a cancel arriving during the rebuild stops the call.
+    fn start_limits(&mut self) -> CallLimits {
+        self.cancel.clear();
+        let limits = self.compiled.limits_from_now(&self.cancel);
+        // Host work (WASI waits, HTTP) reads the deadline from the state; a rebuilt
+        // instance gets it from `instantiate`.
+        self.store.data_mut().deadline_ms = limits.deadline_ms;
+        limits
+    }
+
+    /// Runs `name` on raw input bytes; the output is then in [`Plugin::output`].
+    pub(crate) fn raw_call(
+        &mut self,
+        name: &str,
+        input: &[u8],
+        host_context: Option<Box<dyn Any + Send + Sync>>,
+    ) -> Result<(), CallFailure> {
+        let fail = |error: Error| CallFailure { error, rc: -1 };
+        let limits = self.start_limits();
+        if self.needs_rebuild {
+            self.reinstantiate_under(&limits).map_err(fail)?;
+        }
+        let (func, returns_code) = self.plugin_function(name).map_err(fail)?;
+        let fueled = self.store.get_fuel().is_ok();
+        {
+            let state = self.store.data_mut();
+            state.begin_call(input).map_err(fail)?;
+            state.host_context = host_context;
+        }
+        let mut code = [wasmi::Val::I32(0)];
+        let results = if returns_code {
+            &mut code[..]
+        } else {
+            &mut code[..0]
+        };
+        let outcome = run(&mut self.store, func, &[], results, &limits, fueled);
+        self.store.data_mut().host_context = None;
+        if name == "_start" {
+            self.needs_rebuild = true;
+        }
+        let plugin_error = self.store.data().error_message();
+        match outcome {
+            Ok(consumed) => {
+                self.fuel_consumed = fueled.then_some(consumed);
+                let rc = results.first().and_then(|v| v.i32()).unwrap_or(0);
+                match (plugin_error, rc) {
+                    (Some(message), rc) => {
+                        let code = if rc == 0 { -1 } else { rc };
+                        Err(CallFailure {
+                            error: crate::error::new(ErrorKind::Plugin { code }, message),
+                            rc: code,
+                        })
+                    }
+                    (None, 0) => Ok(()),
+                    (None, rc) => Err(CallFailure {
+                        error: crate::error::new(
+                            ErrorKind::Plugin { code: rc },
+                            format!("Returned non-zero exit code: {rc}"),
+                        ),
+                        rc,
+                    }),
+                }
+            }
+            Err(RunError {
+                error,
+                exit,
+                poisoned,
+                fuel_used,
+            }) => {
+                self.fuel_consumed = fueled.then_some(fuel_used);
+                self.needs_rebuild |= poisoned;
+                match (exit, plugin_error) {
+                    (Some(0), None) => Ok(()),
+                    (Some(code), Some(message)) => Err(CallFailure {
+                        error: crate::error::new(ErrorKind::Exit { code }, message),
+                        rc: code,
+                    }),
+                    (Some(code), None) => Err(CallFailure { error, rc: code }),
+                    (None, _) => Err(fail(error)),
+                }
+            }
+        }
+    }
+}
+
+/// Methods of the `extism` crate's `Plugin` that the call API above does not cover.
+impl Plugin {
+    /// True when the plug-in was created with WASI (`with_wasi(true)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use interplug::Plugin;
+    /// let wat = r#"(module (func (export "noop") (result i32) i32.const 0))"#;
+    /// assert!(!Plugin::new(wat, [], false)?.has_wasi());
+    /// # Ok::<(), interplug::Error>(())
+    /// ```
+    pub fn has_wasi(&self) -> bool {
+        self.compiled.options().wasi
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>() {}
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn thread_safety_of_public_types() {
+        assert_send::<Plugin>();
+        assert_send_sync::<CompiledPlugin>();
+        assert_send_sync::<CancelHandle>();
+    }
+
+    /// A module that adds one to a global on every call of `bump`.
+    const COUNTER: &str = r#"(module
+        (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+        (global $n (mut i32) (i32.const 0))
+        (func (export "bump") (result i32)
+            (global.set $n (i32.add (global.get $n) (i32.const 1)))
+            (call $output_set (i64.const 0) (i64.const 0))
+            (global.get $n)))"#;
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn module_cache_shares_modules_not_state_or_options() {
+        let fresh = || PluginBuilder::new(COUNTER).build().expect("plug-in");
+        // Two plug-ins of the same bytes (the second from the cache) have their own
+        // globals: each first call returns 1 (a non-zero rc, reported as such).
+        for _ in 0..2 {
+            let mut plugin = fresh();
+            let (_, rc) = plugin
+                .call_get_error_code::<&str, &[u8]>("bump", "")
+                .unwrap_err();
+            assert_eq!(rc, 1);
+        }
+        // Fuel metering is part of the key: the same bytes without interruption
+        // support get an engine without fuel, and with it one with fuel.
+        let mut plain = PluginBuilder::new(COUNTER)
+            .with_interruption(false)
+            .build()
+            .expect("plug-in");
+        assert!(plain.call::<&str, &[u8]>("bump", "").is_err());
+        assert_eq!(plain.fuel_consumed(), None);
+        let mut metered = fresh();
+        assert!(metered.call::<&str, &[u8]>("bump", "").is_err());
+        assert!(metered.fuel_consumed().is_some());
+        // Invalid bytes are never cached: they fail every time.
+        for _ in 0..2 {
+            assert!(Plugin::new(b"\0asm\x01\0\0\0\x01\xff".as_slice(), [], false).is_err());
+        }
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn switching_between_plugin_functions_uses_the_right_one() {
+        let wat = r#"(module
+            (memory (export "memory") 1)
+            (func (export "zero") (result i32) i32.const 0)
+            (func (export "seven") (result i32) i32.const 7)
+            (func (export "nothing"))
+            (func (export "takes_arg") (param i32)))"#;
+        let mut plugin = Plugin::new(wat, [], false).expect("valid");
+        let code = |plugin: &mut Plugin, name: &str| match plugin.call::<&str, &[u8]>(name, "") {
+            Ok(_) => Ok(0),
+            Err(error) => Err(format!("{error:#}")),
+        };
+        for _ in 0..2 {
+            assert_eq!(code(&mut plugin, "zero"), Ok(0));
+            assert_eq!(code(&mut plugin, "zero"), Ok(0));
+            let seven = code(&mut plugin, "seven").expect_err("code 7");
+            assert!(seven.contains("exit code: 7"), "{seven}");
+            assert_eq!(code(&mut plugin, "nothing"), Ok(0));
+            let wrong = code(&mut plugin, "takes_arg").expect_err("wrong type");
+            assert!(wrong.contains("not a plug-in function"), "{wrong}");
+            let missing = code(&mut plugin, "absent").expect_err("missing");
+            assert!(missing.contains("Function not found: absent"), "{missing}");
+            assert_eq!(code(&mut plugin, "zero"), Ok(0));
+            // A new instance: the remembered function belonged to the old one.
+            plugin.reinstantiate().expect("fresh instance");
+        }
+    }
+}
