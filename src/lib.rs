@@ -109,6 +109,12 @@ pub fn extism_version() -> &'static str {
     concat!("1.41.0+interplug.", env!("CARGO_PKG_VERSION"))
 }
 
+/// The README's Rust examples, compiled and run by `cargo test --doc` so that the front
+/// door of the project cannot drift from the API (only exists for doctests).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 #[doc(hidden)]
 pub mod __private {
     pub use alloc::vec::Vec;
