@@ -51,7 +51,10 @@
 //! # Ok::<(), interplug::Error>(())
 //! ```
 
-use super::{rewrite, Additions, FunctionRewriter, ModuleInfo, Pass};
+use super::additions::Additions;
+use super::function::FunctionRewriter;
+use super::info::ModuleInfo;
+use super::pass::{rewrite, Pass};
 use crate::error::{bail_kind, fail};
 use crate::kernel::abi::ENV_MODULE;
 use crate::kernel::abi::{
