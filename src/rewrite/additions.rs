@@ -1,36 +1,24 @@
 //! [`Additions`]: what a pass adds to the module (types, imports, memories, globals,
 //! functions, exports), with the final index of each.
 
+use super::added::{Added, AddedFunction};
 use super::remap::{Counts, Remap};
 use crate::error::fail;
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use alloc::vec::Vec;
 use anyhow::Error;
-
-/// A function a pass adds, with its body.
-pub(super) struct AddedFunction {
-    /// Its type index.
-    pub(super) type_index: u32,
-    /// Its body (final indices).
-    pub(super) body: wasm_encoder::Function,
-}
 
 /// What a pass adds to the module. Indices returned are final (in the rewritten
 /// module's index spaces). Imports come first: once anything else was added or a
 /// body was rewritten, adding an import fails.
 #[derive(Default)]
 pub struct Additions {
-    pub(super) types: Vec<wasm_encoder::FuncType>,
-    pub(super) function_imports: Vec<(String, String, u32)>,
-    pub(super) memory_imports: Vec<(String, String, wasm_encoder::MemoryType)>,
-    pub(super) global_imports: Vec<(String, String, wasm_encoder::GlobalType)>,
     /// Memories the pass defines, after the module's own, in order. A pass may
     /// change their types until the module is encoded (e.g. size a memory once it
     /// knows how much it needs, in [`Pass::finish`](super::Pass::finish)).
     pub memories: Vec<wasm_encoder::MemoryType>,
-    pub(super) globals: Vec<(wasm_encoder::GlobalType, wasm_encoder::ConstExpr)>,
-    pub(super) functions: Vec<AddedFunction>,
-    pub(super) exports: Vec<(String, wasm_encoder::ExportKind, u32)>,
+    /// Everything else the pass added.
+    pub(super) added: Added,
     base: Counts,
     imports_frozen: bool,
 }
@@ -38,12 +26,12 @@ pub struct Additions {
 impl core::fmt::Debug for Additions {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Additions")
-            .field("types", &self.types.len())
-            .field("function_imports", &self.function_imports)
+            .field("types", &self.added.types.len())
+            .field("function_imports", &self.added.function_imports)
             .field("memories", &self.memories.len())
-            .field("globals", &self.globals.len())
-            .field("functions", &self.functions.len())
-            .field("exports", &self.exports)
+            .field("globals", &self.added.globals.len())
+            .field("functions", &self.added.functions.len())
+            .field("exports", &self.added.exports)
             .finish_non_exhaustive()
     }
 }
@@ -63,9 +51,10 @@ impl Additions {
         params: impl IntoIterator<Item = wasm_encoder::ValType>,
         results: impl IntoIterator<Item = wasm_encoder::ValType>,
     ) -> u32 {
-        self.types
+        self.added
+            .types
             .push(wasm_encoder::FuncType::new(params, results));
-        self.base.types + self.types.len() as u32 - 1
+        self.base.types + self.added.types.len() as u32 - 1
     }
 
     /// Imports a function of type `type_index`; returns its function index. The
@@ -83,9 +72,10 @@ impl Additions {
         type_index: u32,
     ) -> Result<u32, Error> {
         self.check_imports_open()?;
-        self.function_imports
+        self.added
+            .function_imports
             .push((module.to_string(), name.to_string(), type_index));
-        Ok(self.base.imported_functions + self.function_imports.len() as u32 - 1)
+        Ok(self.base.imported_functions + self.added.function_imports.len() as u32 - 1)
     }
 
     /// Imports a memory; returns its memory index (the module's own memories move up).
@@ -100,9 +90,10 @@ impl Additions {
         ty: wasm_encoder::MemoryType,
     ) -> Result<u32, Error> {
         self.check_imports_open()?;
-        self.memory_imports
+        self.added
+            .memory_imports
             .push((module.to_string(), name.to_string(), ty));
-        Ok(self.base.imported_memories + self.memory_imports.len() as u32 - 1)
+        Ok(self.base.imported_memories + self.added.memory_imports.len() as u32 - 1)
     }
 
     /// Imports a global; returns its global index (the module's own globals move up).
@@ -117,16 +108,17 @@ impl Additions {
         ty: wasm_encoder::GlobalType,
     ) -> Result<u32, Error> {
         self.check_imports_open()?;
-        self.global_imports
+        self.added
+            .global_imports
             .push((module.to_string(), name.to_string(), ty));
-        Ok(self.base.imported_globals + self.global_imports.len() as u32 - 1)
+        Ok(self.base.imported_globals + self.added.global_imports.len() as u32 - 1)
     }
 
     /// Defines a memory after the module's own; returns its memory index.
     pub fn add_memory(&mut self, ty: wasm_encoder::MemoryType) -> u32 {
         self.imports_frozen = true;
         self.memories.push(ty);
-        self.base.memories + self.memory_imports.len() as u32 + self.memories.len() as u32 - 1
+        self.base.memories + self.added.memory_imports.len() as u32 + self.memories.len() as u32 - 1
     }
 
     /// Defines a global after the module's own; returns its global index.
@@ -136,16 +128,22 @@ impl Additions {
         init: &wasm_encoder::ConstExpr,
     ) -> u32 {
         self.imports_frozen = true;
-        self.globals.push((ty, init.clone()));
-        self.base.globals + self.global_imports.len() as u32 + self.globals.len() as u32 - 1
+        self.added.globals.push((ty, init.clone()));
+        self.base.globals + self.added.global_imports.len() as u32 + self.added.globals.len() as u32
+            - 1
     }
 
     /// Defines a function after the module's own; returns its function index. Its
     /// body refers to functions, memories and globals by their final indices.
     pub fn add_function(&mut self, type_index: u32, body: wasm_encoder::Function) -> u32 {
         self.imports_frozen = true;
-        self.functions.push(AddedFunction { type_index, body });
-        self.base.functions + self.function_imports.len() as u32 + self.functions.len() as u32 - 1
+        self.added
+            .functions
+            .push(AddedFunction { type_index, body });
+        self.base.functions
+            + self.added.function_imports.len() as u32
+            + self.added.functions.len() as u32
+            - 1
     }
 
     /// Replaces the body of function `index`, one this pass added (e.g. a helper
@@ -161,10 +159,10 @@ impl Additions {
         index: u32,
         body: wasm_encoder::Function,
     ) -> Result<(), Error> {
-        let first = self.base.functions + self.function_imports.len() as u32;
+        let first = self.base.functions + self.added.function_imports.len() as u32;
         let slot = index
             .checked_sub(first)
-            .and_then(|i| self.functions.get_mut(i as usize))
+            .and_then(|i| self.added.functions.get_mut(i as usize))
             .ok_or_else(|| fail!(Invalid, "function {index} was not added by this pass"))?;
         slot.body = body;
         Ok(())
@@ -172,7 +170,7 @@ impl Additions {
 
     /// Exports an item by its final index.
     pub fn export(&mut self, name: &str, kind: wasm_encoder::ExportKind, index: u32) {
-        self.exports.push((name.to_string(), kind, index));
+        self.added.exports.push((name.to_string(), kind, index));
     }
 
     /// The final index of the module's function `original`.
@@ -183,13 +181,6 @@ impl Additions {
     /// Refuses imports from now on (bodies are about to be rewritten).
     pub(super) fn freeze_imports(&mut self) {
         self.imports_frozen = true;
-    }
-
-    /// True when the pass imported anything.
-    pub(super) fn has_imports(&self) -> bool {
-        !self.function_imports.is_empty()
-            || !self.memory_imports.is_empty()
-            || !self.global_imports.is_empty()
     }
 
     fn check_imports_open(&self) -> Result<(), Error> {
@@ -207,9 +198,9 @@ impl Additions {
     pub(super) fn remap(&self) -> Remap {
         Remap {
             base: self.base,
-            functions: self.function_imports.len() as u32,
-            memories: self.memory_imports.len() as u32,
-            globals: self.global_imports.len() as u32,
+            functions: self.added.function_imports.len() as u32,
+            memories: self.added.memory_imports.len() as u32,
+            globals: self.added.global_imports.len() as u32,
         }
     }
 }

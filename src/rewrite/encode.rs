@@ -3,19 +3,25 @@
 //! lacks inserted where the additions need them, in the order the binary format
 //! requires.
 
-use super::additions::Additions;
-use super::errors::reencode_error;
+use super::added::Added;
 use super::remap::Remap;
 use super::sections::{
     Section, RANK_CODE, RANK_EXPORT, RANK_FUNCTION, RANK_GLOBAL, RANK_IMPORT, RANK_MEMORY,
     RANK_TYPE,
 };
+use crate::error::fail;
 use alloc::vec::Vec;
 use anyhow::Error;
 use wasm_encoder::reencode::Reencode;
 
+/// A part of the module that cannot be encoded again.
+fn reencode_error<E: core::fmt::Display>(error: E) -> Error {
+    fail!(Invalid, "cannot re-encode the wasm module: {error}")
+}
+
 /// Writes the new module from the original's `sections`, the module's own rewritten
-/// `bodies` and what the pass added.
+/// `bodies` and what the pass `added` (and its `memories`), with the module's own
+/// indices moved as `remap` says.
 ///
 /// # Errors
 ///
@@ -23,13 +29,16 @@ use wasm_encoder::reencode::Reencode;
 /// encoded again.
 pub(super) fn encode(
     sections: &[Section<'_>],
-    add: &Additions,
+    added: &Added,
+    memories: &[wasm_encoder::MemoryType],
+    remap: Remap,
     bodies: Vec<wasm_encoder::Function>,
 ) -> Result<Vec<u8>, Error> {
     let mut encoder = Encoder {
         module: wasm_encoder::Module::new(),
-        add,
-        remap: add.remap(),
+        add: added,
+        memories,
+        remap,
         bodies: Some(bodies),
         emitted: 0,
     };
@@ -47,7 +56,8 @@ pub(super) fn encode(
 /// The module being written.
 struct Encoder<'a> {
     module: wasm_encoder::Module,
-    add: &'a Additions,
+    add: &'a Added,
+    memories: &'a [wasm_encoder::MemoryType],
     remap: Remap,
     /// The module's own bodies, until the code section is written.
     bodies: Option<Vec<wasm_encoder::Function>>,
@@ -126,7 +136,7 @@ impl Encoder<'_> {
         if wanted(RANK_FUNCTION) && !add.functions.is_empty() {
             self.functions(None)?;
         }
-        if wanted(RANK_MEMORY) && !add.memories.is_empty() {
+        if wanted(RANK_MEMORY) && !self.memories.is_empty() {
             self.memories(None)?;
         }
         if wanted(RANK_GLOBAL) && !add.globals.is_empty() {
@@ -214,7 +224,7 @@ impl Encoder<'_> {
                 .parse_memory_section(&mut memories, reader.clone())
                 .map_err(reencode_error)?;
         }
-        for memory in &self.add.memories {
+        for memory in self.memories {
             memories.memory(*memory);
         }
         self.module.section(&memories);

@@ -2,7 +2,6 @@
 //! original operators from it and emits their replacement; original operators it
 //! keeps have their indices remapped.
 
-use super::errors::{invalid, reencode_error};
 use super::info::ModuleInfo;
 use super::remap::Remap;
 use crate::error::fail;
@@ -11,6 +10,16 @@ use anyhow::Error;
 use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
 use wasm_encoder::{Encode, Instruction};
 use wasmparser::{FuncType, FunctionBody, Operator};
+
+/// A body that cannot be read.
+fn invalid(error: wasmparser::BinaryReaderError) -> Error {
+    fail!(Invalid, "cannot read the wasm module: {error}")
+}
+
+/// A local type that cannot be encoded again.
+fn reencode_error<E: core::fmt::Display>(error: E) -> Error {
+    fail!(Invalid, "cannot re-encode the wasm module: {error}")
+}
 
 /// One function body being rewritten: the pass reads the original operators and
 /// emits what replaces them.

@@ -13,9 +13,11 @@
 //!
 //! The files: `pass` (the [`Pass`] hooks and [`rewrite`], which runs them), `read`
 //! (the module into sections, bodies and [`ModuleInfo`]), `info`, `additions`
-//! ([`Additions`]), `function` ([`FunctionRewriter`]), `remap` (moving indices past
-//! added imports), `sections` (the kept sections and their order), `encode` (the new
-//! module) and `errors`; then the passes: `bulk_io` and `coverage`.
+//! ([`Additions`]) and `added` (the lists it fills), `function`
+//! ([`FunctionRewriter`]), `remap` (moving indices past added imports), `sections`
+//! (the kept sections and their order) and `encode` (the new module); then the
+//! passes: `bulk_io` and `coverage`. Files below `pass` import only files that
+//! import nothing of the crate but `error`, so the layer stays shallow.
 //!
 //! ```
 //! use interplug::rewrite::{rewrite, Identity};
@@ -25,9 +27,9 @@
 //! # Ok::<(), interplug::Error>(())
 //! ```
 
+mod added;
 mod additions;
 mod encode;
-mod errors;
 mod function;
 mod info;
 mod pass;

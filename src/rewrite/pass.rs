@@ -77,7 +77,13 @@ pub fn rewrite(wasm: &[u8], pass: &mut dyn Pass) -> Result<Vec<u8>, Error> {
     add.freeze_imports();
     let bodies = rewrite_bodies(&module, &mut add, pass)?;
     pass.finish(&module.info, &mut add)?;
-    encode(&module.sections, &add, bodies)
+    encode(
+        &module.sections,
+        &add.added,
+        &add.memories,
+        add.remap(),
+        bodies,
+    )
 }
 
 /// Lets `pass` rewrite each of the module's own function bodies, in order.

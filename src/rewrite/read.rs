@@ -2,7 +2,6 @@
 //! bodies, what a pass learns about it ([`ModuleInfo`]) and the sizes of its index
 //! spaces. Only core modules are read, not components.
 
-use super::errors::invalid;
 use super::info::ModuleInfo;
 use super::remap::Counts;
 use super::sections::Section;
@@ -11,6 +10,11 @@ use alloc::string::ToString;
 use alloc::vec::Vec;
 use anyhow::Error;
 use wasmparser::{FunctionBody, Parser, Payload, TypeRef};
+
+/// A module that cannot be read.
+fn invalid(error: wasmparser::BinaryReaderError) -> Error {
+    fail!(Invalid, "cannot read the wasm module: {error}")
+}
 
 /// A module read for rewriting.
 pub(super) struct Module<'a> {
