@@ -223,11 +223,10 @@ fn resolve(
 ) -> Option<Vec<String>> {
     let mut absolute: Vec<String> = match path.first().map(String::as_str) {
         Some("crate") => Vec::new(),
+        // `super` is the parent of the module: of `a::b` (`a/b.rs`, or `a/b/mod.rs`
+        // for a folder) it is `a`.
         Some("super") => {
             let mut base = from.module.clone();
-            if !from.is_folder_root {
-                base.pop();
-            }
             base.pop();
             base
         }
@@ -464,6 +463,29 @@ fn the_check_reads_paths_and_finds_cycles() {
         }
         edges
     };
+    // `super::` names the parent module, from a file and from a folder's `mod.rs`.
+    let file = |module: &[&str], is_folder_root: bool| SourceFile {
+        module: module.iter().map(|m| m.to_string()).collect(),
+        is_folder_root,
+        text: String::new(),
+    };
+    let files: BTreeMap<Vec<String>, SourceFile> = [
+        file(&["a"], true),
+        file(&["a", "b"], false),
+        file(&["a", "c"], true),
+        file(&["a", "c", "d"], false),
+    ]
+    .into_iter()
+    .map(|f| (f.module.clone(), f))
+    .collect();
+    let path = |text: &str| -> Vec<String> { text.split("::").map(String::from).collect() };
+    let resolved = |from: &[&str], text: &str| {
+        let from = &files[&from.iter().map(|m| m.to_string()).collect::<Vec<_>>()];
+        resolve(&files, from, &path(text), 0).map(|m| m.join("::"))
+    };
+    assert_eq!(resolved(&["a", "b"], "super::c::X"), Some("a::c".into()));
+    assert_eq!(resolved(&["a", "c"], "super::b::f"), Some("a::b".into()));
+    assert_eq!(resolved(&["a", "c", "d"], "super::Y"), Some("a::c".into()));
     assert_eq!(find_cycle(&graph(&[("a", "b"), ("b", "c")])), None);
     assert_eq!(
         find_cycle(&graph(&[("a", "b"), ("b", "c"), ("c", "a")])),
