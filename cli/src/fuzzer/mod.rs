@@ -11,9 +11,9 @@
 //! mutations (the observed operand, found in the input, replaced by the other),
 //! and traps are told apart by where they happened.
 //!
-//! Limits (fuel, timeout, memory) are those of the [`CompiledPlugin`]: build it with
-//! `PluginBuilder::with_fuel_limit`, `Manifest::timeout_ms` and
-//! `memory.max_pages`.
+//! Limits (fuel, timeout, memory) are those of the
+//! [`CompiledPlugin`](interplug::CompiledPlugin): build it with
+//! `PluginBuilder::with_fuel_limit`, `Manifest::timeout_ms` and `memory.max_pages`.
 //!
 //! ```no_run
 //! use interplug::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
