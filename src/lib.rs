@@ -57,13 +57,13 @@ pub use host::function::{Function, UserData};
 #[cfg(feature = "std")]
 pub use host::log_callback::set_log_callback;
 pub use host::val::Val;
-pub use imports::http::DEFAULT_HTTP_TIMEOUT;
 pub use kernel::abi::{ValType, DEFAULT_NAMESPACE, PTR};
 pub use kernel::handle::MemoryHandle;
 pub use kernel::{abi, memory};
 pub use limits::{CancelHandle, Clock};
 pub use load::sources;
 pub use manifest::{HttpRequest, Manifest, MemoryOptions, Wasm, WasmInput, WasmMetadata};
+pub use os::http::DEFAULT_HTTP_TIMEOUT;
 #[cfg(feature = "wasi")]
 pub use os::wasi::DEFAULT_MAX_OPEN_FILES;
 pub use platform::Lock;

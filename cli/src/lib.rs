@@ -7,13 +7,13 @@
 //! - [`harness`]: run test plug-ins (`xtp-test` and friends) over the
 //!   `xtp:test/harness` ABI;
 //! - [`mock_host`]: stand a wasm module's exports in for a plug-in's host functions;
-//! - [`fuzz`]: fuzz a plug-in function, minimise and save what breaks it;
+//! - [`fuzzer`]: fuzz a plug-in function, minimise and save what breaks it;
 //! - [`logger`], [`exit`], [`rng`]: the small pieces the command is made of.
 
 #![deny(missing_docs)]
 
 pub mod exit;
-pub mod fuzz;
+pub mod fuzzer;
 pub mod harness;
 pub mod info;
 pub mod inspect;

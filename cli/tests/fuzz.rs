@@ -3,7 +3,7 @@
 mod common;
 use common::*;
 use interplug::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
-use interplug_cli::fuzz::{FindingKind, FuzzConfig, Fuzzer};
+use interplug_cli::fuzzer::{FindingKind, FuzzConfig, Fuzzer};
 use std::time::Duration;
 
 /// Saved inputs (`*.bin`) in a findings directory.

@@ -172,7 +172,9 @@ fn fetch(wasm: &Wasm) -> Result<Vec<u8>, Error> {
     match wasm {
         Wasm::Data { data, .. } => Ok(data.clone()),
         Wasm::File { path, .. } => read_file(path),
-        Wasm::Url { req, .. } => crate::imports::http::fetch_module(req, DEFAULT_MAX_MODULE_BYTES),
+        Wasm::Url { req, .. } => {
+            crate::os::http::module::fetch_module(req, DEFAULT_MAX_MODULE_BYTES)
+        }
     }
 }
 

@@ -16,7 +16,10 @@
 //!
 //! The layout of the memory is described by [`Layout`]; [`crate::fuzzing`] reads it.
 
-use super::{Additions, FunctionRewriter, ModuleInfo, Pass};
+use super::additions::Additions;
+use super::function::FunctionRewriter;
+use super::info::ModuleInfo;
+use super::pass::Pass;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;

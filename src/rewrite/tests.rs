@@ -2,8 +2,12 @@
 //! on WAT modules that use every index space a pass can shift.
 
 use super::coverage::{FuzzPass, MEMORY_EXPORT};
-use super::*;
+use super::{rewrite, Additions, FunctionRewriter, Identity, ModuleInfo, Pass};
+use anyhow::Error;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use wasm_encoder::Instruction;
+use wasmparser::{Operator, Parser, Payload};
 
 fn fixtures() -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("spec-tests/fixtures");

@@ -3,7 +3,7 @@
 use crate::args::{CheckArg, FeedbackArg, FuzzArgs};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use interplug_cli::exit::{self, CliError};
-use interplug_cli::fuzz::{escape, Feedback, Finding, FuzzConfig, Fuzzer, OutputCheck};
+use interplug_cli::fuzzer::{escape, Feedback, Finding, FuzzConfig, Fuzzer, OutputCheck};
 use interplug_cli::info::bytes;
 use interplug_cli::options::load_manifest;
 use std::io::IsTerminal;

@@ -1,29 +1,10 @@
-//! `http_request` and wasm modules from URLs.
+//! `http_request`, `http_status_code` and `http_headers` of `extism:host/env`: the
+//! glue between a plug-in and [`crate::os::http`]. A request is read from the
+//! plug-in's memory, performed under the manifest's rules and the running call's
+//! limits (cancel flag, deadline), and its status, headers and body are kept for the
+//! plug-in (the body in a new block of its memory).
 //!
-//! With the `http` feature, requests go through a blocking `ureq` client:
-//!
-//! - only `http` and `https` URLs, only to hosts matching a glob of the manifest's
-//!   `allowed_hosts` (absent or empty: no HTTP at all);
-//! - redirects are followed here, not by the client, so every hop is checked against
-//!   the allow-list again (at most [`MAX_REDIRECTS`]);
-//! - the response body is read up to `memory.max_http_response_bytes` plus one byte;
-//!   a larger body fails the call without buffering more;
-//! - the request runs on a worker thread while the plug-in's thread waits for it in
-//!   slices of [`WAIT_SLICE`], checking the plug-in's cancel flag and the call's
-//!   deadline: a cancel or `timeout_ms` ends the call within a slice, whatever the
-//!   server does (the worker stops reading at its next chunk, and gives up at its
-//!   own deadline at the latest);
-//! - the deadline is what is left of the call's `timeout_ms`; without one, each
-//!   request has [`DEFAULT_HTTP_TIMEOUT`] so a slow or trickling server cannot hold
-//!   the host forever;
-//! - a plug-in may not address another virtual host than its URL names: a `Host`
-//!   header naming another host is refused (one naming the URL's host is dropped,
-//!   the client sets it), and hop-by-hop and framing headers (`Connection`,
-//!   `Transfer-Encoding`, `Content-Length`, `Upgrade`...) are dropped;
-//! - non-2xx statuses are answers for the plug-in, not errors.
-//!
-//! Without the feature, every request and every URL module is refused with an error
-//! that says so.
+//! Without the `http` feature, every request is refused with an error that says so.
 
 use crate::{
     error::{fail, to_engine, ErrorKind},
@@ -35,32 +16,15 @@ use crate::{
 use alloc::vec::Vec;
 use wasmi::{Caller, Linker};
 
-/// Default cap on an HTTP response body (50 MiB).
-#[cfg_attr(not(feature = "http"), allow(dead_code))]
-pub const DEFAULT_MAX_HTTP_RESPONSE_BYTES: u64 = 50 << 20;
-
-/// Time one HTTP request may take when the call has no `timeout_ms` (30 s); past
-/// it the call fails with kind `Timeout`.
-///
-/// ```
-/// assert_eq!(interplug::DEFAULT_HTTP_TIMEOUT.as_secs(), 30);
-/// ```
-pub const DEFAULT_HTTP_TIMEOUT: core::time::Duration = core::time::Duration::from_secs(30);
-
-/// How long the plug-in's thread waits for the HTTP worker before checking the cancel
-/// flag and the deadline again.
-#[cfg_attr(not(feature = "http"), allow(dead_code))]
-pub(crate) const WAIT_SLICE: core::time::Duration = core::time::Duration::from_millis(20);
-
-/// Redirects followed for one request before giving up.
-#[cfg_attr(not(feature = "http"), allow(dead_code))]
-pub const MAX_REDIRECTS: usize = 5;
-
 type Ctx<'a> = Caller<'a, CurrentPlugin>;
 type Trap = wasmi::Error;
 
 /// Defines `http_request`, `http_status_code` and `http_headers` of
 /// `extism:host/env` on `linker`.
+///
+/// # Errors
+///
+/// When the linker refuses a definition (one of the names is defined already).
 pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wasmi::Error> {
     let m = ENV_MODULE;
     linker.func_wrap(
@@ -102,6 +66,12 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
 
 /// Serves a plug-in's `http_request(req, body)`: returns the response body handle
 /// (0 for an empty body). Frees `req` and `body`.
+///
+/// # Errors
+///
+/// [`ErrorKind::Invalid`] when `req` or `body` is not a block or `req` does not hold
+/// a request as JSON, and whatever [`crate::os::http::request::perform`] reports
+/// (without the `http` feature: [`ErrorKind::PermissionDenied`]).
 pub(crate) fn request(state: &mut CurrentPlugin, req: u64, body: u64) -> Result<i64, Error> {
     let request_bytes = state.memory.block(req).map_err(|e| {
         fail!(
@@ -136,8 +106,29 @@ pub(crate) fn request(state: &mut CurrentPlugin, req: u64, body: u64) -> Result<
     perform(state, request, body_bytes)
 }
 
+/// Performs the request for the plug-in, waiting on the transport under the
+/// plug-in's cancel flag and the call's deadline, and keeps the response for it.
 #[cfg(feature = "http")]
-use client::perform;
+fn perform(
+    state: &mut CurrentPlugin,
+    request: HttpRequest,
+    body: Option<Vec<u8>>,
+) -> Result<i64, Error> {
+    use crate::os::http::request::CallLimits;
+    let manifest = state.manifest.clone();
+    let call = CallLimits {
+        cancel: state.cancel.clone(),
+        clock: state.clock.clone(),
+        deadline_ms: state.deadline_ms,
+    };
+    let response = crate::os::http::request::perform(request, body, &manifest, &call)?;
+    state.http.status = i32::from(response.status);
+    state.http.headers = state
+        .http
+        .allow_response_headers
+        .then(|| response.headers_json());
+    store_body(state, &response.body)
+}
 
 /// Without the `http` feature every request is refused.
 #[cfg(not(feature = "http"))]
@@ -154,22 +145,20 @@ fn perform(
     ))
 }
 
-/// Fetches a wasm module named by URL in a manifest, at most `max_bytes` long.
+/// Copies the body into a new block of the Extism memory (0 for an empty body).
 #[cfg(feature = "http")]
-pub(crate) fn fetch_module(req: &HttpRequest, max_bytes: u64) -> Result<Vec<u8>, Error> {
-    client::fetch_module(req, max_bytes)
+fn store_body(state: &mut CurrentPlugin, bytes: &[u8]) -> Result<i64, Error> {
+    if bytes.is_empty() {
+        return Ok(0);
+    }
+    match state.memory.alloc_bytes(bytes) {
+        Some(handle) => Ok(handle as i64),
+        None => {
+            state.budget.oom = true;
+            Err(state.budget.oom_error().context(format!(
+                "the HTTP response of {} bytes does not fit in the plug-in's memory",
+                bytes.len()
+            )))
+        }
+    }
 }
-
-/// Without the `http` feature, URL modules cannot be loaded.
-#[cfg(not(feature = "http"))]
-pub(crate) fn fetch_module(req: &HttpRequest, _max_bytes: u64) -> Result<Vec<u8>, Error> {
-    Err(fail!(
-        Invalid,
-        "cannot fetch wasm from {}: this build of interplug has no HTTP client (enable the \
-         `http` feature, or download the module and use a file or data source)",
-        req.url
-    ))
-}
-
-#[cfg(feature = "http")]
-mod client;

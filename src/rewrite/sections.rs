@@ -1,0 +1,51 @@
+//! [`Section`]: a standard section of the original module, kept for encoding, and
+//! the order the binary format requires of sections.
+
+/// A standard section of the original module, kept for encoding.
+pub(super) enum Section<'a> {
+    Type(wasmparser::TypeSectionReader<'a>),
+    Import(wasmparser::ImportSectionReader<'a>),
+    Function(wasmparser::FunctionSectionReader<'a>),
+    Table(wasmparser::TableSectionReader<'a>),
+    Memory(wasmparser::MemorySectionReader<'a>),
+    Tag(wasmparser::TagSectionReader<'a>),
+    Global(wasmparser::GlobalSectionReader<'a>),
+    Export(wasmparser::ExportSectionReader<'a>),
+    Start(u32),
+    Element(wasmparser::ElementSectionReader<'a>),
+    DataCount(u32),
+    Code,
+    Data(wasmparser::DataSectionReader<'a>),
+    Custom(wasmparser::CustomSectionReader<'a>),
+}
+
+impl Section<'_> {
+    /// Position in the order the binary format requires (custom sections: none).
+    pub(super) fn rank(&self) -> Option<u8> {
+        Some(match self {
+            Section::Type(_) => 1,
+            Section::Import(_) => 2,
+            Section::Function(_) => 3,
+            Section::Table(_) => 4,
+            Section::Memory(_) => 5,
+            Section::Tag(_) => 6,
+            Section::Global(_) => 7,
+            Section::Export(_) => 8,
+            Section::Start(_) => 9,
+            Section::Element(_) => 10,
+            Section::DataCount(_) => 11,
+            Section::Code => 12,
+            Section::Data(_) => 13,
+            Section::Custom(_) => return None,
+        })
+    }
+}
+
+/// The ranks of the sections a pass can add to a module that lacks them.
+pub(super) const RANK_TYPE: u8 = 1;
+pub(super) const RANK_IMPORT: u8 = 2;
+pub(super) const RANK_FUNCTION: u8 = 3;
+pub(super) const RANK_MEMORY: u8 = 5;
+pub(super) const RANK_GLOBAL: u8 = 7;
+pub(super) const RANK_EXPORT: u8 = 8;
+pub(super) const RANK_CODE: u8 = 12;
