@@ -182,7 +182,7 @@ impl CurrentPlugin {
         }
         self.memory
             .slice(self.output.offset, self.output.length)
-            .map_err(|e| fail!(Trap, "the plug-in's output is invalid: {e}"))
+            .map_err(|e| fail!(Trap from e, "the plug-in's output is invalid"))
     }
 
     /// The error message the plug-in set with `error_set` during the current (or,
@@ -330,8 +330,8 @@ impl CurrentPlugin {
         let bytes = self.memory_bytes(handle)?;
         core::str::from_utf8_mut(bytes).map_err(|e| {
             fail!(
-                Invalid,
-                "block at {} is not valid UTF-8: {e}",
+                Invalid from e,
+                "block at {} is not valid UTF-8",
                 handle.offset
             )
         })

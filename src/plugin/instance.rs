@@ -107,9 +107,8 @@ impl PluginBuilder<'_> {
     ///
     /// # Errors
     ///
-    /// As [`PluginBuilder::compile`], and when instantiation fails: a start function
-    /// or constructor traps ([`ErrorKind::Trap`](crate::ErrorKind::Trap)) or runs out
-    /// of time, fuel or memory.
+    /// As [`PluginBuilder::compile`], and as [`Plugin::new_from_compiled`] when
+    /// instantiation fails.
     ///
     /// # Examples
     ///
@@ -135,6 +134,12 @@ impl PluginBuilder<'_> {
 impl Plugin {
     /// Creates a plug-in from module bytes or a manifest, with host functions, and
     /// WASI when `with_wasi`.
+    ///
+    /// # Errors
+    ///
+    /// As [`PluginBuilder::build`]: the kinds of [`PluginBuilder::compile`] (a module
+    /// that cannot be read, is invalid or needs an import nobody provides) and of
+    /// [`Plugin::new_from_compiled`] (instantiation).
     pub fn new<'a>(
         source: impl Into<WasmInput<'a>>,
         functions: impl IntoIterator<Item = Function>,
@@ -147,6 +152,10 @@ impl Plugin {
     }
 
     /// Creates a plug-in from a manifest.
+    ///
+    /// # Errors
+    ///
+    /// As [`Plugin::new`].
     pub fn new_with_manifest(
         manifest: &Manifest,
         functions: impl IntoIterator<Item = Function>,
@@ -156,6 +165,25 @@ impl Plugin {
     }
 
     /// Instantiates a compiled plug-in.
+    ///
+    /// # Errors
+    ///
+    /// - [`ErrorKind::Trap`](crate::ErrorKind::Trap) when a start function or a
+    ///   constructor (`_initialize`...) traps, [`ErrorKind::Exit`](crate::ErrorKind::Exit)
+    ///   when it exits with a non-zero code;
+    /// - [`ErrorKind::Timeout`](crate::ErrorKind::Timeout),
+    ///   [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled),
+    ///   [`ErrorKind::OutOfFuel`](crate::ErrorKind::OutOfFuel) or
+    ///   [`ErrorKind::OutOfMemory`](crate::ErrorKind::OutOfMemory) when it runs out of
+    ///   time, is cancelled, or uses up its fuel or memory;
+    /// - the kind of a host function's error when one it calls fails
+    ///   ([`ErrorKind::Host`](crate::ErrorKind::Host) for an error without a kind; the
+    ///   function's error is the [`source`](core::error::Error::source));
+    /// - with WASI, [`ErrorKind::NotFound`](crate::ErrorKind::NotFound),
+    ///   [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied) or
+    ///   [`ErrorKind::Io`](crate::ErrorKind::Io) when a directory of `allowed_paths`
+    ///   cannot be opened (the I/O error is the source), and
+    ///   [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when it cannot be mapped.
     pub fn new_from_compiled(compiled: &CompiledPlugin) -> Result<Plugin, Error> {
         let id = new_id();
         let cancel = CancelHandle::new(id);
@@ -222,6 +250,10 @@ impl Plugin {
     }
 
     /// Frees the Extism memory: every handle of the last call becomes invalid.
+    ///
+    /// # Errors
+    ///
+    /// None: the `Result` is the `extism` crate's signature.
     pub fn reset(&mut self) -> Result<(), Error> {
         self.store.data_mut().reset_memory();
         Ok(())
@@ -229,6 +261,10 @@ impl Plugin {
 
     /// Replaces the instance by a fresh one (new globals, linear memory and Extism
     /// memory); vars and config are kept.
+    ///
+    /// # Errors
+    ///
+    /// As [`Plugin::new_from_compiled`]; the old instance is kept when this fails.
     pub fn reinstantiate(&mut self) -> Result<(), Error> {
         self.cancel.clear();
         let limits = self.compiled.limits_from_now(&self.cancel);
@@ -257,6 +293,40 @@ impl Plugin {
     }
 
     /// Calls `name` with `input`, returning its output decoded as `U`.
+    ///
+    /// # Errors
+    ///
+    /// The error's [`kind`](crate::ErrorExt::kind) says what failed:
+    ///
+    /// - [`NotFound`](crate::ErrorKind::NotFound) when the plug-in exports no function
+    ///   `name` (the message is `Function not found: NAME`), and
+    ///   [`Invalid`](crate::ErrorKind::Invalid) when the export is not a plug-in
+    ///   function (`() -> i32` or `() -> ()`), or the input cannot be encoded or the
+    ///   output decoded (the encoding's error is the source);
+    /// - [`Plugin { code }`](crate::ErrorKind::Plugin) when the plug-in set an error
+    ///   (`error_set`; the message is its text) or returned a non-zero code (the
+    ///   message is `Returned non-zero exit code: N`);
+    /// - [`Trap`](crate::ErrorKind::Trap) when the plug-in trapped, or passed a bad
+    ///   address or handle to a kernel function; [`Exit`](crate::ErrorKind::Exit) when
+    ///   it called WASI `proc_exit` with a non-zero code;
+    /// - [`Timeout`](crate::ErrorKind::Timeout),
+    ///   [`Cancelled`](crate::ErrorKind::Cancelled),
+    ///   [`OutOfFuel`](crate::ErrorKind::OutOfFuel) and
+    ///   [`OutOfMemory`](crate::ErrorKind::OutOfMemory) when the call went past the
+    ///   manifest's `timeout_ms`, was cancelled, used up its fuel limit or its memory
+    ///   budget; [`LimitExceeded`](crate::ErrorKind::LimitExceeded) when the plug-in
+    ///   went over a cap on a host resource (vars, open files, HTTP response size);
+    ///   [`PermissionDenied`](crate::ErrorKind::PermissionDenied) when it asked for an
+    ///   HTTP host the manifest does not allow;
+    /// - the kind of a host function's error when one failed:
+    ///   [`Host`](crate::ErrorKind::Host) for an error the function made itself (it is
+    ///   the [`source`](core::error::Error::source) of the call's error) or a panic,
+    ///   the error's own kind for one made by interplug (a bad argument is `Invalid`);
+    /// - when an earlier call left the instance to be rebuilt, the kinds of
+    ///   [`Plugin::new_from_compiled`].
+    ///
+    /// An error of `T::to_bytes` or `U::from_bytes` the host's own types made is
+    /// returned as it is.
     pub fn call<'a, 'b, T: ToBytes<'a>, U: FromBytes<'b>>(
         &'b mut self,
         name: impl AsRef<str>,
@@ -267,6 +337,10 @@ impl Plugin {
 
     /// Like [`Plugin::call`], but a failure also gives the return code (the
     /// plug-in's own when it returned one, else -1).
+    ///
+    /// # Errors
+    ///
+    /// As [`Plugin::call`].
     pub fn call_get_error_code<'a, 'b, T: ToBytes<'a>, U: FromBytes<'b>>(
         &'b mut self,
         name: impl AsRef<str>,
@@ -281,6 +355,10 @@ impl Plugin {
 
     /// Like [`Plugin::call`], with a value host functions read through
     /// [`CurrentPlugin::host_context`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Plugin::call`].
     pub fn call_with_host_context<'a, 'b, T, U, C>(
         &'b mut self,
         name: impl AsRef<str>,
@@ -300,6 +378,10 @@ impl Plugin {
 
     /// Like [`Plugin::call_with_host_context`], but a failure also gives the return
     /// code, as [`Plugin::call_get_error_code`] does (used by the C API).
+    ///
+    /// # Errors
+    ///
+    /// As [`Plugin::call`].
     pub fn call_with_host_context_get_error_code<'a, 'b, T, U, C>(
         &'b mut self,
         name: impl AsRef<str>,
@@ -319,6 +401,11 @@ impl Plugin {
     }
 
     /// The output of the last successful call.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Trap`](crate::ErrorKind::Trap) when the output the plug-in set is
+    /// not inside its Extism memory.
     pub fn output(&self) -> Result<&[u8], Error> {
         self.store.data().output_bytes()
     }
@@ -364,6 +451,14 @@ impl Plugin {
     /// not turned into a failure. Hosts use it to drive modules that exchange memory
     /// handles directly, e.g. a module standing in for host functions (allocate blocks
     /// with [`Plugin::current_plugin`], pass their handles, free them after).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when there is no exported
+    /// function `name`; [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when
+    /// `params` are not as many as its parameters or not of their types; otherwise
+    /// the kinds of [`Plugin::call`] (traps, limits, host functions), except
+    /// `Plugin`, which this never returns.
     pub fn call_export(
         &mut self,
         name: &str,
