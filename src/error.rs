@@ -16,7 +16,7 @@
 //! # Ok::<(), interplug::Error>(())
 //! ```
 
-use alloc::{boxed::Box, string::String, sync::Arc};
+use alloc::{string::String, sync::Arc};
 use core::fmt;
 
 /// The error type of every fallible operation: an `anyhow::Error`, as in the `extism`
@@ -95,8 +95,10 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// What a [`Failure`] keeps of the error that caused it.
-type Cause = Arc<dyn core::error::Error + Send + Sync + 'static>;
+/// The error that caused a [`Failure`], shared so that the failure stays `Clone`. It
+/// is kept as an [`Error`](crate::Error) (any error converts into one) because the
+/// object inside an `anyhow::Error` can still be downcast to its own type.
+type Cause = Arc<crate::Error>;
 
 /// An error with a kind: what every interplug error carries inside the
 /// [`Error`](crate::Error) it returns.
@@ -133,8 +135,9 @@ impl Failure {
 
     /// A failure of `kind` with `message`, caused by `source` (any error, an
     /// [`Error`](crate::Error) included), which [`source`](core::error::Error::source)
-    /// then returns. The message says what failed; the source's text is not repeated
-    /// in it.
+    /// then returns (for an [`Error`](crate::Error), the error inside it, which
+    /// downcasts to its own type). The message says what failed; the source's text is
+    /// not repeated in it.
     ///
     /// ```
     /// use interplug::{Error, ErrorExt, ErrorKind, Failure};
@@ -148,12 +151,12 @@ impl Failure {
     pub fn with_source(
         kind: ErrorKind,
         message: impl Into<String>,
-        source: impl Into<Box<dyn core::error::Error + Send + Sync + 'static>>,
+        source: impl Into<crate::Error>,
     ) -> Self {
         Failure {
             kind,
             message: message.into(),
-            source: Some(Arc::from(source.into())),
+            source: Some(Arc::new(source.into())),
         }
     }
 
@@ -176,9 +179,10 @@ impl fmt::Display for Failure {
 
 impl core::error::Error for Failure {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        // An `anyhow::Error` dereferences to the error object inside it.
         self.source
             .as_deref()
-            .map(|source| source as &(dyn core::error::Error + 'static))
+            .map(|source| &**source as &(dyn core::error::Error + 'static))
     }
 }
 
@@ -271,7 +275,7 @@ pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> crate::Error {
 pub(crate) fn caused(
     kind: ErrorKind,
     message: impl Into<String>,
-    cause: impl Into<Box<dyn core::error::Error + Send + Sync + 'static>>,
+    cause: impl Into<crate::Error>,
 ) -> crate::Error {
     anyhow::Error::new(Failure::with_source(kind, message, cause))
 }

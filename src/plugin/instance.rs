@@ -137,9 +137,7 @@ impl Plugin {
     ///
     /// # Errors
     ///
-    /// As [`PluginBuilder::build`]: the kinds of [`PluginBuilder::compile`] (a module
-    /// that cannot be read, is invalid or needs an import nobody provides) and of
-    /// [`Plugin::new_from_compiled`] (instantiation).
+    /// As [`PluginBuilder::build`].
     pub fn new<'a>(
         source: impl Into<WasmInput<'a>>,
         functions: impl IntoIterator<Item = Function>,
@@ -168,22 +166,12 @@ impl Plugin {
     ///
     /// # Errors
     ///
-    /// - [`ErrorKind::Trap`](crate::ErrorKind::Trap) when a start function or a
-    ///   constructor (`_initialize`...) traps, [`ErrorKind::Exit`](crate::ErrorKind::Exit)
-    ///   when it exits with a non-zero code;
-    /// - [`ErrorKind::Timeout`](crate::ErrorKind::Timeout),
-    ///   [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled),
-    ///   [`ErrorKind::OutOfFuel`](crate::ErrorKind::OutOfFuel) or
-    ///   [`ErrorKind::OutOfMemory`](crate::ErrorKind::OutOfMemory) when it runs out of
-    ///   time, is cancelled, or uses up its fuel or memory;
-    /// - the kind of a host function's error when one it calls fails
-    ///   ([`ErrorKind::Host`](crate::ErrorKind::Host) for an error without a kind; the
-    ///   function's error is the [`source`](core::error::Error::source));
-    /// - with WASI, [`ErrorKind::NotFound`](crate::ErrorKind::NotFound),
-    ///   [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied) or
-    ///   [`ErrorKind::Io`](crate::ErrorKind::Io) when a directory of `allowed_paths`
-    ///   cannot be opened (the I/O error is the source), and
-    ///   [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when it cannot be mapped.
+    /// `Trap` or `Exit` when a start function or constructor (`_initialize`...) traps
+    /// or exits; `Timeout`, `Cancelled`, `OutOfFuel` or `OutOfMemory` when it runs out
+    /// of time or is cancelled or goes past its fuel or memory; a host function's
+    /// error as in [`Plugin::call`]; with WASI, `NotFound`, `PermissionDenied` or `Io`
+    /// when an `allowed_paths` directory cannot be opened (the I/O error is the
+    /// source). The kinds are [`ErrorKind`]'s.
     pub fn new_from_compiled(compiled: &CompiledPlugin) -> Result<Plugin, Error> {
         let id = new_id();
         let cancel = CancelHandle::new(id);
@@ -296,37 +284,20 @@ impl Plugin {
     ///
     /// # Errors
     ///
-    /// The error's [`kind`](crate::ErrorExt::kind) says what failed:
-    ///
-    /// - [`NotFound`](crate::ErrorKind::NotFound) when the plug-in exports no function
-    ///   `name` (the message is `Function not found: NAME`), and
-    ///   [`Invalid`](crate::ErrorKind::Invalid) when the export is not a plug-in
-    ///   function (`() -> i32` or `() -> ()`), or the input cannot be encoded or the
-    ///   output decoded (the encoding's error is the source);
-    /// - [`Plugin { code }`](crate::ErrorKind::Plugin) when the plug-in set an error
-    ///   (`error_set`; the message is its text) or returned a non-zero code (the
-    ///   message is `Returned non-zero exit code: N`);
-    /// - [`Trap`](crate::ErrorKind::Trap) when the plug-in trapped, or passed a bad
-    ///   address or handle to a kernel function; [`Exit`](crate::ErrorKind::Exit) when
-    ///   it called WASI `proc_exit` with a non-zero code;
-    /// - [`Timeout`](crate::ErrorKind::Timeout),
-    ///   [`Cancelled`](crate::ErrorKind::Cancelled),
-    ///   [`OutOfFuel`](crate::ErrorKind::OutOfFuel) and
-    ///   [`OutOfMemory`](crate::ErrorKind::OutOfMemory) when the call went past the
-    ///   manifest's `timeout_ms`, was cancelled, used up its fuel limit or its memory
-    ///   budget; [`LimitExceeded`](crate::ErrorKind::LimitExceeded) when the plug-in
-    ///   went over a cap on a host resource (vars, open files, HTTP response size);
-    ///   [`PermissionDenied`](crate::ErrorKind::PermissionDenied) when it asked for an
-    ///   HTTP host the manifest does not allow;
-    /// - the kind of a host function's error when one failed:
-    ///   [`Host`](crate::ErrorKind::Host) for an error the function made itself (it is
-    ///   the [`source`](core::error::Error::source) of the call's error) or a panic,
-    ///   the error's own kind for one made by interplug (a bad argument is `Invalid`);
-    /// - when an earlier call left the instance to be rebuilt, the kinds of
-    ///   [`Plugin::new_from_compiled`].
-    ///
-    /// An error of `T::to_bytes` or `U::from_bytes` the host's own types made is
-    /// returned as it is.
+    /// The error's [`kind`](crate::ErrorExt::kind) (an [`ErrorKind`]) says what failed:
+    /// `NotFound` when there is no export `name` (`Function not found: NAME`);
+    /// `Invalid` when it is not a plug-in function (`() -> i32` or `() -> ()`) or the
+    /// input cannot be encoded or the output decoded; `Plugin { code }` when the
+    /// plug-in set an error (its text is the message) or returned a non-zero code
+    /// (`Returned non-zero exit code: N`); `Trap` when it trapped or passed a bad
+    /// handle to a kernel function; `Exit` for a non-zero WASI `proc_exit`; `Timeout`,
+    /// `Cancelled`, `OutOfFuel`, `OutOfMemory` for the limits; `LimitExceeded` past a
+    /// cap on a host resource; `PermissionDenied` for an HTTP host the manifest does
+    /// not allow. When a host function fails, the call's error has its error as the
+    /// [`source`](core::error::Error::source) and its kind: `Host` for one without a
+    /// kind (or a panic). A rebuild of the instance an earlier failure left fails as
+    /// [`Plugin::new_from_compiled`]. Errors of the host's own `ToBytes`/`FromBytes`
+    /// types are returned as they are.
     pub fn call<'a, 'b, T: ToBytes<'a>, U: FromBytes<'b>>(
         &'b mut self,
         name: impl AsRef<str>,
@@ -404,8 +375,7 @@ impl Plugin {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Trap`](crate::ErrorKind::Trap) when the output the plug-in set is
-    /// not inside its Extism memory.
+    /// [`ErrorKind::Trap`] when the plug-in's output is not inside its Extism memory.
     pub fn output(&self) -> Result<&[u8], Error> {
         self.store.data().output_bytes()
     }
@@ -454,11 +424,8 @@ impl Plugin {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when there is no exported
-    /// function `name`; [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when
-    /// `params` are not as many as its parameters or not of their types; otherwise
-    /// the kinds of [`Plugin::call`] (traps, limits, host functions), except
-    /// `Plugin`, which this never returns.
+    /// `NotFound` without an exported function `name`; `Invalid` when `params` do
+    /// not match its parameters; else the kinds of [`Plugin::call`] but `Plugin`.
     pub fn call_export(
         &mut self,
         name: &str,
