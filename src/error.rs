@@ -3,7 +3,10 @@
 //! Every error interplug returns is an [`Error`](crate::Error) (an `anyhow::Error`, as in
 //! the `extism` crate) that carries a [`Failure`]: a [`ErrorKind`] and the message a
 //! person reads. Match on the kind with [`ErrorExt::kind`] (or
-//! `error.downcast_ref::<Failure>()`); never parse the message.
+//! `error.downcast_ref::<Failure>()`); never parse the message. When another error
+//! caused it (an I/O error, a wasm validation error, a host function's error), that
+//! error is its [`source`](core::error::Error::source), reachable through
+//! `error.chain()`; `format!("{error:#}")` prints the message and then its causes.
 //!
 //! ```
 //! use interplug::{ErrorExt, ErrorKind, Manifest, Plugin, Wasm};
@@ -16,7 +19,10 @@
 //! # Ok::<(), interplug::Error>(())
 //! ```
 
-use alloc::{string::String, sync::Arc};
+use alloc::{
+    string::{String, ToString},
+    sync::Arc,
+};
 use core::fmt;
 
 /// The error type of every fallible operation: an `anyhow::Error`, as in the `extism`
@@ -60,7 +66,10 @@ pub enum ErrorKind {
     Invalid,
     /// Reading a module, a file or a URL failed.
     Io,
-    /// A host function returned an error or panicked.
+    /// Host code failed: a host function returned an error without a kind (its
+    /// error is then the failure's [`source`](core::error::Error::source)) or
+    /// panicked, a WASI function panicked, or a lock was poisoned by a panic. Errors
+    /// a caller or a plug-in causes always have one of the other kinds.
     Host,
 }
 
@@ -243,7 +252,8 @@ pub(crate) fn from_engine(error: &wasmi::Error) -> Option<&Failure> {
 /// Reads the kind of an [`Error`](crate::Error).
 pub trait ErrorExt {
     /// The kind of this error: that of the [`Failure`] inside it, [`ErrorKind::Host`]
-    /// for an error without one (one a host function made).
+    /// for an error without one (every error interplug makes has one: an error
+    /// without is the host's own, e.g. one a host function made).
     ///
     /// ```
     /// use interplug::{ErrorExt, ErrorKind};

@@ -92,7 +92,7 @@ typed_plugin!(NoSuchFunction {
 #[test]
 fn typed_plugin_without_the_function_is_not_found() {
     let plugin =
-        Plugin::new(&Manifest::new([Wasm::file(fixture("echo"))]), [], false).expect("plug-in");
+        Plugin::new(Manifest::new([Wasm::file(fixture("echo"))]), [], false).expect("plug-in");
     let error = match NoSuchFunction::try_from(plugin) {
         Ok(_) => panic!("echo has no `no_such_function`"),
         Err(error) => error,
@@ -107,7 +107,7 @@ fn typed_plugin_without_the_function_is_not_found() {
 #[test]
 fn a_missing_wasm_file_is_not_found_caused_by_the_io_error() {
     let path = "/nonexistent/interplug/plugin.wasm";
-    let error = Plugin::new(&Manifest::new([Wasm::file(path)]), [], false).unwrap_err();
+    let error = Plugin::new(Manifest::new([Wasm::file(path)]), [], false).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::NotFound, "{error:#}");
     let io = error
         .source()
@@ -228,7 +228,7 @@ fn an_encoding_made_with_the_macro_fails_as_invalid_with_its_cause() {
 #[test]
 fn decoding_a_calls_output_fails_as_invalid_with_the_decoders_error() {
     let mut plugin =
-        Plugin::new(&Manifest::new([Wasm::file(fixture("echo"))]), [], false).expect("plug-in");
+        Plugin::new(Manifest::new([Wasm::file(fixture("echo"))]), [], false).expect("plug-in");
     let message = error_of(plugin.call::<&[u8], &str>("echo", &[0xff, 0xfe]));
     assert!(message.contains("output is not valid UTF-8: "), "{message}");
     let error = plugin
@@ -256,4 +256,20 @@ fn failures_compare_their_causes_by_text_and_clone_them() {
         .is_some_and(|source| source.is::<std::io::Error>()));
     assert_eq!(copy.message(), "cannot save");
     assert_eq!(copy.to_string(), "cannot save");
+}
+
+#[test]
+fn reading_a_handle_outside_the_extism_memory_is_invalid() {
+    let mut plugin =
+        Plugin::new(Manifest::new([Wasm::file(fixture("echo"))]), [], false).expect("plug-in");
+    let outside = interplug::MemoryHandle::new(u64::MAX / 2, 8);
+    let error = plugin
+        .current_plugin()
+        .memory_get::<&[u8]>(outside)
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Invalid, "{error:#}");
+    assert!(
+        format!("{error:#}").contains("out-of-bounds access to the Extism memory"),
+        "{error:#}"
+    );
 }

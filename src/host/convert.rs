@@ -273,9 +273,11 @@ impl<'a, T: FromBytes<'a>> FromBytes<'a> for std::io::Cursor<T> {
 
 impl FromBytesOwned for Base64<String> {
     fn from_bytes_owned(data: &[u8]) -> Result<Self, Error> {
+        // base64's error is a `core::error::Error` only with its `std` feature, so
+        // its text goes in the message rather than in the source.
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(data)
-            .map_err(|e| crate::error::fail!(Invalid from e, "invalid base64"))?;
+            .map_err(|e| crate::error::fail!(Invalid, "invalid base64: {e}"))?;
         String::from_utf8(bytes)
             .map(Base64)
             .map_err(|e| crate::error::fail!(Invalid from e, "base64 text is not UTF-8"))
@@ -392,7 +394,7 @@ impl FromBytesOwned for Base64<Vec<u8>> {
         base64::engine::general_purpose::STANDARD
             .decode(data)
             .map(Base64)
-            .map_err(|e| crate::error::fail!(Invalid from e, "invalid base64"))
+            .map_err(|e| crate::error::fail!(Invalid, "invalid base64: {e}"))
     }
 }
 
