@@ -3,7 +3,10 @@
 //! Every error interplug returns is an [`Error`](crate::Error) (an `anyhow::Error`, as in
 //! the `extism` crate) that carries a [`Failure`]: a [`ErrorKind`] and the message a
 //! person reads. Match on the kind with [`ErrorExt::kind`] (or
-//! `error.downcast_ref::<Failure>()`); never parse the message.
+//! `error.downcast_ref::<Failure>()`); never parse the message. When another error
+//! caused it (an I/O error, a wasm validation error, a host function's error), that
+//! error is its [`source`](core::error::Error::source), reachable through
+//! `error.chain()`; `format!("{error:#}")` prints the message and then its causes.
 //!
 //! ```
 //! use interplug::{ErrorExt, ErrorKind, Manifest, Plugin, Wasm};
@@ -16,7 +19,10 @@
 //! # Ok::<(), interplug::Error>(())
 //! ```
 
-use alloc::string::String;
+use alloc::{
+    string::{String, ToString},
+    sync::Arc,
+};
 use core::fmt;
 
 /// The error type of every fallible operation: an `anyhow::Error`, as in the `extism`
@@ -60,7 +66,10 @@ pub enum ErrorKind {
     Invalid,
     /// Reading a module, a file or a URL failed.
     Io,
-    /// A host function returned an error or panicked.
+    /// Host code failed: a host function returned an error without a kind (its
+    /// error is then the failure's [`source`](core::error::Error::source)) or
+    /// panicked, a WASI function panicked, or a lock was poisoned by a panic. Errors
+    /// a caller or a plug-in causes always have one of the other kinds.
     Host,
 }
 
@@ -95,12 +104,26 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// The error that caused a [`Failure`], shared so that the failure stays `Clone`. It
+/// is kept as an [`Error`](crate::Error) (any error converts into one) because the
+/// object inside an `anyhow::Error` can still be downcast to its own type.
+type Cause = Arc<crate::Error>;
+
 /// An error with a kind: what every interplug error carries inside the
-/// [`Error`](crate::Error) it returns. Its `Display` is the message alone.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// [`Error`](crate::Error) it returns.
+///
+/// Its `Display` is the message alone. When another error caused it (an I/O error, a
+/// wasm validation error, a host function's own error), that error is its
+/// [`source`](core::error::Error::source): `format!("{error:#}")` (anyhow's chain,
+/// what the C API and the CLI show) prints the message, then each cause after `": "`.
+///
+/// Two failures are equal when their kinds, their messages and the texts of their
+/// causes are.
+#[derive(Debug, Clone)]
 pub struct Failure {
     kind: ErrorKind,
     message: String,
+    source: Option<Cause>,
 }
 
 impl Failure {
@@ -115,6 +138,34 @@ impl Failure {
         Failure {
             kind,
             message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A failure of `kind` with `message`, caused by `source` (any error, an
+    /// [`Error`](crate::Error) included), which [`source`](core::error::Error::source)
+    /// then returns (for an [`Error`](crate::Error), the error inside it, which
+    /// downcasts to its own type). The message says what failed; the source's text is
+    /// not repeated in it.
+    ///
+    /// ```
+    /// use interplug::{Error, ErrorExt, ErrorKind, Failure};
+    /// let io = std::io::Error::new(std::io::ErrorKind::Other, "disk on fire");
+    /// let error = Error::new(Failure::with_source(ErrorKind::Io, "cannot save the report", io));
+    /// assert_eq!(error.kind(), ErrorKind::Io);
+    /// assert_eq!(error.to_string(), "cannot save the report");
+    /// assert_eq!(format!("{error:#}"), "cannot save the report: disk on fire");
+    /// assert!(error.chain().any(|cause| cause.is::<std::io::Error>()));
+    /// ```
+    pub fn with_source(
+        kind: ErrorKind,
+        message: impl Into<String>,
+        source: impl Into<crate::Error>,
+    ) -> Self {
+        Failure {
+            kind,
+            message: message.into(),
+            source: Some(Arc::new(source.into())),
         }
     }
 
@@ -123,7 +174,7 @@ impl Failure {
         self.kind
     }
 
-    /// The message, for a person.
+    /// The message, for a person (without the text of its causes).
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -135,16 +186,56 @@ impl fmt::Display for Failure {
     }
 }
 
-impl core::error::Error for Failure {}
+impl core::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        // An `anyhow::Error` dereferences to the error object inside it.
+        self.source
+            .as_deref()
+            .map(|source| &**source as &(dyn core::error::Error + 'static))
+    }
+}
+
+impl PartialEq for Failure {
+    fn eq(&self, other: &Self) -> bool {
+        use core::error::Error as _;
+        if self.kind != other.kind || self.message != other.message {
+            return false;
+        }
+        // The causes, level by level, compared by their texts.
+        let (mut mine, mut theirs) = (self.source(), other.source());
+        loop {
+            match (mine, theirs) {
+                (None, None) => return true,
+                (Some(a), Some(b)) if a.to_string() == b.to_string() => {
+                    (mine, theirs) = (a.source(), b.source());
+                }
+                _ => return false,
+            }
+        }
+    }
+}
+
+impl Eq for Failure {}
 
 /// Lets a [`Failure`] travel through the engine from a host import to the run loop.
 impl wasmi_core::HostError for Failure {}
 
 /// Turns an error made in host code (a kernel import, WASI, HTTP, a host function) into
-/// an engine error that keeps its kind; `default` is the kind of an error without one.
+/// an engine error that keeps its kind and causes; `default` is the kind of an error
+/// without a [`Failure`].
+///
+/// A [`Failure`] passes as it is (with its causes). Any other error (one a host
+/// function made and nobody wrapped) is flattened into the message of a new failure:
+/// wrap it with [`with_context`] first to keep it as a cause.
 pub(crate) fn to_engine(error: &crate::Error, default: ErrorKind) -> wasmi::Error {
-    let kind = error.failure().map_or(default, Failure::kind);
-    wasmi::Error::host(Failure::new(kind, alloc::format!("{error:#}")))
+    let top: &(dyn core::error::Error + Send + Sync + 'static) = error.as_ref();
+    match top.downcast_ref::<Failure>() {
+        Some(failure) => wasmi::Error::host(failure.clone()),
+        None => {
+            let kind = error.failure().map_or(default, Failure::kind);
+            wasmi::Error::host(Failure::new(kind, alloc::format!("{error:#}")))
+        }
+    }
 }
 
 /// A new failure of `kind` with `message`, in the engine's form: host code returns it
@@ -161,7 +252,8 @@ pub(crate) fn from_engine(error: &wasmi::Error) -> Option<&Failure> {
 /// Reads the kind of an [`Error`](crate::Error).
 pub trait ErrorExt {
     /// The kind of this error: that of the [`Failure`] inside it, [`ErrorKind::Host`]
-    /// for an error without one (one a host function made).
+    /// for an error without one (every error interplug makes has one: an error
+    /// without is the host's own, e.g. one a host function made).
     ///
     /// ```
     /// use interplug::{ErrorExt, ErrorKind};
@@ -189,14 +281,43 @@ pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> crate::Error {
     anyhow::Error::new(Failure::new(kind, message))
 }
 
-/// `error` with `text` in front of its message, keeping its kind.
-pub(crate) fn with_context(error: &crate::Error, text: &str) -> crate::Error {
-    new(error.kind(), alloc::format!("{text}: {error:#}"))
+/// A new [`Error`](crate::Error) of `kind` with `message`, caused by `cause`.
+pub(crate) fn caused(
+    kind: ErrorKind,
+    message: impl Into<String>,
+    cause: impl Into<crate::Error>,
+) -> crate::Error {
+    anyhow::Error::new(Failure::with_source(kind, message, cause))
+}
+
+/// `error` behind `text`: a failure of `error`'s kind with `text` as its message and
+/// `error` as its cause (so `{:#}` prints `text: ` and then `error`'s text).
+pub(crate) fn with_context(error: crate::Error, text: &str) -> crate::Error {
+    caused(error.kind(), text, error)
+}
+
+/// The kind of an I/O error: `NotFound` and `PermissionDenied` as the operating
+/// system says, `Io` for the others.
+#[cfg(feature = "std")]
+pub(crate) fn io_kind(error: &std::io::Error) -> ErrorKind {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+        std::io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+        _ => ErrorKind::Io,
+    }
 }
 
 /// Builds an [`Error`](crate::Error) of a kind from a format string:
-/// `fail!(Io, "cannot read {path}")`.
+/// `fail!(Io, "cannot read {path}")`; with a cause, which becomes its source:
+/// `fail!(Invalid from error, "invalid wasm module `{name}`")`.
 macro_rules! fail {
+    ($kind:ident from $cause:expr, $($arg:tt)*) => {
+        $crate::error::caused(
+            $crate::error::ErrorKind::$kind,
+            alloc::format!($($arg)*),
+            $cause,
+        )
+    };
     ($kind:ident, $($arg:tt)*) => {
         $crate::error::new($crate::error::ErrorKind::$kind, alloc::format!($($arg)*))
     };
@@ -204,12 +325,76 @@ macro_rules! fail {
 #[allow(unused_imports)]
 pub(crate) use fail;
 
-/// Returns early with an error of a kind: `bail_kind!(Invalid, "bad {thing}")`.
+/// Returns early with an error of a kind: `bail_kind!(Invalid, "bad {thing}")` (or
+/// `bail_kind!(Invalid from cause, "...")`, as [`fail!`]).
 #[allow(unused_macros)]
 macro_rules! bail_kind {
-    ($kind:ident, $($arg:tt)*) => {
-        return Err($crate::error::fail!($kind, $($arg)*))
+    ($($arg:tt)*) => {
+        return Err($crate::error::fail!($($arg)*))
     };
 }
 #[allow(unused_imports)]
 pub(crate) use bail_kind;
+
+/// The errors of interplug's exported macros, which expand in the user's crate and
+/// reach these through `$crate::__private`. Not part of the API.
+#[doc(hidden)]
+pub mod for_macros {
+    use super::{caused, new, ErrorExt, ErrorKind};
+    use alloc::format;
+
+    /// `host_fn!`: the plug-in called the function with fewer arguments than it has.
+    pub fn missing_argument(function: &str, argument: &str) -> crate::Error {
+        new(
+            ErrorKind::Invalid,
+            format!(
+                "host function `{function}` was called without its argument `{argument}`: \
+                 check the import's signature"
+            ),
+        )
+    }
+
+    /// `typed_plugin!`: the plug-in has no function `name`.
+    pub fn missing_function(name: &str) -> crate::Error {
+        new(
+            ErrorKind::NotFound,
+            format!(
+                "the plug-in has no function `{name}` (an export of type () -> i32 or () -> ())"
+            ),
+        )
+    }
+
+    /// `encoding!`: the serialise function of encoding `name` failed. An error that
+    /// already has a kind keeps it; any other is the cause of an `Invalid` one.
+    pub fn encode_error<E>(name: &str, error: E) -> crate::Error
+    where
+        anyhow::Error: From<E>,
+    {
+        let error = anyhow::Error::from(error);
+        if error.failure().is_some() {
+            return error;
+        }
+        caused(
+            ErrorKind::Invalid,
+            format!("cannot encode the value as `{name}`"),
+            error,
+        )
+    }
+
+    /// `encoding!`: the deserialise function of encoding `name` failed, as
+    /// [`encode_error`].
+    pub fn decode_error<E>(name: &str, error: E) -> crate::Error
+    where
+        anyhow::Error: From<E>,
+    {
+        let error = anyhow::Error::from(error);
+        if error.failure().is_some() {
+            return error;
+        }
+        caused(
+            ErrorKind::Invalid,
+            format!("the bytes are not a valid `{name}` value"),
+            error,
+        )
+    }
+}

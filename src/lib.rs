@@ -26,6 +26,7 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+#![warn(clippy::missing_errors_doc)]
 
 extern crate alloc;
 
@@ -117,6 +118,9 @@ pub struct ReadmeDoctests;
 
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::error::for_macros::{
+        decode_error, encode_error, missing_argument, missing_function,
+    };
     pub use alloc::vec::Vec;
     pub use anyhow;
     pub use serde;

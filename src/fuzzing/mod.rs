@@ -432,7 +432,7 @@ impl Harness {
     ///
     /// # Errors
     ///
-    /// The call's error (match on [`crate::ErrorExt::kind`]).
+    /// As [`Plugin::call`] (match on [`crate::ErrorExt::kind`]).
     pub fn call(&mut self, function: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
         let result = self
             .plugin

@@ -41,18 +41,34 @@ pub trait ToBytes<'a> {
     type Bytes: AsRef<[u8]>;
 
     /// Encodes the value.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when the value cannot be
+    /// encoded (serde refused it; the encoder's error is the source). The plain types
+    /// (bytes, text, numbers) never fail.
     fn to_bytes(&self) -> Result<Self::Bytes, Error>;
 }
 
 /// A value that can be decoded from bytes borrowed for `'a`.
 pub trait FromBytes<'a>: Sized {
     /// Decodes the value.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when the bytes are not a
+    /// valid encoding of the type (a wrong length for a number, invalid UTF-8, JSON,
+    /// MessagePack, base64 or Protocol Buffers; the decoder's error is the source).
     fn from_bytes(data: &'a [u8]) -> Result<Self, Error>;
 }
 
 /// A value that can be decoded from bytes without borrowing them.
 pub trait FromBytesOwned: Sized {
     /// Decodes the value.
+    ///
+    /// # Errors
+    ///
+    /// As [`FromBytes::from_bytes`].
     fn from_bytes_owned(data: &[u8]) -> Result<Self, Error>;
 }
 
@@ -221,13 +237,14 @@ impl ToBytes<'_> for serde_json::Value {
     type Bytes = Vec<u8>;
     fn to_bytes(&self) -> Result<Self::Bytes, Error> {
         serde_json::to_vec(self)
-            .map_err(|e| crate::error::fail!(Invalid, "cannot encode JSON: {e}"))
+            .map_err(|e| crate::error::fail!(Invalid from e, "cannot encode JSON"))
     }
 }
 
 impl FromBytesOwned for serde_json::Value {
     fn from_bytes_owned(data: &[u8]) -> Result<Self, Error> {
-        serde_json::from_slice(data).map_err(|e| crate::error::fail!(Invalid, "invalid JSON: {e}"))
+        serde_json::from_slice(data)
+            .map_err(|e| crate::error::fail!(Invalid from e, "invalid JSON"))
     }
 }
 
@@ -256,12 +273,14 @@ impl<'a, T: FromBytes<'a>> FromBytes<'a> for std::io::Cursor<T> {
 
 impl FromBytesOwned for Base64<String> {
     fn from_bytes_owned(data: &[u8]) -> Result<Self, Error> {
+        // base64's error is a `core::error::Error` only with its `std` feature, so
+        // its text goes in the message rather than in the source.
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(data)
             .map_err(|e| crate::error::fail!(Invalid, "invalid base64: {e}"))?;
         String::from_utf8(bytes)
             .map(Base64)
-            .map_err(|e| crate::error::fail!(Invalid, "base64 text is not UTF-8: {e}"))
+            .map_err(|e| crate::error::fail!(Invalid from e, "base64 text is not UTF-8"))
     }
 }
 
@@ -270,6 +289,12 @@ impl FromBytesOwned for Base64<String> {
 /// `encoding!(pub MyJson, serde_json::to_vec, serde_json::from_slice)`.
 ///
 /// The functions' errors must convert into [`Error`](crate::Error).
+///
+/// # Errors
+///
+/// Encoding and decoding fail with [`ErrorKind::Invalid`](crate::ErrorKind::Invalid),
+/// the function's error as its source (an [`Error`](crate::Error) that already has a
+/// kind keeps it).
 ///
 /// # Examples
 ///
@@ -306,7 +331,8 @@ macro_rules! encoding {
 
         impl<T: $crate::__private::serde::de::DeserializeOwned> $crate::FromBytesOwned for $name<T> {
             fn from_bytes_owned(data: &[u8]) -> ::core::result::Result<Self, $crate::Error> {
-                let value = $from_slice(data)?;
+                let value = $from_slice(data)
+                    .map_err(|e| $crate::__private::decode_error(stringify!($name), e))?;
                 ::core::result::Result::Ok($name(value))
             }
         }
@@ -314,7 +340,8 @@ macro_rules! encoding {
         impl<'a, T: $crate::__private::serde::Serialize> $crate::ToBytes<'a> for $name<T> {
             type Bytes = $crate::__private::Vec<u8>;
             fn to_bytes(&self) -> ::core::result::Result<Self::Bytes, $crate::Error> {
-                let bytes = $to_vec(&self.0)?;
+                let bytes = $to_vec(&self.0)
+                    .map_err(|e| $crate::__private::encode_error(stringify!($name), e))?;
                 ::core::result::Result::Ok(bytes)
             }
         }
@@ -325,7 +352,7 @@ impl<T: serde::Serialize> ToBytes<'_> for Json<T> {
     type Bytes = Vec<u8>;
     fn to_bytes(&self) -> Result<Self::Bytes, Error> {
         serde_json::to_vec(&self.0)
-            .map_err(|e| crate::error::fail!(Invalid, "cannot encode JSON: {e}"))
+            .map_err(|e| crate::error::fail!(Invalid from e, "cannot encode JSON"))
     }
 }
 
@@ -333,7 +360,7 @@ impl<T: serde::de::DeserializeOwned> FromBytesOwned for Json<T> {
     fn from_bytes_owned(data: &[u8]) -> Result<Self, Error> {
         serde_json::from_slice(data)
             .map(Json)
-            .map_err(|e| crate::error::fail!(Invalid, "invalid JSON: {e}"))
+            .map_err(|e| crate::error::fail!(Invalid from e, "invalid JSON"))
     }
 }
 
@@ -342,7 +369,7 @@ impl<T: serde::Serialize> ToBytes<'_> for Msgpack<T> {
     type Bytes = Vec<u8>;
     fn to_bytes(&self) -> Result<Self::Bytes, Error> {
         rmp_serde::to_vec(&self.0)
-            .map_err(|e| crate::error::fail!(Invalid, "cannot encode MessagePack: {e}"))
+            .map_err(|e| crate::error::fail!(Invalid from e, "cannot encode MessagePack"))
     }
 }
 
@@ -351,7 +378,7 @@ impl<T: serde::de::DeserializeOwned> FromBytesOwned for Msgpack<T> {
     fn from_bytes_owned(data: &[u8]) -> Result<Self, Error> {
         rmp_serde::from_slice(data)
             .map(Msgpack)
-            .map_err(|e| crate::error::fail!(Invalid, "invalid MessagePack: {e}"))
+            .map_err(|e| crate::error::fail!(Invalid from e, "invalid MessagePack"))
     }
 }
 
@@ -396,7 +423,7 @@ impl<T: prost::Message + Default> FromBytesOwned for Prost<T> {
     fn from_bytes_owned(data: &[u8]) -> Result<Self, Error> {
         T::decode(data)
             .map(Prost)
-            .map_err(|e| crate::error::fail!(Invalid, "invalid Protocol Buffers message: {e}"))
+            .map_err(|e| crate::error::fail!(Invalid from e, "invalid Protocol Buffers message"))
     }
 }
 
@@ -428,7 +455,7 @@ impl<'a> FromBytes<'a> for &'a [u8] {
 impl<'a> FromBytes<'a> for &'a str {
     fn from_bytes(data: &'a [u8]) -> Result<Self, Error> {
         core::str::from_utf8(data)
-            .map_err(|e| crate::error::fail!(Invalid, "output is not valid UTF-8: {e}"))
+            .map_err(|e| crate::error::fail!(Invalid from e, "output is not valid UTF-8"))
     }
 }
 
@@ -442,7 +469,7 @@ impl FromBytesOwned for String {
     fn from_bytes_owned(data: &[u8]) -> Result<Self, Error> {
         core::str::from_utf8(data)
             .map(ToOwned::to_owned)
-            .map_err(|e| crate::error::fail!(Invalid, "output is not valid UTF-8: {e}"))
+            .map_err(|e| crate::error::fail!(Invalid from e, "output is not valid UTF-8"))
     }
 }
 

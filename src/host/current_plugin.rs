@@ -182,7 +182,7 @@ impl CurrentPlugin {
         }
         self.memory
             .slice(self.output.offset, self.output.length)
-            .map_err(|e| fail!(Trap, "the plug-in's output is invalid: {e}"))
+            .map_err(|e| fail!(Trap from e, "the plug-in's output is invalid"))
     }
 
     /// The error message the plug-in set with `error_set` during the current (or,
@@ -263,7 +263,7 @@ impl CurrentPlugin {
     ///
     /// # Errors
     ///
-    /// As [`Self::memory_alloc`], and the error of encoding `value`.
+    /// As [`Self::memory_alloc`]; `Invalid` when `value` cannot be encoded.
     pub fn memory_new<'a, T: ToBytes<'a>>(&mut self, value: T) -> Result<MemoryHandle, Error> {
         let bytes = value.to_bytes()?;
         let bytes = bytes.as_ref();
@@ -330,8 +330,8 @@ impl CurrentPlugin {
         let bytes = self.memory_bytes(handle)?;
         core::str::from_utf8_mut(bytes).map_err(|e| {
             fail!(
-                Invalid,
-                "block at {} is not valid UTF-8: {e}",
+                Invalid from e,
+                "block at {} is not valid UTF-8",
                 handle.offset
             )
         })
@@ -352,8 +352,8 @@ impl CurrentPlugin {
     ///
     /// # Errors
     ///
-    /// `Invalid` when `value` is not an i64 naming a live block; the error of
-    /// decoding the bytes as `T`.
+    /// `Invalid` when `value` is not an i64 naming a live block, or the bytes do not
+    /// decode as `T`.
     pub fn memory_get_val<'a, T: FromBytes<'a>>(&'a mut self, value: &Val) -> Result<T, Error> {
         let offset = value
             .i64()
@@ -370,7 +370,7 @@ impl CurrentPlugin {
     ///
     /// # Errors
     ///
-    /// As [`Self::memory_alloc`], and the error of encoding `data`.
+    /// As [`Self::memory_alloc`]; `Invalid` when `data` cannot be encoded.
     pub fn memory_set_val<'a, T: ToBytes<'a>>(
         &mut self,
         slot: &mut Val,
@@ -420,7 +420,7 @@ impl CurrentPlugin {
     ///
     /// # Errors
     ///
-    /// The handle is outside the Extism memory.
+    /// `Invalid` when the handle's bytes are not inside the Extism memory.
     pub fn memory_bytes_mut(&mut self, handle: MemoryHandle) -> Result<&mut [u8], Error> {
         self.memory_bytes(handle)
     }
@@ -429,7 +429,7 @@ impl CurrentPlugin {
     ///
     /// # Errors
     ///
-    /// The handle is outside the Extism memory, or the bytes are not UTF-8.
+    /// `Invalid` when the bytes are outside the Extism memory or not UTF-8.
     pub fn memory_str_mut(&mut self, handle: MemoryHandle) -> Result<&mut str, Error> {
         self.memory_str(handle)
     }
@@ -438,12 +438,16 @@ impl CurrentPlugin {
     ///
     /// # Errors
     ///
-    /// The handle is outside the Extism memory, or the bytes do not decode as `T`.
+    /// `Invalid` when the handle's bytes are outside the Extism memory or do not
+    /// decode as `T`.
     pub fn memory_get<'a, T: FromBytes<'a>>(
         &'a mut self,
         handle: MemoryHandle,
     ) -> Result<T, Error> {
-        let bytes = self.memory.slice(handle.offset, handle.length)?;
+        let bytes = self
+            .memory
+            .slice(handle.offset, handle.length)
+            .map_err(memory_error)?;
         T::from_bytes(bytes)
     }
 

@@ -203,9 +203,13 @@ impl Function {
 ///
 /// # Errors
 ///
-/// The generated function fails the plug-in's call when an argument is missing or is
-/// not a live memory block, when an argument does not decode as its type, when the
-/// body returns an error, or when the result does not fit in the plug-in's memory.
+/// The generated function fails the plug-in's call with
+/// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when an argument is missing, is
+/// not a live memory block or does not decode as its type;
+/// [`ErrorKind::OutOfMemory`](crate::ErrorKind::OutOfMemory) when the result does not
+/// fit in the plug-in's memory; and with the body's error when it returns one (of kind
+/// [`ErrorKind::Host`](crate::ErrorKind::Host) unless it carries a
+/// [`Failure`](crate::Failure)).
 ///
 /// # Examples
 ///
@@ -252,10 +256,7 @@ macro_rules! host_fn {
             $(
                 let $arg: $argty = {
                     let value = inputs.get(index).ok_or_else(|| {
-                        $crate::Error::msg(concat!(
-                            "host function `", stringify!($name), "` was called without its argument `",
-                            stringify!($arg), "`: check the import's signature"
-                        ))
+                        $crate::__private::missing_argument(stringify!($name), stringify!($arg))
                     })?;
                     index += 1;
                     plugin.memory_get_val(value)?

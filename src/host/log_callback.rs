@@ -129,8 +129,9 @@ fn parse_filter(filter: &str) -> Vec<Directive> {
 ///
 /// # Errors
 ///
-/// Another logger is already installed in the `log` facade (by an earlier call or by
-/// the host, e.g. `env_logger`); as in the `extism` crate, only the first one counts.
+/// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when another logger is already
+/// installed in the `log` facade (by an earlier call or by the host, e.g.
+/// `env_logger`); as in the `extism` crate, only the first one counts.
 ///
 /// # Examples
 ///

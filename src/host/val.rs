@@ -1,7 +1,7 @@
 //! Wasm values as host functions see them, and their conversions to and from the
 //! engine's (the value types are the ABI's, in [`crate::abi::ValType`]).
 
-use crate::{kernel::abi::ValType, Error};
+use crate::{error::fail, kernel::abi::ValType, Error};
 
 impl ValType {
     /// The interplug type of an engine type.
@@ -17,7 +17,8 @@ impl ValType {
         }
     }
 
-    /// The engine's type, or an error for types interplug does not pass to host code.
+    /// The engine's type, or an error of kind `Invalid` for types interplug does not
+    /// pass to host code (`V128`).
     pub(crate) fn to_wasmi(self) -> Result<wasmi::ValType, Error> {
         Ok(match self {
             ValType::I32 => wasmi::ValType::I32,
@@ -26,7 +27,13 @@ impl ValType {
             ValType::F64 => wasmi::ValType::F64,
             ValType::FuncRef => wasmi::ValType::FuncRef,
             ValType::ExternRef => wasmi::ValType::ExternRef,
-            ValType::V128 => anyhow::bail!("host functions cannot take or return v128 values"),
+            ValType::V128 => {
+                return Err(fail!(
+                    Invalid,
+                    "host functions cannot take or return v128 values: declare the function \
+                     without them"
+                ))
+            }
         })
     }
 }
@@ -120,7 +127,8 @@ impl Val {
         }
     }
 
-    /// Converts to the engine's value; `ty` decides a null reference's kind.
+    /// Converts to the engine's value; `ty` decides a null reference's kind. A value of
+    /// another type than `ty` is an error of kind `Invalid`.
     pub(crate) fn to_wasmi(self, ty: wasmi::ValType) -> Result<wasmi::Val, Error> {
         let value = match self {
             Val::I32(v) => wasmi::Val::I32(v),
@@ -130,10 +138,11 @@ impl Val {
             Val::NullRef => wasmi::Val::default_for_ty(ty),
         };
         if value.ty() != ty {
-            anyhow::bail!(
+            return Err(fail!(
+                Invalid,
                 "host function returned a {:?} where its signature says {ty:?}",
                 value.ty()
-            );
+            ));
         }
         Ok(value)
     }

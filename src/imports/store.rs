@@ -81,7 +81,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
             };
             state.memory.free(k as u64);
             state.memory.free(v as u64);
-            result.map_err(|e| to_engine(&e, ErrorKind::Host))
+            // Over a cap on vars: `LimitExceeded`, as `set` says.
+            result.map_err(|e| to_engine(&e, ErrorKind::LimitExceeded))
         },
     )?;
     Ok(())

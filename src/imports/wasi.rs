@@ -99,8 +99,8 @@ macro_rules! define_guarded {
                 )
                 .map_err(|e| {
                     crate::error::fail!(
-                        Invalid,
-                        "cannot define the WASI function `{}`: {e}",
+                        Invalid from e,
+                        "cannot define the WASI function `{}`",
                         stringify!($name)
                     )
                 })?;

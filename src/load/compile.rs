@@ -46,7 +46,7 @@ pub(crate) fn compile_modules(
     for LoadedModule { name, bytes } in modules {
         let rewritten = load_time_passes(bulk_io, bytes)?;
         let module = Module::new(&engine, rewritten.as_deref().unwrap_or(&bytes[..]))
-            .map_err(|e| fail!(Invalid, "invalid wasm module `{name}`: {e}"))?;
+            .map_err(|e| fail!(Invalid from e, "invalid wasm module `{name}`"))?;
         if name == "main" {
             main = Some(module);
         } else {

@@ -94,17 +94,19 @@ pub(crate) fn define_host_function(
                 let mut values: Vec<crate::Val> =
                     outputs.iter().map(crate::Val::from_wasmi).collect();
                 let state = caller.data_mut();
+                // The host function's own error is the cause; its kind is kept (`Host`
+                // when it has none).
                 call_guarded(&*callback, state, &inputs, &mut values).map_err(|e| {
                     to_engine(
-                        &with_context(&e, &format!("host function `{label}` failed")),
+                        &with_context(e, &format!("host function `{label}` failed")),
                         ErrorKind::Host,
                     )
                 })?;
                 for ((slot, value), ty) in outputs.iter_mut().zip(values).zip(&results) {
                     *slot = value.to_wasmi(*ty).map_err(|e| {
                         to_engine(
-                            &with_context(&e, &format!("host function `{label}`")),
-                            ErrorKind::Host,
+                            &with_context(e, &format!("host function `{label}`")),
+                            ErrorKind::Invalid,
                         )
                     })?;
                 }
@@ -113,8 +115,8 @@ pub(crate) fn define_host_function(
         )
         .map_err(|e| {
             fail!(
-                Invalid,
-                "cannot register host function `{}`.`{}`: {e}",
+                Invalid from e,
+                "cannot register host function `{}`.`{}`",
                 function.module(),
                 function.name()
             )

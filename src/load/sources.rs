@@ -36,6 +36,11 @@ pub enum SourceKind {
 }
 
 /// Tells what `bytes` hold, or says why they are none of the known formats.
+///
+/// # Errors
+///
+/// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when `bytes` are neither a wasm
+/// binary, wasm text, nor a JSON or TOML manifest (TOML needs `std`).
 pub fn detect(bytes: &[u8]) -> Result<SourceKind, Error> {
     if bytes.starts_with(b"\0asm") {
         return Ok(SourceKind::WasmBinary);
@@ -73,7 +78,7 @@ pub(crate) fn load(source: WasmInput<'_>) -> Result<(Manifest, Vec<LoadedModule>
             }
             SourceKind::JsonManifest => {
                 let text = core::str::from_utf8(&bytes)
-                    .map_err(|e| fail!(Invalid, "the manifest is not valid UTF-8: {e}"))?;
+                    .map_err(|e| fail!(Invalid from e, "the manifest is not valid UTF-8"))?;
                 Manifest::from_json(text)?
             }
             SourceKind::TomlManifest => parse_toml(&bytes)?,
@@ -86,7 +91,7 @@ pub(crate) fn load(source: WasmInput<'_>) -> Result<(Manifest, Vec<LoadedModule>
 #[cfg(feature = "std")]
 fn parse_toml(bytes: &[u8]) -> Result<Manifest, Error> {
     let text = core::str::from_utf8(bytes)
-        .map_err(|e| fail!(Invalid, "the manifest is not valid UTF-8: {e}"))?;
+        .map_err(|e| fail!(Invalid from e, "the manifest is not valid UTF-8"))?;
     Manifest::from_toml(text)
 }
 
@@ -98,6 +103,23 @@ fn parse_toml(_bytes: &[u8]) -> Result<Manifest, Error> {
 /// Loads every module of the manifest and names them; exactly one is `main`.
 /// Hashes are checked and wasm text is converted to binary, as when a plug-in is
 /// created, but nothing is compiled: tools use it to inspect a plug-in's modules.
+///
+/// # Errors
+///
+/// - [`ErrorKind::NotFound`](crate::ErrorKind::NotFound),
+///   [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied) or
+///   [`ErrorKind::Io`](crate::ErrorKind::Io) when a module's file cannot be read (the
+///   `std::io::Error` is the [`source`](core::error::Error::source));
+///   [`ErrorKind::LimitExceeded`](crate::ErrorKind::LimitExceeded) when it has more
+///   than [`DEFAULT_MAX_MODULE_BYTES`];
+/// - for a module named by URL (`http`), the kinds of the download: `Io` (the server
+///   failed or answered an error status), `PermissionDenied` (a scheme or address
+///   that is not allowed), `Timeout`, `LimitExceeded` (too large), `Invalid` (a
+///   malformed URL);
+/// - [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when the manifest lists no
+///   module, two with one name or none named `main`, when a module's SHA-256 is not
+///   the manifest's `hash`, when a file is not a regular file, or when a module is
+///   neither a wasm binary nor valid wasm text (the parser's error is the source).
 pub fn load_modules(manifest: &Manifest) -> Result<Vec<LoadedModule>, Error> {
     if manifest.wasm.is_empty() {
         bail_kind!(
@@ -186,13 +208,13 @@ fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Error> {
     let shown = path.display();
     use std::io::Read;
     let max = DEFAULT_MAX_MODULE_BYTES;
+    // The I/O error is the cause: `{:#}` shows `cannot read wasm file ...: <os text>`.
     let io_error = |e: std::io::Error| {
-        let kind = match e.kind() {
-            std::io::ErrorKind::NotFound => crate::ErrorKind::NotFound,
-            std::io::ErrorKind::PermissionDenied => crate::ErrorKind::PermissionDenied,
-            _ => crate::ErrorKind::Io,
-        };
-        crate::error::new(kind, format!("cannot read wasm file `{shown}`: {e}"))
+        crate::error::caused(
+            crate::error::io_kind(&e),
+            format!("cannot read wasm file `{shown}`"),
+            e,
+        )
     };
     let check = |metadata: std::fs::Metadata| -> Result<u64, Error> {
         if !metadata.is_file() {
@@ -256,8 +278,9 @@ fn wat_to_binary(bytes: &[u8], name: &str) -> Result<Vec<u8>, Error> {
         ),
     }
     let text = core::str::from_utf8(bytes)
-        .map_err(|e| fail!(Invalid, "module `{name}` is not valid UTF-8 text: {e}"))?;
-    wat::parse_str(text).map_err(|e| fail!(Invalid, "module `{name}` is not valid wasm text: {e}"))
+        .map_err(|e| fail!(Invalid from e, "module `{name}` is not valid UTF-8 text"))?;
+    wat::parse_str(text)
+        .map_err(|e| fail!(Invalid from e, "module `{name}` is not valid wasm text"))
 }
 
 #[cfg(not(feature = "std"))]

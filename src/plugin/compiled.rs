@@ -57,9 +57,17 @@ impl PluginBuilder<'_> {
     ///
     /// # Errors
     ///
-    /// The source cannot be read ([`ErrorKind::Io`](crate::ErrorKind::Io)), a module
-    /// or the manifest is invalid ([`ErrorKind::Invalid`](crate::ErrorKind::Invalid)),
-    /// or an import is not provided ([`ErrorKind::NotFound`](crate::ErrorKind::NotFound)).
+    /// - As [`sources::load_modules`] when a module cannot be read: a file
+    ///   ([`NotFound`](crate::ErrorKind::NotFound),
+    ///   [`PermissionDenied`](crate::ErrorKind::PermissionDenied) or
+    ///   [`Io`](crate::ErrorKind::Io), the I/O error as the source;
+    ///   [`LimitExceeded`](crate::ErrorKind::LimitExceeded) past
+    ///   [`sources::DEFAULT_MAX_MODULE_BYTES`]) or a URL (the kinds of the download);
+    /// - [`Invalid`](crate::ErrorKind::Invalid) when the source, the manifest or a
+    ///   module is malformed (the validator's error is the source), a host function
+    ///   takes or returns `v128`, or WASI is asked for where it is not available;
+    /// - [`NotFound`](crate::ErrorKind::NotFound) when a module imports something
+    ///   neither the kernel, WASI, another module nor a host function provides.
     ///
     /// # Examples
     ///
@@ -148,9 +156,9 @@ impl CompiledPlugin {
             .and_then(|()| crate::imports::store::add_to_linker(&mut linker))
             .and_then(|()| crate::imports::log::add_to_linker(&mut linker))
             .and_then(|()| crate::imports::http::add_to_linker(&mut linker));
-        imports.map_err(|e| fail!(Invalid, "cannot define the Extism kernel functions: {e}"))?;
+        imports.map_err(|e| fail!(Invalid from e, "cannot define the Extism kernel functions"))?;
         crate::imports::bulk::add_to_linker(&mut linker)
-            .map_err(|e| fail!(Invalid, "cannot define the bulk-I/O functions: {e}"))?;
+            .map_err(|e| fail!(Invalid from e, "cannot define the bulk-I/O functions"))?;
         #[cfg(feature = "wasi")]
         if options.wasi {
             crate::imports::wasi::add_to_linker(&mut linker)?;
@@ -247,7 +255,7 @@ impl CompiledPlugin {
         if fueled {
             store
                 .set_fuel(start_fuel)
-                .map_err(|e| fail!(Invalid, "cannot set fuel: {e}"))?;
+                .map_err(|e| fail!(Invalid from e, "cannot set fuel"))?;
         }
         let instance = if compiled.others.is_empty() {
             compiled
@@ -261,7 +269,7 @@ impl CompiledPlugin {
                     .map_err(|e| instantiation_error(&store, name, e))?;
                 linker
                     .instance(&mut store, name, instance)
-                    .map_err(|e| fail!(Invalid, "cannot link module `{name}`: {e}"))?;
+                    .map_err(|e| fail!(Invalid from e, "cannot link module `{name}`"))?;
             }
             linker.instantiate_and_start(&mut store, &compiled.main)
         }
@@ -292,7 +300,7 @@ impl CompiledPlugin {
                 .map(|t| wasmi::Val::default_for_ty(*t))
                 .collect();
             run(&mut store, func, &params, &mut results, &limits, fueled)
-                .map_err(|e| with_context(&e.error, &format!("the plug-in's `{name}` failed")))?;
+                .map_err(|e| with_context(e.error, &format!("the plug-in's `{name}` failed")))?;
         }
         Ok((store, instance))
     }
@@ -303,11 +311,7 @@ fn instantiation_error(store: &Store<CurrentPlugin>, module: &str, error: wasmi:
     let error = crate::plugin::run::engine_error(store, &error);
     match error.kind() {
         ErrorKind::Trap | ErrorKind::Host => {
-            let kind = error.kind();
-            crate::error::new(
-                kind,
-                format!("cannot instantiate module `{module}`: {error}"),
-            )
+            with_context(error, &format!("cannot instantiate module `{module}`"))
         }
         _ => error,
     }

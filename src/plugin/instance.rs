@@ -107,9 +107,8 @@ impl PluginBuilder<'_> {
     ///
     /// # Errors
     ///
-    /// As [`PluginBuilder::compile`], and when instantiation fails: a start function
-    /// or constructor traps ([`ErrorKind::Trap`](crate::ErrorKind::Trap)) or runs out
-    /// of time, fuel or memory.
+    /// As [`PluginBuilder::compile`], and as [`Plugin::new_from_compiled`] when
+    /// instantiation fails.
     ///
     /// # Examples
     ///
@@ -135,6 +134,10 @@ impl PluginBuilder<'_> {
 impl Plugin {
     /// Creates a plug-in from module bytes or a manifest, with host functions, and
     /// WASI when `with_wasi`.
+    ///
+    /// # Errors
+    ///
+    /// As [`PluginBuilder::build`].
     pub fn new<'a>(
         source: impl Into<WasmInput<'a>>,
         functions: impl IntoIterator<Item = Function>,
@@ -147,6 +150,10 @@ impl Plugin {
     }
 
     /// Creates a plug-in from a manifest.
+    ///
+    /// # Errors
+    ///
+    /// As [`Plugin::new`].
     pub fn new_with_manifest(
         manifest: &Manifest,
         functions: impl IntoIterator<Item = Function>,
@@ -156,6 +163,15 @@ impl Plugin {
     }
 
     /// Instantiates a compiled plug-in.
+    ///
+    /// # Errors
+    ///
+    /// `Trap` or `Exit` when a start function or constructor (`_initialize`...) traps
+    /// or exits; `Timeout`, `Cancelled`, `OutOfFuel` or `OutOfMemory` when it runs out
+    /// of time or is cancelled or goes past its fuel or memory; a host function's
+    /// error as in [`Plugin::call`]; with WASI, `NotFound`, `PermissionDenied` or `Io`
+    /// when an `allowed_paths` directory cannot be opened (the I/O error is the
+    /// source). The kinds are [`ErrorKind`]'s.
     pub fn new_from_compiled(compiled: &CompiledPlugin) -> Result<Plugin, Error> {
         let id = new_id();
         let cancel = CancelHandle::new(id);
@@ -222,6 +238,10 @@ impl Plugin {
     }
 
     /// Frees the Extism memory: every handle of the last call becomes invalid.
+    ///
+    /// # Errors
+    ///
+    /// None: the `Result` is the `extism` crate's signature.
     pub fn reset(&mut self) -> Result<(), Error> {
         self.store.data_mut().reset_memory();
         Ok(())
@@ -229,6 +249,10 @@ impl Plugin {
 
     /// Replaces the instance by a fresh one (new globals, linear memory and Extism
     /// memory); vars and config are kept.
+    ///
+    /// # Errors
+    ///
+    /// As [`Plugin::new_from_compiled`]; the old instance is kept when this fails.
     pub fn reinstantiate(&mut self) -> Result<(), Error> {
         self.cancel.clear();
         let limits = self.compiled.limits_from_now(&self.cancel);
@@ -257,6 +281,23 @@ impl Plugin {
     }
 
     /// Calls `name` with `input`, returning its output decoded as `U`.
+    ///
+    /// # Errors
+    ///
+    /// The error's [`kind`](crate::ErrorExt::kind) (an [`ErrorKind`]) says what failed:
+    /// `NotFound` when there is no export `name` (`Function not found: NAME`);
+    /// `Invalid` when it is not a plug-in function (`() -> i32` or `() -> ()`) or the
+    /// input cannot be encoded or the output decoded; `Plugin { code }` when the
+    /// plug-in set an error (its text is the message) or returned a non-zero code
+    /// (`Returned non-zero exit code: N`); `Trap` when it trapped or passed a bad
+    /// handle to a kernel function; `Exit` for a non-zero WASI `proc_exit`; `Timeout`,
+    /// `Cancelled`, `OutOfFuel`, `OutOfMemory` for the limits; `LimitExceeded` past a
+    /// cap on a host resource; `PermissionDenied` for an HTTP host the manifest does
+    /// not allow. When a host function fails, the call's error has its error as the
+    /// [`source`](core::error::Error::source) and its kind: `Host` for one without a
+    /// kind (or a panic). A rebuild of the instance an earlier failure left fails as
+    /// [`Plugin::new_from_compiled`]. Errors of the host's own `ToBytes`/`FromBytes`
+    /// types are returned as they are.
     pub fn call<'a, 'b, T: ToBytes<'a>, U: FromBytes<'b>>(
         &'b mut self,
         name: impl AsRef<str>,
@@ -267,6 +308,10 @@ impl Plugin {
 
     /// Like [`Plugin::call`], but a failure also gives the return code (the
     /// plug-in's own when it returned one, else -1).
+    ///
+    /// # Errors
+    ///
+    /// As [`Plugin::call`].
     pub fn call_get_error_code<'a, 'b, T: ToBytes<'a>, U: FromBytes<'b>>(
         &'b mut self,
         name: impl AsRef<str>,
@@ -281,6 +326,10 @@ impl Plugin {
 
     /// Like [`Plugin::call`], with a value host functions read through
     /// [`CurrentPlugin::host_context`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Plugin::call`].
     pub fn call_with_host_context<'a, 'b, T, U, C>(
         &'b mut self,
         name: impl AsRef<str>,
@@ -300,6 +349,10 @@ impl Plugin {
 
     /// Like [`Plugin::call_with_host_context`], but a failure also gives the return
     /// code, as [`Plugin::call_get_error_code`] does (used by the C API).
+    ///
+    /// # Errors
+    ///
+    /// As [`Plugin::call`].
     pub fn call_with_host_context_get_error_code<'a, 'b, T, U, C>(
         &'b mut self,
         name: impl AsRef<str>,
@@ -319,6 +372,10 @@ impl Plugin {
     }
 
     /// The output of the last successful call.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Trap`] when the plug-in's output is not inside its Extism memory.
     pub fn output(&self) -> Result<&[u8], Error> {
         self.store.data().output_bytes()
     }
@@ -364,6 +421,11 @@ impl Plugin {
     /// not turned into a failure. Hosts use it to drive modules that exchange memory
     /// handles directly, e.g. a module standing in for host functions (allocate blocks
     /// with [`Plugin::current_plugin`], pass their handles, free them after).
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` without an exported function `name`; `Invalid` when `params` do
+    /// not match its parameters; else the kinds of [`Plugin::call`] but `Plugin`.
     pub fn call_export(
         &mut self,
         name: &str,

@@ -144,8 +144,9 @@ impl Pool {
     ///
     /// # Errors
     ///
-    /// Making a new instance failed (the source's error), or the pool's lock is
-    /// poisoned.
+    /// The source's error when making a new instance failed;
+    /// [`ErrorKind::Host`](crate::ErrorKind::Host) when the pool's lock is poisoned
+    /// (host code panicked while holding it).
     pub fn get(&self, timeout: Duration) -> Result<Option<PoolPlugin>, Error> {
         let shared = &self.shared;
         let deadline = Instant::now().checked_add(timeout);

@@ -10,8 +10,9 @@
 ///
 /// # Errors
 ///
-/// The conversion fails when one of the listed functions is not a plug-in function;
-/// each method fails as [`Plugin::call`](crate::Plugin::call) does.
+/// The conversion fails with [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when
+/// one of the listed functions is not a plug-in function; each method fails as
+/// [`Plugin::call`](crate::Plugin::call) does.
 ///
 /// # Examples
 ///
@@ -49,10 +50,7 @@ macro_rules! typed_plugin {
             fn try_from(plugin: $crate::Plugin) -> ::core::result::Result<Self, Self::Error> {
                 $(
                     if !plugin.function_exists(stringify!($fname)) {
-                        return Err($crate::Error::msg(concat!(
-                            "the plug-in has no function `", stringify!($fname),
-                            "` (an export of type () -> i32 or () -> ())"
-                        )));
+                        return Err($crate::__private::missing_function(stringify!($fname)));
                     }
                 )*
                 Ok($name(plugin))

@@ -258,7 +258,7 @@ impl<'a> Queue<'a> {
     fn fail(&self, module: &str, error: wasmparser::BinaryReaderError) {
         let mut state = self.lock();
         if state.error.is_none() {
-            state.error = Some(fail!(Invalid, "invalid wasm module `{module}`: {error}"));
+            state.error = Some(fail!(Invalid from error, "invalid wasm module `{module}`"));
         }
         drop(state);
         self.changed.notify_all();
@@ -335,7 +335,7 @@ mod tests {
     fn alongside_prefers_the_validation_error() {
         let broken = module("main", r#"(module (func (result i32) i64.const 1))"#);
         let result: Result<(), Error> =
-            alongside(&[broken], || Err(anyhow::anyhow!("instantiation failed")));
+            alongside(&[broken], || Err(fail!(Invalid, "instantiation failed")));
         let message = format!("{:#}", result.expect_err("invalid"));
         assert!(message.contains("invalid wasm module `main`"), "{message}");
     }

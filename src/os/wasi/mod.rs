@@ -46,8 +46,9 @@ pub(crate) struct WasiState {
 ///
 /// # Errors
 ///
-/// `Io` when an `allowed_paths` directory cannot be opened, `Invalid` when it cannot
-/// be mapped.
+/// `NotFound`, `PermissionDenied` or `Io` (as the operating system answers, its
+/// error the source) when an `allowed_paths` directory cannot be opened, `Invalid`
+/// when it cannot be mapped.
 pub(crate) fn context(
     manifest: &Manifest,
     output: bool,
@@ -80,8 +81,8 @@ pub(crate) fn context(
         let dir = open_allowed_dir(host, guest, &open_files)?;
         ctx.push_preopened_dir(dir, guest).map_err(|e| {
             fail!(
-                Invalid,
-                "cannot map allowed path `{host}` to `{guest}` for WASI: {e}"
+                Invalid from e,
+                "cannot map allowed path `{host}` to `{guest}` for WASI"
             )
         })?;
     }
@@ -100,10 +101,13 @@ fn open_allowed_dir(
         None => (false, host),
     };
     let dir = Dir::open_ambient_dir(host_path, wasmi_wasi::ambient_authority()).map_err(|e| {
-        fail!(
-            Io,
-            "cannot open allowed path `{host_path}` (mapped to `{guest}`): {e}; \
-             allowed_paths must name existing host directories"
+        crate::error::caused(
+            crate::error::io_kind(&e),
+            alloc::format!(
+                "cannot open allowed path `{host_path}` (mapped to `{guest}`; allowed_paths \
+                 must name existing host directories)"
+            ),
+            e,
         )
     })?;
     let dir: Box<dyn WasiDir> = Box::new(wasi_common::sync::dir::Dir::from_cap_std(dir));

@@ -92,9 +92,10 @@ impl CallWatch {
                 } else {
                     "the call ran past its timeout_ms"
                 };
-                return Err(wasi_common::Error::trap(anyhow::anyhow!(
-                    "a WASI wait was interrupted: {why}"
-                )));
+                return Err(interrupted(
+                    reason,
+                    alloc::format!("a WASI wait was interrupted: {why}"),
+                ));
             }
             let slice = match until {
                 Some(until) => match until.checked_duration_since(Instant::now()) {
@@ -106,6 +107,17 @@ impl CallWatch {
             std::thread::sleep(slice);
         }
     }
+}
+
+/// The trap that ends a wait stopped for `reason`, of kind `Cancelled` or `Timeout`
+/// (the guard around WASI functions reports the same kind from the watch).
+fn interrupted(reason: u8, message: alloc::string::String) -> wasi_common::Error {
+    let kind = if reason == STOPPED_BY_CANCEL {
+        ErrorKind::Cancelled
+    } else {
+        ErrorKind::Timeout
+    };
+    wasi_common::Error::trap(crate::error::new(kind, message))
 }
 
 #[cfg(test)]
@@ -136,10 +148,11 @@ impl WasiSched for WatchedSched {
         if poll.rw_subscriptions().next().is_some() {
             // Files and pipes: `wasi-common` answers at once for files; refuse to
             // start a poll once the call should stop.
-            if self.watch.check().is_some() {
-                return Err(wasi_common::Error::trap(anyhow::anyhow!(
-                    "a WASI poll was interrupted by the call's cancel or deadline"
-                )));
+            if let Some(reason) = self.watch.check() {
+                return Err(interrupted(
+                    reason,
+                    "a WASI poll was interrupted by the call's cancel or deadline".into(),
+                ));
             }
         } else if let Some(clock) = poll.earliest_clock_deadline() {
             // Clocks only: wait for the earliest here, in slices; the poll below then
