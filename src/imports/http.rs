@@ -7,7 +7,7 @@
 //! Without the `http` feature, every request is refused with an error that says so.
 
 use crate::{
-    error::{fail, to_engine, ErrorKind},
+    error::{fail, to_engine, with_context, ErrorKind},
     host::current_plugin::{charge, cost, oom_trap, CurrentPlugin, BLOCK_FUEL, IMPORT_FUEL},
     kernel::abi::ENV_MODULE,
     manifest::HttpRequest,
@@ -37,7 +37,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
             };
             charge(&mut c, cost(IMPORT_FUEL + 3 * BLOCK_FUEL, sent));
             let response = request(c.data_mut(), req as u64, body as u64)
-                .map_err(|e| to_engine(&e, ErrorKind::Host))?;
+                .map_err(|e| to_engine(&e, ErrorKind::Io))?;
             let len = c.data().memory.length(response as u64);
             charge(&mut c, cost(0, len));
             Ok(response)
@@ -155,10 +155,13 @@ fn store_body(state: &mut CurrentPlugin, bytes: &[u8]) -> Result<i64, Error> {
         Some(handle) => Ok(handle as i64),
         None => {
             state.budget.oom = true;
-            Err(state.budget.oom_error().context(format!(
-                "the HTTP response of {} bytes does not fit in the plug-in's memory",
-                bytes.len()
-            )))
+            Err(with_context(
+                state.budget.oom_error(),
+                &format!(
+                    "the HTTP response of {} bytes does not fit in the plug-in's memory",
+                    bytes.len()
+                ),
+            ))
         }
     }
 }
