@@ -2,10 +2,10 @@
 
 use std::ffi::c_char;
 
+use interplug_core::sdk::ExtismFunction;
 use interplug_core::CompiledPlugin;
 
 use crate::ffi::{guard, set_errmsg};
-use crate::function::ExtismFunction;
 use crate::plugin::{builder, finish, from_compiled, ExtismPlugin, CREATE_ERROR_PREFIX};
 use crate::types::ExtismSize;
 

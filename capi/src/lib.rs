@@ -30,7 +30,7 @@ pub mod types;
 use std::ffi::c_char;
 
 pub use compiled::ExtismCompiledPlugin;
-pub use function::ExtismFunction;
+pub use interplug_core::sdk::ExtismFunction;
 pub use plugin::{ExtismCancelHandle, ExtismPlugin};
 pub use types::{ExtismCurrentPlugin, ExtismMemoryHandle, ExtismSize, ExtismVal, ExtismValUnion};
 

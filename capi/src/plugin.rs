@@ -11,13 +11,13 @@ use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CString};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use interplug_core::sdk::ExtismFunction;
 use interplug_core::{
     CancelHandle, CompiledPlugin, ErrorExt, ErrorKind, Function, Plugin, PluginBuilder,
 };
 
 use crate::ffi::{bytes, c_string, guard, set_errmsg, str_arg};
-use crate::function::ExtismFunction;
-use crate::types::ExtismSize;
+use crate::types::{ExtismSize, EXTISM_SUCCESS};
 
 /// Every creation error starts with this, as libextism's do.
 pub(crate) const CREATE_ERROR_PREFIX: &str = "Unable to compile Extism plugin: ";
@@ -192,7 +192,7 @@ impl ExtismPlugin {
                 .map(|_| ()),
         };
         match result {
-            Ok(()) => 0,
+            Ok(()) => EXTISM_SUCCESS,
             Err((error, rc)) => {
                 let rc = if rc == 0 { -1 } else { rc };
                 let message = format!("{error:#}");
@@ -235,7 +235,7 @@ unsafe fn collect_functions(
         .iter()
         // SAFETY: each entry is NULL or a live function object per the caller.
         .filter_map(|&f| unsafe { f.as_ref() })
-        .map(ExtismFunction::to_function)
+        .map(|f| f.function().clone())
         .collect())
 }
 

@@ -195,6 +195,45 @@ fn header_compiles_as_cpp() {
 }
 
 #[test]
+fn header_lays_out_extism_val_as_the_rust_types_do() {
+    // `interplug::ExtismVal` is the one declaration (`interplug-capi-types`) that the
+    // C library and the core's `interplug::sdk` re-export: the C compiler must give
+    // the header's types the same sizes, alignments and offsets.
+    use interplug::{ExtismVal, ExtismValUnion};
+    use std::mem::{align_of, offset_of, size_of};
+    let checks = [
+        ("sizeof(ExtismVal)", size_of::<ExtismVal>()),
+        ("_Alignof(ExtismVal)", align_of::<ExtismVal>()),
+        ("offsetof(ExtismVal, t)", offset_of!(ExtismVal, t)),
+        ("sizeof(((ExtismVal *)0)->t)", size_of::<i32>()),
+        ("sizeof(ExtismValType)", size_of::<i32>()),
+        ("offsetof(ExtismVal, v)", offset_of!(ExtismVal, v)),
+        ("sizeof(ExtismValUnion)", size_of::<ExtismValUnion>()),
+        ("_Alignof(ExtismValUnion)", align_of::<ExtismValUnion>()),
+    ];
+    let asserts: String = checks
+        .iter()
+        .map(|(c, rust)| {
+            format!("_Static_assert({c} == {rust}, \"{c} is not {rust} as in Rust\");\n")
+        })
+        .collect();
+    let source = scratch("layout").join("layout.c");
+    std::fs::write(
+        &source,
+        format!("#include <extism.h>\n#include <stddef.h>\n{asserts}"),
+    )
+    .expect("write layout.c");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    let mut command = Command::new(cc);
+    command
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-fsyntax-only"])
+        .arg("-I")
+        .arg(common::include_dir())
+        .arg(&source);
+    run(command, "ExtismVal layout check");
+}
+
+#[test]
 fn header_declares_and_library_exports_the_whole_api() {
     let header = std::fs::read_to_string(common::include_dir().join("interplug.h"))
         .expect("read include/interplug.h");
