@@ -111,6 +111,8 @@ pub fn extism_version() -> &'static str {
 
 #[doc(hidden)]
 pub mod __private {
+    #[cfg(feature = "std")]
+    pub use crate::platform::panic_text;
     pub use alloc::vec::Vec;
     pub use anyhow;
     pub use serde;
