@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod compiled;
+mod create;
 pub mod current;
 pub mod ffi;
 pub mod function;
