@@ -31,14 +31,13 @@ pub unsafe extern "C" fn extism_compiled_plugin_new(
     with_wasi: bool,
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismCompiledPlugin {
-    let fuel_limit = None;
     let args = Creation {
         wasm,
         wasm_size,
         functions,
         n_functions,
         with_wasi,
-        fuel_limit,
+        fuel_limit: None,
     };
     // SAFETY: per this function's contract.
     unsafe { args.run("extism_compiled_plugin_new", errmsg, compile) }
@@ -59,14 +58,13 @@ pub unsafe extern "C" fn extism_compiled_plugin_new_with_fuel_limit(
     fuel_limit: u64,
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismCompiledPlugin {
-    let fuel_limit = Some(fuel_limit);
     let args = Creation {
         wasm,
         wasm_size,
         functions,
         n_functions,
         with_wasi,
-        fuel_limit,
+        fuel_limit: Some(fuel_limit),
     };
     // SAFETY: per this function's contract.
     unsafe {
