@@ -96,20 +96,29 @@ fn run_test_program(program: &Path, what: &str) {
     );
 }
 
-#[test]
-fn c_program_passes_with_the_shared_library() {
-    let library = common::shared_library();
+/// Compiles the test program linked with the shared library `library` (into the
+/// scratch folder `folder`) and runs it.
+fn test_program_with_shared_library(library: &Path, folder: &str) {
     let dir = library.parent().expect("library folder");
-    let program = scratch("c-dynamic").join("test");
+    let name = library
+        .file_name()
+        .expect("library file name")
+        .to_string_lossy();
+    let program = scratch(folder).join("test");
     let mut command = compile_test_program(&program);
     command
         .arg("-L")
         .arg(dir)
-        .arg("-l:libinterplug.so")
+        .arg(format!("-l:{name}"))
         .arg(format!("-Wl,-rpath,{}", dir.display()))
         .arg("-lpthread");
-    run(command, "compile test.c (shared)");
-    run_test_program(&program, "test.c with libinterplug.so");
+    run(command, &format!("compile test.c ({name})"));
+    run_test_program(&program, &format!("test.c with {name}"));
+}
+
+#[test]
+fn c_program_passes_with_the_shared_library() {
+    test_program_with_shared_library(&common::shared_library(), "c-dynamic");
 }
 
 #[test]
@@ -120,21 +129,7 @@ fn c_program_passes_with_the_official_library() {
         eprintln!("oracle absent: set INTERPLUG_ORACLE_LIB to also run test.c on libextism");
         return;
     };
-    let dir = oracle.parent().expect("library folder");
-    let name = oracle
-        .file_name()
-        .expect("library file name")
-        .to_string_lossy();
-    let program = scratch("c-official").join("test");
-    let mut command = compile_test_program(&program);
-    command
-        .arg("-L")
-        .arg(dir)
-        .arg(format!("-l:{name}"))
-        .arg(format!("-Wl,-rpath,{}", dir.display()))
-        .arg("-lpthread");
-    run(command, "compile test.c (libextism)");
-    run_test_program(&program, "test.c with libextism");
+    test_program_with_shared_library(&oracle, "c-official");
 }
 
 #[test]
