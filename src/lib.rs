@@ -121,6 +121,8 @@ pub mod __private {
     pub use crate::error::for_macros::{
         decode_error, encode_error, missing_argument, missing_function,
     };
+    #[cfg(feature = "std")]
+    pub use crate::platform::panic_text;
     pub use alloc::vec::Vec;
     pub use anyhow;
     pub use serde;

@@ -73,9 +73,11 @@ pub(crate) fn catch_panic<R>(host_code: impl FnOnce() -> Result<R, Error>) -> Re
     host_code()
 }
 
-/// The text of a panic payload.
+/// The text of a panic payload: its `&str` or `String` message, else `(no message)`.
+/// Also used by the C library (through `interplug::__private`) for the panics it
+/// stops at the C boundary.
 #[cfg(feature = "std")]
-pub(crate) fn panic_text(panic: &(dyn core::any::Any + Send)) -> alloc::string::String {
+pub fn panic_text(panic: &(dyn core::any::Any + Send)) -> alloc::string::String {
     panic
         .downcast_ref::<&str>()
         .map(|text| alloc::string::String::from(*text))

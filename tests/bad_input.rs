@@ -1,8 +1,8 @@
 //! Bad input gives a clear error, never a panic, and the plug-in stays usable.
 
-mod common;
-use common::{error_of, fixture, fixture_bytes};
+mod support;
 use interplug::{Manifest, Plugin, Wasm};
+use support::{error_of, fixture, fixture_bytes};
 
 #[test]
 fn bytes_that_are_not_wasm_or_a_manifest() {

@@ -3,10 +3,10 @@
 //! error for an access outside a block or past the input, the same state after a
 //! failed copy, limits holding.
 
-mod common;
+mod support;
 
-use common::fixture_bytes;
 use interplug::rewrite::bulk_io::{rewrite_bulk_io, BulkLoops};
+use support::{bulk_programs, fixture_bytes};
 
 /// Every committed official-PDK fixture with its data-movement loops: the u64 loops
 /// (input, load, store) are all recognised.
@@ -67,9 +67,6 @@ fn echo_is_byte_identical_rewritten() {
         assert_eq!(b, input, "len {len}");
     }
 }
-
-#[path = "support/bulk_programs.rs"]
-mod bulk_programs;
 
 use interplug::{ErrorExt, PluginBuilder};
 

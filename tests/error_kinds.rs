@@ -2,8 +2,8 @@
 //! default; an error caused by another one keeps it as its `source()`, and the text
 //! `{:#}` prints (what the C API and the CLI show) is unchanged.
 
-mod common;
-use common::{error_of, fixture};
+mod support;
+use support::{error_of, fixture};
 use interplug::{
     host_fn, typed_plugin, CurrentPlugin, Error, ErrorExt, ErrorKind, Failure, Function, Manifest,
     Plugin, UserData, Val, ValType, Wasm, PTR,

@@ -7,12 +7,15 @@
 //! reports a failure instead of dying with the host when the WASI layer aborts.
 #![cfg(feature = "wasi")]
 
+mod support;
+
 use interplug::{ErrorExt, ErrorKind, Manifest, Plugin, Wasm};
 use std::{
     fs,
     process::Command,
     time::{Duration, Instant, SystemTime},
 };
+use support::cancel_after;
 
 /// Set in the child process of [`in_child`].
 const CHILD: &str = "INTERPLUG_HOSTILE_OS_CHILD";
@@ -79,20 +82,13 @@ fn a_wasi_sleep_ends_at_the_timeout() {
 fn a_wasi_sleep_ends_at_a_cancel() {
     let manifest = Manifest::new([fixture()]);
     let mut plugin = plugin(&manifest);
-    let cancel = plugin.cancel_handle();
-    let canceller = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
-        cancel.cancel()
-    });
+    let canceller = cancel_after(&plugin, Duration::from_millis(300));
     let started = Instant::now();
     let error = plugin
         .call::<&str, String>("sleep_ms", ONE_HOUR_MS)
         .expect_err("the sleep is cancelled");
     let took = started.elapsed();
-    canceller
-        .join()
-        .expect("the canceller thread")
-        .expect("cancel");
+    canceller.join();
     eprintln!("a one-hour WASI sleep cancelled at 300 ms ended after {took:?}");
     assert_eq!(error.kind(), ErrorKind::Cancelled, "{error:#}");
     assert!(

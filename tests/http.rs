@@ -5,13 +5,13 @@
 //! answers the next call.
 #![cfg(feature = "http")]
 
-#[path = "support/http_server.rs"]
-mod http_server;
+mod support;
 
-use http_server::TestServer;
 use interplug::{Manifest, MemoryOptions, Plugin, PluginBuilder, Wasm};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+use support::cancel_after;
+use support::http_server::TestServer;
 
 /// The body `/hello` answers.
 const HELLO: &str = "hello from the test server";
@@ -555,16 +555,9 @@ fn timed_error(plugin: &mut Plugin, input: &str) -> (interplug::ErrorKind, Strin
 fn cancel_ends_a_trickling_response() {
     let server = TestServer::start();
     let mut plugin = plugin(&manifest(&["127.0.0.1"]));
-    let cancel = plugin.cancel_handle();
-    let canceller = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(400));
-        cancel.cancel()
-    });
+    let canceller = cancel_after(&plugin, Duration::from_millis(400));
     let (kind, message, took) = timed_error(&mut plugin, &get(&server.url("/trickle/120")));
-    canceller
-        .join()
-        .expect("the canceller thread")
-        .expect("cancel");
+    canceller.join();
     eprintln!("a trickling response cancelled at 400 ms ended after {took:?}");
     assert_eq!(kind, interplug::ErrorKind::Cancelled, "{message}");
     assert_contains(&message, &["cancelled", "/trickle/120"]);
@@ -576,16 +569,9 @@ fn cancel_ends_a_trickling_response() {
 fn cancel_ends_a_request_the_server_never_answers() {
     let server = TestServer::start();
     let mut plugin = plugin(&manifest(&["127.0.0.1"]));
-    let cancel = plugin.cancel_handle();
-    let canceller = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(400));
-        cancel.cancel()
-    });
+    let canceller = cancel_after(&plugin, Duration::from_millis(400));
     let (kind, message, took) = timed_error(&mut plugin, &get(&server.url("/slow/8000")));
-    canceller
-        .join()
-        .expect("the canceller thread")
-        .expect("cancel");
+    canceller.join();
     assert_eq!(kind, interplug::ErrorKind::Cancelled, "{message}");
     assert!(took < Duration::from_millis(1400), "the call took {took:?}");
     assert_usable(&mut plugin, &server);

@@ -1,10 +1,10 @@
 //! Limits that hold against hostile plug-ins (`limits.wasm`), and the plug-in works
 //! afterwards.
 
-mod common;
-use common::{error_of, failing_host_fn, fixture_bytes, panicking_host_fn};
+mod support;
 use interplug::{CompiledPlugin, ErrorExt, Manifest, Plugin, PluginBuilder, PoolBuilder, Wasm};
 use std::time::{Duration, Instant};
+use support::{error_of, failing_host_fn, fixture_bytes, panicking_host_fn};
 
 fn limits_manifest() -> Manifest {
     Manifest::new([Wasm::data(fixture_bytes("limits"))])

@@ -1,7 +1,7 @@
 //! 100 000 calls on one plug-in do not grow host memory: a counting allocator
 //! measures the bytes the process holds.
 
-mod common;
+mod support;
 use interplug::Plugin;
 
 #[path = "support/counting_alloc.rs"]
@@ -9,7 +9,7 @@ mod counting_alloc;
 
 #[test]
 fn a_hundred_thousand_calls_do_not_grow_host_memory() {
-    let mut plugin = Plugin::new(common::fixture_bytes("count_vowels"), [], false).expect("loads");
+    let mut plugin = Plugin::new(support::fixture_bytes("count_vowels"), [], false).expect("loads");
     let input = "the quick brown fox jumps over the lazy dog";
     for _ in 0..1_000 {
         plugin

@@ -3,21 +3,21 @@
 
 #![cfg(target_os = "linux")]
 
-mod common;
+mod support;
 use interplug::{Manifest, Plugin, Wasm};
 
 #[test]
 fn no_writable_executable_mappings_after_running_plugins() {
-    let mut vowels = Plugin::new(common::fixture_bytes("count_vowels"), [], false).expect("loads");
+    let mut vowels = Plugin::new(support::fixture_bytes("count_vowels"), [], false).expect("loads");
     vowels
         .call::<&str, &str>("count_vowels", "hello world")
         .expect("call");
-    let manifest = Manifest::new([Wasm::data(common::fixture_bytes("limits"))]);
-    let mut limits = Plugin::new(&manifest, [common::panicking_host_fn()], false).expect("loads");
+    let manifest = Manifest::new([Wasm::data(support::fixture_bytes("limits"))]);
+    let mut limits = Plugin::new(&manifest, [support::panicking_host_fn()], false).expect("loads");
     limits
         .call::<&str, &str>("compute", "100000")
         .expect("call");
-    let mut reactor = Plugin::new(common::fixture_bytes("reactor"), [], true).expect("loads");
+    let mut reactor = Plugin::new(support::fixture_bytes("reactor"), [], true).expect("loads");
     reactor.call::<&str, &str>("init_count", "").expect("call");
 
     let maps = std::fs::read_to_string("/proc/self/maps").expect("procfs");

@@ -3,11 +3,11 @@
 //! dispatch must not grow the native stack. They pass on 64-bit hosts too;
 //! `scripts/cross.sh i686-unknown-linux-gnu` runs them natively on 32-bit.
 
-mod common;
+mod support;
 
-use common::{failing_host_fn, fixture_bytes};
 use interplug::memory::ExtismMemory;
 use interplug::{ErrorExt, ErrorKind, Manifest, MemoryHandle, Plugin, PluginBuilder, Wasm};
+use support::{failing_host_fn, fixture_bytes};
 
 /// A length past `usize::MAX` (4 GiB on 32-bit hosts) must not wrap: a handle of
 /// 4 GiB + 5 bytes used to report 5 bytes on i686.

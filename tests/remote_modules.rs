@@ -2,12 +2,11 @@
 //! 127.0.0.1, with method, headers and hash checks.
 #![cfg(feature = "http")]
 
-#[path = "support/http_server.rs"]
-mod http_server;
+mod support;
 
-use http_server::TestServer;
 use interplug::{HttpRequest, Manifest, Plugin, Wasm};
 use std::collections::BTreeMap;
+use support::http_server::TestServer;
 
 use interplug_spec_tests::fixtures::{self, bytes as fixture_bytes};
 

@@ -2,9 +2,9 @@
 //! though wasmi translates bodies lazily and interplug validates them on a helper
 //! thread while it instantiates.
 
-mod common;
-use common::{error_of, fixture_bytes, unique_module};
+mod support;
 use interplug::{CompiledPlugin, Manifest, Plugin, PluginBuilder, Wasm};
+use support::{error_of, fixture_bytes, unique_module};
 
 /// A valid export and an export whose body is ill-typed (it returns an i64 as an i32).
 const INVALID_UNCALLED_BODY: &str = r#"(module

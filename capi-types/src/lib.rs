@@ -1,13 +1,16 @@
 //! The C types of the Extism C API (`include/extism.h`, `include/interplug.h`),
 //! declared once as plain `#[repr(C)]` Rust types.
 //!
-//! Two sides use them: the C library itself (`interplug-capi`, which implements
-//! the API) and the client that loads any library implementing it with `dlopen`
+//! Three sides use them: the core's `interplug::sdk` module (which re-exports
+//! them under the `extism` crate's names: `ExtismVal`, `ValUnion`, `Size`, ...),
+//! the C library itself (`interplug-capi`, which implements the API) and the
+//! client that loads any library implementing it with `dlopen`
 //! (`interplug_spec_tests::capi`, used by the differential tests and
 //! `bench-compare`). The client must be able to load the official libextism
-//! without depending on interplug's C library, so the declarations live here,
-//! in a crate with no dependencies and no code to run: only layouts, the value
-//! type tags and the callback signatures.
+//! without depending on interplug's C library, and the core must build without
+//! `std`, so the declarations live here, in a `no_std` crate with no
+//! dependencies and no code to run: only layouts, the value type tags, the
+//! return code of success and the callback signatures.
 //!
 //! ```
 //! use interplug_capi_types::{val_type, ExtismVal};
@@ -29,6 +32,9 @@ pub type ExtismSize = u64;
 /// `ExtismMemoryHandle`: the offset of a block of the Extism memory
 /// (`uint64_t`; 0 is no block).
 pub type ExtismMemoryHandle = u64;
+
+/// `EXTISM_SUCCESS`: what `extism_plugin_call` returns when the call succeeded.
+pub const EXTISM_SUCCESS: i32 = 0;
 
 /// Raw `ExtismValType` values (a C enum, `int` sized). Both sides read and
 /// write them as plain integers, so an out-of-range value coming from the other
@@ -99,8 +105,8 @@ const _: () =
     assert!(core::mem::offset_of!(ExtismVal, v) == if I64_ALIGN > 4 { I64_ALIGN } else { 4 });
 
 macro_rules! opaque {
-    ($(#[$doc:meta] $name:ident),* $(,)?) => {$(
-        #[$doc]
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$doc])*
         #[repr(C)]
         pub struct $name {
             _private: [u8; 0],
@@ -116,7 +122,8 @@ opaque! {
     ExtismCompiledPlugin,
     /// `ExtismCurrentPlugin`: the running plug-in handed to host functions.
     ExtismCurrentPlugin,
-    /// `ExtismFunction`, as a client sees it: only ever behind a pointer.
+    /// `ExtismFunction`, as a client sees it: only ever behind a pointer (the C
+    /// library's own, which holds the host function, is `interplug::sdk::ExtismFunction`).
     ExtismFunction,
     /// `ExtismCancelHandle`, as a client sees it: only ever behind a pointer.
     ExtismCancelHandle,

@@ -2,52 +2,18 @@
 
 use std::ffi::c_char;
 
-use interplug_core::CompiledPlugin;
+use interplug_core::sdk::ExtismFunction;
+use interplug_core::{CompiledPlugin, Error, Plugin, PluginBuilder};
 
-use crate::ffi::{guard, set_errmsg};
-use crate::function::ExtismFunction;
-use crate::plugin::{builder, finish, from_compiled, ExtismPlugin, CREATE_ERROR_PREFIX};
+use crate::create::{finish, Creation};
+use crate::ffi::guard;
+use crate::plugin::ExtismPlugin;
 use crate::types::ExtismSize;
 
 /// `ExtismCompiledPlugin`: modules compiled with their host functions and
 /// settings, ready to be instantiated.
 pub struct ExtismCompiledPlugin {
     compiled: CompiledPlugin,
-}
-
-/// Shared body of the two `extism_compiled_plugin_new*` functions.
-///
-/// # Safety
-/// As for `extism_compiled_plugin_new`.
-unsafe fn compiled_new(
-    wasm: *const u8,
-    wasm_size: ExtismSize,
-    functions: *const *const ExtismFunction,
-    n_functions: ExtismSize,
-    with_wasi: bool,
-    fuel_limit: Option<u64>,
-    errmsg: *mut *mut c_char,
-) -> *mut ExtismCompiledPlugin {
-    // SAFETY: per the caller.
-    let result = unsafe {
-        builder(
-            wasm,
-            wasm_size,
-            functions,
-            n_functions,
-            with_wasi,
-            fuel_limit,
-        )
-    }
-    .and_then(|b| b.compile().map_err(|e| format!("{e:#}")));
-    match result {
-        Ok(compiled) => Box::into_raw(Box::new(ExtismCompiledPlugin { compiled })),
-        Err(message) => {
-            // SAFETY: per the caller.
-            unsafe { set_errmsg(errmsg, &format!("{CREATE_ERROR_PREFIX}{message}")) };
-            std::ptr::null_mut()
-        }
-    }
 }
 
 /// Compiles wasm, WAT or manifest bytes with host functions (and WASI when
@@ -65,20 +31,16 @@ pub unsafe extern "C" fn extism_compiled_plugin_new(
     with_wasi: bool,
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismCompiledPlugin {
-    guard("extism_compiled_plugin_new", std::ptr::null_mut(), || {
-        // SAFETY: per this function's contract.
-        unsafe {
-            compiled_new(
-                wasm,
-                wasm_size,
-                functions,
-                n_functions,
-                with_wasi,
-                None,
-                errmsg,
-            )
-        }
-    })
+    let args = Creation {
+        wasm,
+        wasm_size,
+        functions,
+        n_functions,
+        with_wasi,
+        fuel_limit: None,
+    };
+    // SAFETY: per this function's contract.
+    unsafe { args.run("extism_compiled_plugin_new", errmsg, compile) }
 }
 
 /// Like `extism_compiled_plugin_new`; every plug-in made from it has a per-call
@@ -96,24 +58,29 @@ pub unsafe extern "C" fn extism_compiled_plugin_new_with_fuel_limit(
     fuel_limit: u64,
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismCompiledPlugin {
-    guard(
-        "extism_compiled_plugin_new_with_fuel_limit",
-        std::ptr::null_mut(),
-        || {
-            // SAFETY: per this function's contract.
-            unsafe {
-                compiled_new(
-                    wasm,
-                    wasm_size,
-                    functions,
-                    n_functions,
-                    with_wasi,
-                    Some(fuel_limit),
-                    errmsg,
-                )
-            }
-        },
-    )
+    let args = Creation {
+        wasm,
+        wasm_size,
+        functions,
+        n_functions,
+        with_wasi,
+        fuel_limit: Some(fuel_limit),
+    };
+    // SAFETY: per this function's contract.
+    unsafe {
+        args.run(
+            "extism_compiled_plugin_new_with_fuel_limit",
+            errmsg,
+            compile,
+        )
+    }
+}
+
+/// Compiles what a creation function's arguments describe.
+fn compile(builder: PluginBuilder<'_>) -> Result<ExtismCompiledPlugin, Error> {
+    builder
+        .compile()
+        .map(|compiled| ExtismCompiledPlugin { compiled })
 }
 
 /// Frees a compiled plug-in. Plug-ins made from it keep working. NULL is a no-op.
@@ -124,7 +91,7 @@ pub unsafe extern "C" fn extism_compiled_plugin_new_with_fuel_limit(
 pub unsafe extern "C" fn extism_compiled_plugin_free(plugin: *mut ExtismCompiledPlugin) {
     guard("extism_compiled_plugin_free", (), || {
         if !plugin.is_null() {
-            // SAFETY: from Box::into_raw in `compiled_new`; freed once per the
+            // SAFETY: from Box::into_raw in `create::finish`; freed once per the
             // contract.
             drop(unsafe { Box::from_raw(plugin) });
         }
@@ -147,7 +114,9 @@ pub unsafe extern "C" fn extism_plugin_new_from_compiled(
         || {
             // SAFETY: NULL or live per the contract; only read.
             let result = match unsafe { compiled.as_ref() } {
-                Some(c) => from_compiled(&c.compiled),
+                Some(c) => Plugin::new_from_compiled(&c.compiled)
+                    .map(ExtismPlugin::new)
+                    .map_err(|e| format!("{e:#}")),
                 None => Err("the compiled plug-in is NULL".to_string()),
             };
             // SAFETY: per this function's contract.

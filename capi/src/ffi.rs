@@ -4,6 +4,8 @@
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use interplug_core::__private::panic_text;
+
 /// Runs `body` and returns its result, or `fallback` when it panics: no panic may
 /// unwind into C. `what` names the entry point in the log message.
 pub fn guard<T>(what: &str, fallback: T, body: impl FnOnce() -> T) -> T {
@@ -17,17 +19,6 @@ pub fn guard<T>(what: &str, fallback: T, body: impl FnOnce() -> T) -> T {
             }));
             fallback
         }
-    }
-}
-
-/// The text of a panic payload.
-pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = panic.downcast_ref::<&str>() {
-        (*text).to_string()
-    } else if let Some(text) = panic.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "(no message)".to_string()
     }
 }
 

@@ -1,15 +1,16 @@
 //! Host functions written in C: `extism_function_new`, `extism_function_set_namespace`,
 //! `extism_function_free`.
 //!
-//! A function object holds its C callback and user data behind an `Arc`. Each
-//! plug-in (or compiled plug-in) made with it takes a clone of that `Arc`, so the
-//! caller may free the function object right after creating the plug-in, as the
+//! A function object is the core's [`ExtismFunction`] (`interplug::sdk`): a
+//! [`Function`] whose body calls the C callback. Each plug-in (or compiled plug-in)
+//! made with it links a clone of that `Function`, and the clones share one body, so
+//! the caller may free the function object right after creating the plug-in, as the
 //! official SDKs do, and the same object may even be given to several plug-ins.
 //! `free_user_data` runs exactly once, when the last of them is gone.
 
 use std::ffi::{c_char, c_void};
-use std::sync::Arc;
 
+use interplug_core::sdk::ExtismFunction;
 use interplug_core::{CurrentPlugin, Function, UserData, Val, ValType};
 
 use crate::ffi::{guard, str_arg};
@@ -74,36 +75,22 @@ impl CCallback {
             *slot = value.to_val(*ty);
         }
     }
-}
 
-/// `ExtismFunction`: a host function defined in C, before it is given to plug-ins.
-pub struct ExtismFunction {
-    name: String,
-    namespace: Option<String>,
-    params: Vec<ValType>,
-    results: Vec<ValType>,
-    callback: Arc<CCallback>,
-}
-
-impl ExtismFunction {
-    /// The core host function calling this C function.
-    pub(crate) fn to_function(&self) -> Function {
-        let callback = Arc::clone(&self.callback);
-        let results = self.results.clone();
-        let function = Function::new(
-            self.name.clone(),
-            self.params.iter().copied(),
-            self.results.iter().copied(),
+    /// The core host function `name` calling this C function; the function's
+    /// clones share this callback, which goes (and frees the user data) with the
+    /// last of them.
+    fn into_function(self, name: String, params: Vec<ValType>, results: Vec<ValType>) -> Function {
+        let result_types = results.clone();
+        Function::new(
+            name,
+            params,
+            results,
             UserData::<()>::default(),
             move |plugin, inputs, outputs, _| {
-                callback.invoke(plugin, inputs, outputs, &results);
+                self.invoke(plugin, inputs, outputs, &result_types);
                 Ok(())
             },
-        );
-        match &self.namespace {
-            Some(namespace) => function.with_namespace(namespace.clone()),
-            None => function,
-        }
+        )
     }
 }
 
@@ -163,18 +150,15 @@ pub unsafe extern "C" fn extism_function_new(
             // SAFETY: per this function's contract.
             let results = unsafe { read_types(outputs, n_outputs, "outputs") }
                 .map_err(|e| format!("host function `{name}`: {e}"))?;
-            Ok::<_, String>(ExtismFunction {
-                name,
-                namespace: None,
-                params,
-                results,
-                // Built last: on an error above, `user_data` stays the caller's.
-                callback: Arc::new(CCallback {
-                    f,
-                    user_data,
-                    free_user_data,
-                }),
-            })
+            // Built last: on an error above, `user_data` stays the caller's.
+            let callback = CCallback {
+                f,
+                user_data,
+                free_user_data,
+            };
+            Ok::<_, String>(ExtismFunction::new(
+                callback.into_function(name, params, results),
+            ))
         })();
         match made {
             Ok(function) => Box::into_raw(Box::new(function)),
@@ -206,7 +190,7 @@ pub unsafe extern "C" fn extism_function_set_namespace(
         };
         // SAFETY: per this function's contract.
         match unsafe { str_arg(namespace, "the namespace") } {
-            Ok(namespace) => function.namespace = Some(namespace.to_string()),
+            Ok(namespace) => function.set_namespace(namespace),
             Err(message) => {
                 log::error!(target: "interplug", "extism_function_set_namespace: {message}")
             }
@@ -228,4 +212,145 @@ pub unsafe extern "C" fn extism_function_free(function: *mut ExtismFunction) {
             drop(unsafe { Box::from_raw(function) });
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CStr;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use interplug_core::sdk;
+
+    use super::*;
+    use crate::plugin::{
+        extism_plugin_call, extism_plugin_error, extism_plugin_free, extism_plugin_new,
+    };
+    use crate::types::val_type;
+
+    /// A plug-in that calls `mix(-7, 2^40, 1.5, 2.25)` and returns 0 when it gets
+    /// every value doubled back, else the position (1 to 4) of the first wrong one.
+    const MIX: &str = r#"(module
+        (import "extism:host/user" "mix"
+            (func $mix (param i32 i64 f32 f64) (result i32 i64 f32 f64)))
+        (memory (export "memory") 1)
+        (func (export "run") (result i32)
+            (local $a i32) (local $b i64) (local $c f32) (local $d f64)
+            (call $mix (i32.const -7) (i64.const 1099511627776) (f32.const 1.5) (f64.const 2.25))
+            (local.set $d) (local.set $c) (local.set $b) (local.set $a)
+            (if (i32.ne (local.get $a) (i32.const -14)) (then (return (i32.const 1))))
+            (if (i64.ne (local.get $b) (i64.const 2199023255552)) (then (return (i32.const 2))))
+            (if (f32.ne (local.get $c) (f32.const 3)) (then (return (i32.const 3))))
+            (if (f64.ne (local.get $d) (f64.const 4.5)) (then (return (i32.const 4))))
+            (i32.const 0)))"#;
+
+    /// The value types of `mix`'s parameters and results, in order.
+    const TYPES: [i32; 4] = [val_type::I32, val_type::I64, val_type::F32, val_type::F64];
+
+    /// `mix`, written against `interplug::sdk` as a Rust host of the C API would: reads
+    /// each input as an `sdk::ExtismVal` (checking its tag and value) and writes it back
+    /// doubled as a whole `sdk::ExtismVal`. Every surprise sets a bit in the `AtomicU32`
+    /// that `data` points to (a panic cannot leave an `extern "C"` function).
+    extern "C" fn mix(
+        _plugin: *mut CurrentPlugin,
+        inputs: *const sdk::ExtismVal,
+        n_inputs: sdk::Size,
+        outputs: *mut sdk::ExtismVal,
+        n_outputs: sdk::Size,
+        data: *mut c_void,
+    ) {
+        // SAFETY: `data` is the test's `AtomicU32`, alive for the whole call.
+        let failures = unsafe { &*data.cast::<AtomicU32>() };
+        if (n_inputs, n_outputs) != (4, 4) {
+            failures.fetch_or(1 << 31, Ordering::Relaxed);
+            return;
+        }
+        // SAFETY: the C library passes 4 inputs and 4 output slots (checked above),
+        // alive and not otherwise used during this call.
+        let (inputs, outputs) = unsafe {
+            (
+                std::slice::from_raw_parts(inputs, 4),
+                std::slice::from_raw_parts_mut(outputs, 4),
+            )
+        };
+        let expected = [(-7i64) as f64, (1u64 << 40) as f64, 1.5, 2.25];
+        for (k, ((input, output), ty)) in
+            inputs.iter().zip(outputs.iter_mut()).zip(TYPES).enumerate()
+        {
+            // SAFETY: the C library fills the field that its tag names; the tag is
+            // checked first (a wrong one stops before the read).
+            let value = (input.t == ty).then(|| unsafe {
+                match ty {
+                    val_type::I32 => f64::from(input.v.i32),
+                    val_type::I64 => input.v.i64 as f64,
+                    val_type::F32 => f64::from(input.v.f32),
+                    _ => input.v.f64,
+                }
+            });
+            if value != Some(expected[k]) || output.t != ty {
+                failures.fetch_or(1 << k, Ordering::Relaxed);
+                continue;
+            }
+            let v = match ty {
+                val_type::I32 => sdk::ValUnion { i32: -14 },
+                val_type::I64 => sdk::ValUnion { i64: 1 << 41 },
+                val_type::F32 => sdk::ValUnion { f32: 3.0 },
+                _ => sdk::ValUnion { f64: 4.5 },
+            };
+            *output = sdk::ExtismVal { t: ty, v };
+        }
+    }
+
+    #[test]
+    fn sdk_values_pass_through_the_c_api() {
+        let failures = AtomicU32::new(0);
+        let host: sdk::ExtismFunctionType = mix;
+        // SAFETY: both are the C signature `ExtismFunctionType`; they differ only in
+        // the pointee type of the plug-in pointer (`CurrentPlugin`, which C sees as
+        // the opaque `ExtismCurrentPlugin`), not in the ABI.
+        let c_host =
+            unsafe { std::mem::transmute::<sdk::ExtismFunctionType, ExtismFunctionType>(host) };
+        // SAFETY: a NUL-terminated name, 4 types for inputs and outputs, user data
+        // that outlives the plug-in, no destructor.
+        let function = unsafe {
+            extism_function_new(
+                c"mix".as_ptr(),
+                TYPES.as_ptr(),
+                4,
+                TYPES.as_ptr(),
+                4,
+                Some(c_host),
+                std::ptr::from_ref(&failures).cast_mut().cast(),
+                None,
+            )
+        };
+        assert!(!function.is_null());
+        let functions = [function.cast_const()];
+        let mut error = std::ptr::null_mut();
+        // SAFETY: WAT bytes with their length, one live function object, a writable
+        // `errmsg`.
+        let plugin = unsafe {
+            extism_plugin_new(
+                MIX.as_ptr(),
+                MIX.len() as u64,
+                functions.as_ptr(),
+                1,
+                false,
+                &mut error,
+            )
+        };
+        // SAFETY: made above, freed once.
+        unsafe { extism_function_free(function) };
+        assert!(error.is_null() && !plugin.is_null());
+        // SAFETY: a live plug-in, a NUL-terminated name, no input.
+        let rc = unsafe { extism_plugin_call(plugin, c"run".as_ptr(), std::ptr::null(), 0) };
+        // SAFETY: a live plug-in; the error (if any) is copied before the free.
+        let message = unsafe {
+            let text = extism_plugin_error(plugin);
+            (!text.is_null()).then(|| CStr::from_ptr(text).to_string_lossy().into_owned())
+        };
+        // SAFETY: made above, freed once.
+        unsafe { extism_plugin_free(plugin) };
+        assert_eq!(failures.load(Ordering::Relaxed), 0, "inputs read wrong");
+        assert_eq!((rc, message), (0, None), "outputs read wrong");
+    }
 }

@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod compiled;
+mod create;
 pub mod current;
 pub mod ffi;
 pub mod function;
@@ -30,7 +31,7 @@ pub mod types;
 use std::ffi::c_char;
 
 pub use compiled::ExtismCompiledPlugin;
-pub use function::ExtismFunction;
+pub use interplug_core::sdk::ExtismFunction;
 pub use plugin::{ExtismCancelHandle, ExtismPlugin};
 pub use types::{ExtismCurrentPlugin, ExtismMemoryHandle, ExtismSize, ExtismVal, ExtismValUnion};
 

@@ -11,16 +11,12 @@ use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CString};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use interplug_core::{
-    CancelHandle, CompiledPlugin, ErrorExt, ErrorKind, Function, Plugin, PluginBuilder,
-};
+use interplug_core::sdk::ExtismFunction;
+use interplug_core::{CancelHandle, Error, ErrorExt, ErrorKind, Plugin, PluginBuilder};
 
-use crate::ffi::{bytes, c_string, guard, set_errmsg, str_arg};
-use crate::function::ExtismFunction;
-use crate::types::ExtismSize;
-
-/// Every creation error starts with this, as libextism's do.
-pub(crate) const CREATE_ERROR_PREFIX: &str = "Unable to compile Extism plugin: ";
+use crate::create::Creation;
+use crate::ffi::{bytes, c_string, guard, str_arg};
+use crate::types::{ExtismSize, EXTISM_SUCCESS};
 
 /// `ExtismCancelHandle`: stops a plug-in's running call from another thread.
 pub struct ExtismCancelHandle {
@@ -192,7 +188,7 @@ impl ExtismPlugin {
                 .map(|_| ()),
         };
         match result {
-            Ok(()) => 0,
+            Ok(()) => EXTISM_SUCCESS,
             Err((error, rc)) => {
                 let rc = if rc == 0 { -1 } else { rc };
                 let message = format!("{error:#}");
@@ -205,113 +201,6 @@ impl ExtismPlugin {
             }
         }
     }
-}
-
-/// Collects the core functions of a C function array, skipping NULL entries.
-///
-/// # Safety
-/// `functions` must be NULL or point to `n` pointers, each NULL or a live
-/// function object.
-unsafe fn collect_functions(
-    functions: *const *const ExtismFunction,
-    n: ExtismSize,
-) -> Result<Vec<Function>, String> {
-    if functions.is_null() {
-        if n != 0 {
-            log::warn!(
-                target: "interplug",
-                "the host function array is NULL but n_functions is {n}: using none"
-            );
-        }
-        return Ok(Vec::new());
-    }
-    let n = usize::try_from(n)
-        .ok()
-        .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<usize>())
-        .ok_or_else(|| format!("n_functions = {n} is too large"))?;
-    // SAFETY: not NULL and valid for `n` pointers per the caller; `n` is bounded.
-    let pointers = unsafe { std::slice::from_raw_parts(functions, n) };
-    Ok(pointers
-        .iter()
-        // SAFETY: each entry is NULL or a live function object per the caller.
-        .filter_map(|&f| unsafe { f.as_ref() })
-        .map(ExtismFunction::to_function)
-        .collect())
-}
-
-/// A builder for the C creation functions' arguments.
-///
-/// # Safety
-/// As for `extism_plugin_new`.
-pub(crate) unsafe fn builder<'a>(
-    wasm: *const u8,
-    wasm_size: ExtismSize,
-    functions: *const *const ExtismFunction,
-    n_functions: ExtismSize,
-    with_wasi: bool,
-    fuel_limit: Option<u64>,
-) -> Result<PluginBuilder<'a>, String> {
-    // SAFETY: per the caller.
-    let wasm = unsafe { bytes(wasm, wasm_size, "the wasm/manifest") }?;
-    if wasm.is_empty() {
-        return Err("no wasm, WAT or manifest bytes were given (length 0)".to_string());
-    }
-    // SAFETY: per the caller.
-    let functions = unsafe { collect_functions(functions, n_functions) }?;
-    let builder = PluginBuilder::new(wasm)
-        .with_functions(functions)
-        .with_wasi(with_wasi);
-    Ok(match fuel_limit {
-        Some(fuel) => builder.with_fuel_limit(fuel),
-        None => builder,
-    })
-}
-
-/// Hands a new plug-in to C, or reports the error through `errmsg`.
-///
-/// # Safety
-/// `errmsg` must be NULL or writable.
-pub(crate) unsafe fn finish(
-    result: Result<Plugin, String>,
-    errmsg: *mut *mut c_char,
-) -> *mut ExtismPlugin {
-    match result {
-        Ok(plugin) => Box::into_raw(Box::new(ExtismPlugin::new(plugin))),
-        Err(message) => {
-            // SAFETY: per the caller.
-            unsafe { set_errmsg(errmsg, &format!("{CREATE_ERROR_PREFIX}{message}")) };
-            std::ptr::null_mut()
-        }
-    }
-}
-
-/// Shared body of the two `extism_plugin_new*` functions.
-///
-/// # Safety
-/// As for `extism_plugin_new`.
-unsafe fn plugin_new(
-    wasm: *const u8,
-    wasm_size: ExtismSize,
-    functions: *const *const ExtismFunction,
-    n_functions: ExtismSize,
-    with_wasi: bool,
-    fuel_limit: Option<u64>,
-    errmsg: *mut *mut c_char,
-) -> *mut ExtismPlugin {
-    // SAFETY: per the caller.
-    let result = unsafe {
-        builder(
-            wasm,
-            wasm_size,
-            functions,
-            n_functions,
-            with_wasi,
-            fuel_limit,
-        )
-    }
-    .and_then(|b| b.build().map_err(|e| format!("{e:#}")));
-    // SAFETY: per the caller.
-    unsafe { finish(result, errmsg) }
 }
 
 /// Creates a plug-in from wasm, WAT or manifest (JSON or TOML) bytes, with
@@ -332,20 +221,16 @@ pub unsafe extern "C" fn extism_plugin_new(
     with_wasi: bool,
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismPlugin {
-    guard("extism_plugin_new", std::ptr::null_mut(), || {
-        // SAFETY: per this function's contract.
-        unsafe {
-            plugin_new(
-                wasm,
-                wasm_size,
-                functions,
-                n_functions,
-                with_wasi,
-                None,
-                errmsg,
-            )
-        }
-    })
+    let args = Creation {
+        wasm,
+        wasm_size,
+        functions,
+        n_functions,
+        with_wasi,
+        fuel_limit: None,
+    };
+    // SAFETY: per this function's contract.
+    unsafe { args.run("extism_plugin_new", errmsg, build) }
 }
 
 /// Like `extism_plugin_new`, and every call may use at most `fuel_limit` units of
@@ -363,24 +248,21 @@ pub unsafe extern "C" fn extism_plugin_new_with_fuel_limit(
     fuel_limit: u64,
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismPlugin {
-    guard(
-        "extism_plugin_new_with_fuel_limit",
-        std::ptr::null_mut(),
-        || {
-            // SAFETY: per this function's contract.
-            unsafe {
-                plugin_new(
-                    wasm,
-                    wasm_size,
-                    functions,
-                    n_functions,
-                    with_wasi,
-                    Some(fuel_limit),
-                    errmsg,
-                )
-            }
-        },
-    )
+    let args = Creation {
+        wasm,
+        wasm_size,
+        functions,
+        n_functions,
+        with_wasi,
+        fuel_limit: Some(fuel_limit),
+    };
+    // SAFETY: per this function's contract.
+    unsafe { args.run("extism_plugin_new_with_fuel_limit", errmsg, build) }
+}
+
+/// Builds the plug-in a creation function's arguments describe.
+fn build(builder: PluginBuilder<'_>) -> Result<ExtismPlugin, Error> {
+    builder.build().map(ExtismPlugin::new)
 }
 
 /// Releases a message stored in `errmsg` by a creation function. NULL is a no-op.
@@ -419,7 +301,7 @@ pub unsafe extern "C" fn extism_plugin_free(plugin: *mut ExtismPlugin) {
         }
         // Wait for a call on another thread to end before the memory goes.
         drop(shared.inner.lock().unwrap_or_else(PoisonError::into_inner));
-        // SAFETY: from Box::into_raw in `finish`; freed once per the contract.
+        // SAFETY: from Box::into_raw in `create::finish`; freed once per the contract.
         drop(unsafe { Box::from_raw(plugin) });
     })
 }
@@ -708,9 +590,4 @@ pub unsafe extern "C" fn extism_plugin_cancel(handle: *const ExtismCancelHandle)
         // SAFETY: per this function's contract; the handle is only read.
         unsafe { handle.as_ref() }.is_some_and(|h| h.handle.cancel().is_ok())
     })
-}
-
-/// Instantiates a compiled plug-in (see `compiled.rs`).
-pub(crate) fn from_compiled(compiled: &CompiledPlugin) -> Result<Plugin, String> {
-    Plugin::new_from_compiled(compiled).map_err(|e| format!("{e:#}"))
 }

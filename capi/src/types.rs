@@ -1,12 +1,14 @@
 //! The C types of the Extism API (sizes, values, value types, callbacks), declared
-//! once in `interplug-capi-types` (shared with the test client that loads any Extism
-//! C library), and their conversions to and from the core's values.
+//! once in `interplug-capi-types` (shared with the core's `interplug::sdk` and the
+//! test client that loads any Extism C library), and their conversions to and from
+//! the core's values.
 
 use interplug_core::{Val, ValType};
 
 pub use interplug_capi_types::{
     val_type, ExtismCurrentPlugin, ExtismFreeUserData, ExtismFunctionType,
     ExtismLogDrainFunctionType, ExtismMemoryHandle, ExtismSize, ExtismVal, ExtismValUnion,
+    EXTISM_SUCCESS,
 };
 
 /// Converts a raw `ExtismValType` to the core's type.

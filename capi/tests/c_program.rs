@@ -96,20 +96,29 @@ fn run_test_program(program: &Path, what: &str) {
     );
 }
 
-#[test]
-fn c_program_passes_with_the_shared_library() {
-    let library = common::shared_library();
+/// Compiles the test program linked with the shared library `library` (into the
+/// scratch folder `folder`) and runs it.
+fn test_program_with_shared_library(library: &Path, folder: &str) {
     let dir = library.parent().expect("library folder");
-    let program = scratch("c-dynamic").join("test");
+    let name = library
+        .file_name()
+        .expect("library file name")
+        .to_string_lossy();
+    let program = scratch(folder).join("test");
     let mut command = compile_test_program(&program);
     command
         .arg("-L")
         .arg(dir)
-        .arg("-l:libinterplug.so")
+        .arg(format!("-l:{name}"))
         .arg(format!("-Wl,-rpath,{}", dir.display()))
         .arg("-lpthread");
-    run(command, "compile test.c (shared)");
-    run_test_program(&program, "test.c with libinterplug.so");
+    run(command, &format!("compile test.c ({name})"));
+    run_test_program(&program, &format!("test.c with {name}"));
+}
+
+#[test]
+fn c_program_passes_with_the_shared_library() {
+    test_program_with_shared_library(&common::shared_library(), "c-dynamic");
 }
 
 #[test]
@@ -120,21 +129,7 @@ fn c_program_passes_with_the_official_library() {
         eprintln!("oracle absent: set INTERPLUG_ORACLE_LIB to also run test.c on libextism");
         return;
     };
-    let dir = oracle.parent().expect("library folder");
-    let name = oracle
-        .file_name()
-        .expect("library file name")
-        .to_string_lossy();
-    let program = scratch("c-official").join("test");
-    let mut command = compile_test_program(&program);
-    command
-        .arg("-L")
-        .arg(dir)
-        .arg(format!("-l:{name}"))
-        .arg(format!("-Wl,-rpath,{}", dir.display()))
-        .arg("-lpthread");
-    run(command, "compile test.c (libextism)");
-    run_test_program(&program, "test.c with libextism");
+    test_program_with_shared_library(&oracle, "c-official");
 }
 
 #[test]
@@ -192,6 +187,45 @@ fn header_compiles_as_cpp() {
         .arg(common::include_dir())
         .arg(&source);
     run(command, "C++ header check");
+}
+
+#[test]
+fn header_lays_out_extism_val_as_the_rust_types_do() {
+    // `interplug::ExtismVal` is the one declaration (`interplug-capi-types`) that the
+    // C library and the core's `interplug::sdk` re-export: the C compiler must give
+    // the header's types the same sizes, alignments and offsets.
+    use interplug::{ExtismVal, ExtismValUnion};
+    use std::mem::{align_of, offset_of, size_of};
+    let checks = [
+        ("sizeof(ExtismVal)", size_of::<ExtismVal>()),
+        ("_Alignof(ExtismVal)", align_of::<ExtismVal>()),
+        ("offsetof(ExtismVal, t)", offset_of!(ExtismVal, t)),
+        ("sizeof(((ExtismVal *)0)->t)", size_of::<i32>()),
+        ("sizeof(ExtismValType)", size_of::<i32>()),
+        ("offsetof(ExtismVal, v)", offset_of!(ExtismVal, v)),
+        ("sizeof(ExtismValUnion)", size_of::<ExtismValUnion>()),
+        ("_Alignof(ExtismValUnion)", align_of::<ExtismValUnion>()),
+    ];
+    let asserts: String = checks
+        .iter()
+        .map(|(c, rust)| {
+            format!("_Static_assert({c} == {rust}, \"{c} is not {rust} as in Rust\");\n")
+        })
+        .collect();
+    let source = scratch("layout").join("layout.c");
+    std::fs::write(
+        &source,
+        format!("#include <extism.h>\n#include <stddef.h>\n{asserts}"),
+    )
+    .expect("write layout.c");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    let mut command = Command::new(cc);
+    command
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-fsyntax-only"])
+        .arg("-I")
+        .arg(common::include_dir())
+        .arg(&source);
+    run(command, "ExtismVal layout check");
 }
 
 #[test]
