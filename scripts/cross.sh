@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's platform table, built and run.
+# The platform table of docs/platforms.md, built and run.
 #
 #   scripts/cross.sh --list        the targets of the table, one per line
 #   scripts/cross.sh TARGET...     install what TARGET needs, build what the table
@@ -8,7 +8,7 @@
 #
 # Installs with `rustup target add` and Debian packages (`apt-get`, run as root on a
 # Debian 12 machine like CI's). Exits non-zero on the first failure. Prints the time
-# each target took, and the sizes the README's table reports.
+# each target took, and the sizes the table in docs/platforms.md reports.
 #
 # Environment: CROSS_PROFILE (dev or release, default dev) for the Linux and wasm
 # targets; the firmware is always built with its release profile.
@@ -197,7 +197,7 @@ target_i686() {
   unset INTERPLUG_ORACLE_LIB
   say "$t: test suite of interplug, interplug-spec-tests, interplug-cli (native 32-bit)"
   # 32-bit x86 builds refuse WASI for plug-ins (wasmi 2.0.0 crashes there, see the
-  # README): the tests that need it are skipped; one test checks the refusal.
+  # docs/platforms.md): the tests that need it are skipped; one test checks the refusal.
   cargo test --no-fail-fast --profile "$profile" --target $t -p interplug -p interplug-spec-tests -p interplug-cli \
     -- --skip wasi --skip non_determinism_is_found --skip no_writable_executable_mappings
   say "$t: interplug command, same bytes as the x86_64 build"
@@ -225,7 +225,7 @@ target_wasi() {
   local t=wasm32-wasip1
   need_rust_target $t
   command -v node >/dev/null || die "node is needed to run the wasm32-wasip1 build"
-  say "$t: interplug command without WASI-for-plug-ins and HTTP (see README)"
+  say "$t: interplug command without WASI-for-plug-ins and HTTP (see docs/platforms.md)"
   cargo build -q --profile "$profile" --target $t -p interplug-cli --no-default-features
   local wasm="$root/target/$t/$profile_dir/interplug.wasm"
   ls -l "$wasm"
@@ -240,7 +240,7 @@ target_capi_static() {
   local features
   features=$(IFS=,; echo "$*")
   need_rust_target "$t"
-  say "$t: the C library as a static library, features [${features}] (see README)"
+  say "$t: the C library as a static library, features [${features}] (see docs/platforms.md)"
   cargo rustc -q --profile "$profile" --target "$t" -p interplug-capi --lib \
     --no-default-features ${features:+--features "$features"} --crate-type staticlib
   local lib="$root/target/$t/$profile_dir/libinterplug.a"

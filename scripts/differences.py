@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Shows the README's "Deliberate differences from Extism" side by side.
+"""Shows the deliberate differences from Extism (docs/differences.md) side by side.
 
 Runs the same plug-in calls through the Extism C API of two libraries (ctypes, no SDK):
 the official libextism (`scripts/fetch-oracle.sh`) and interplug's libinterplug.so

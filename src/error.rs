@@ -1,6 +1,6 @@
 //! Error kinds: what went wrong, as a value a program can match.
 //!
-//! Every error interplug returns is an [`Error`](crate::Error) (an `anyhow::Error`, as in
+//! Every error interplug returns is an [`Error`] (an `anyhow::Error`, as in
 //! the `extism` crate) that carries a [`Failure`]: a [`ErrorKind`] and the message a
 //! person reads. Match on the kind with [`ErrorExt::kind`] (or
 //! `error.downcast_ref::<Failure>()`); never parse the message. When another error
@@ -105,12 +105,12 @@ impl fmt::Display for ErrorKind {
 }
 
 /// The error that caused a [`Failure`], shared so that the failure stays `Clone`. It
-/// is kept as an [`Error`](crate::Error) (any error converts into one) because the
+/// is kept as an [`Error`] (any error converts into one) because the
 /// object inside an `anyhow::Error` can still be downcast to its own type.
 type Cause = Arc<crate::Error>;
 
 /// An error with a kind: what every interplug error carries inside the
-/// [`Error`](crate::Error) it returns.
+/// [`Error`] it returns.
 ///
 /// Its `Display` is the message alone. When another error caused it (an I/O error, a
 /// wasm validation error, a host function's own error), that error is its
@@ -143,8 +143,8 @@ impl Failure {
     }
 
     /// A failure of `kind` with `message`, caused by `source` (any error, an
-    /// [`Error`](crate::Error) included), which [`source`](core::error::Error::source)
-    /// then returns (for an [`Error`](crate::Error), the error inside it, which
+    /// [`Error`] included), which [`source`](core::error::Error::source)
+    /// then returns (for an [`Error`], the error inside it, which
     /// downcasts to its own type). The message says what failed; the source's text is
     /// not repeated in it.
     ///
@@ -249,7 +249,7 @@ pub(crate) fn from_engine(error: &wasmi::Error) -> Option<&Failure> {
     error.downcast_ref::<Failure>()
 }
 
-/// Reads the kind of an [`Error`](crate::Error).
+/// Reads the kind of an [`Error`].
 pub trait ErrorExt {
     /// The kind of this error: that of the [`Failure`] inside it, [`ErrorKind::Host`]
     /// for an error without one (every error interplug makes has one: an error
@@ -276,12 +276,12 @@ impl ErrorExt for crate::Error {
     }
 }
 
-/// A new [`Error`](crate::Error) of `kind` with `message`.
+/// A new [`Error`] of `kind` with `message`.
 pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> crate::Error {
     anyhow::Error::new(Failure::new(kind, message))
 }
 
-/// A new [`Error`](crate::Error) of `kind` with `message`, caused by `cause`.
+/// A new [`Error`] of `kind` with `message`, caused by `cause`.
 pub(crate) fn caused(
     kind: ErrorKind,
     message: impl Into<String>,
@@ -307,7 +307,7 @@ pub(crate) fn io_kind(error: &std::io::Error) -> ErrorKind {
     }
 }
 
-/// Builds an [`Error`](crate::Error) of a kind from a format string:
+/// Builds an [`Error`] of a kind from a format string:
 /// `fail!(Io, "cannot read {path}")`; with a cause, which becomes its source:
 /// `fail!(Invalid from error, "invalid wasm module `{name}`")`.
 macro_rules! fail {

@@ -16,7 +16,7 @@
 //!
 //! Everything the `extism` crate 1.x exports exists here with a signature that
 //! accepts at least what extism's accepts; wasmtime-only settings are accepted and
-//! documented as no-ops (the README has the table, item by item).
+//! documented as no-ops (docs/differences.md has the table, item by item).
 //!
 //! Features: `std` (files, wall clock, threads, TOML, WAT, MessagePack), `wasi`
 //! (WASI preview 1), `http` (`http_request`), `prost` (`convert::Prost`). All on by

@@ -3,12 +3,12 @@
 //! `{:#}` prints (what the C API and the CLI show) is unchanged.
 
 mod support;
-use support::{error_of, fixture};
 use interplug::{
     host_fn, typed_plugin, CurrentPlugin, Error, ErrorExt, ErrorKind, Failure, Function, Manifest,
     Plugin, UserData, Val, ValType, Wasm, PTR,
 };
 use std::error::Error as _;
+use support::{error_of, fixture};
 
 /// A plug-in whose `run` calls `extism:host/user` `name`, of type `(i64) -> i64` or,
 /// with `no_argument`, `() -> i64`.

@@ -104,7 +104,7 @@ fn a_wasi_sleep_ends_at_a_cancel() {
 #[test]
 #[cfg_attr(
     target_arch = "x86",
-    ignore = "needs WASI, refused on 32-bit x86 (README, Platforms)"
+    ignore = "needs WASI, refused on 32-bit x86 (docs/platforms.md)"
 )]
 fn open_files_are_capped_per_plugin() {
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -142,7 +142,7 @@ fn open_files_are_capped_per_plugin() {
 #[test]
 #[cfg_attr(
     target_arch = "x86",
-    ignore = "needs WASI, refused on 32-bit x86 (README, Platforms)"
+    ignore = "needs WASI, refused on 32-bit x86 (docs/platforms.md)"
 )]
 fn a_file_dated_before_1970_does_not_abort_the_host() {
     if std::env::var_os(CHILD).is_none() {

@@ -129,7 +129,7 @@ impl PluginOptions {
         functions: Vec<Function>,
     ) -> Result<CompiledPlugin, CliError> {
         // Built for wasm (wasm32-wasip1), interplug has no WASI for plug-ins: wasmi_wasi
-        // does not build there (see the README's platform table).
+        // does not build there (see the platform table in docs/platforms.md).
         if cfg!(target_family = "wasm") && self.wasi {
             return Err(CliError::load(
                 "this build of interplug runs inside wasm and has no WASI for plug-ins: \

@@ -304,7 +304,7 @@ fn fuzz_planted(
 
 /// The bug behind a tag byte, a 32-bit magic, a 16-bit version, a length byte and
 /// a byte relation: found from one input for at least 2 of 3 seeds (with fuel
-/// feedback, the default before coverage, 0 of 3 in 300 000 runs; see README).
+/// feedback, the default before coverage, 0 of 3 in 300 000 runs; see docs/fuzzing.md).
 #[test]
 fn coverage_finds_the_bug_behind_nested_field_checks() {
     let mut found = 0;

@@ -25,7 +25,12 @@
 //! assert_eq!(add.module(), interplug::EXTISM_USER_MODULE);
 //! ```
 
-use crate::{host::current_plugin::CurrentPlugin, host::val::Val, kernel::abi::ValType, Error};
+use crate::{
+    host::current_plugin::CurrentPlugin,
+    host::val::Val,
+    kernel::abi::{ValType, DEFAULT_NAMESPACE},
+    Error,
+};
 use alloc::{string::String, sync::Arc, vec::Vec};
 
 pub use crate::platform::Lock;
@@ -99,9 +104,6 @@ impl<T> UserData<T> {
 /// The body of a host function after its user data is bound.
 pub(crate) type HostCallback =
     dyn Fn(&mut CurrentPlugin, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync;
-
-/// The namespace host functions live in unless told otherwise.
-pub const DEFAULT_NAMESPACE: &str = "extism:host/user";
 
 /// A host function a plug-in can import.
 #[derive(Clone)]

@@ -112,7 +112,7 @@ macro_rules! define_guarded {
 pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), Error> {
     // On 32-bit x86, wasmi 2.0.0 crashes the process (SIGSEGV in `Caller::get_export`)
     // as soon as a WASI function looks up the calling instance's memory: refuse WASI
-    // there rather than take the host down (README, Platforms).
+    // there rather than take the host down (docs/platforms.md).
     if cfg!(target_arch = "x86") {
         crate::error::bail_kind!(
             Invalid,
