@@ -48,9 +48,14 @@ pub mod sdk;
 
 pub use error::{Error, ErrorExt, ErrorKind, Failure};
 pub use host::convert;
+#[cfg(feature = "std")]
+pub use host::convert::Msgpack;
 #[cfg(feature = "prost")]
 pub use host::convert::Prost;
-pub use host::convert::{Base64, FromBytes, FromBytesOwned, Json, Msgpack, Raw, ToBytes};
+// `extism-convert` has `Raw` on little-endian targets only.
+#[cfg(any(not(feature = "std"), target_endian = "little"))]
+pub use host::convert::Raw;
+pub use host::convert::{Base64, FromBytes, FromBytesOwned, Json, ToBytes};
 pub use host::current_plugin::{
     CurrentPlugin, DEFAULT_MAX_VAR_BYTES, MAX_VAR_ENTRIES, VAR_ENTRY_OVERHEAD,
 };
