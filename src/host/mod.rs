@@ -7,5 +7,8 @@ pub(crate) mod current_plugin;
 pub(crate) mod function;
 #[cfg(feature = "std")]
 pub(crate) mod log_callback;
+pub(crate) mod suspend;
+#[cfg(feature = "std")]
+pub(crate) mod timer;
 pub(crate) mod val;
 pub(crate) mod vars;

@@ -10,3 +10,4 @@ pub(crate) mod limiter;
 pub(crate) mod pool;
 pub(crate) mod run;
 pub(crate) mod typed;
+pub(crate) mod wait;
