@@ -119,7 +119,8 @@ impl CompiledPlugin {
         then: impl FnOnce(&CompiledPlugin) -> Result<T, Error>,
     ) -> Result<(Self, T), Error> {
         let (manifest, modules) = sources::load(source)?;
-        let fueled = options.interruptible || options.fuel_limit.is_some();
+        let fueled =
+            options.interruptible || options.fuel_limit.is_some() || options.yield_fuel.is_some();
         let bulk_io = options.bulk_io;
         if let Some(cached) = module_cache::get(fueled, options.bulk_io, &modules) {
             let compiled = Self::link(cached, manifest, functions, options)?;

@@ -13,12 +13,11 @@ use crate::{
     manifest::Manifest,
     plugin::builder::PluginBuilder,
     plugin::compiled::CompiledPlugin,
-    plugin::run::{run, CallFailure, RunError},
-    Error, ErrorKind,
+    plugin::run::{run, CallFailure},
+    Error,
 };
 use alloc::{
     boxed::Box,
-    format,
     string::{String, ToString},
     vec::Vec,
 };
@@ -52,12 +51,12 @@ use wasmi::{Func, Instance, Store};
 /// # Ok::<(), interplug::Error>(())
 /// ```
 pub struct Plugin {
-    compiled: CompiledPlugin,
-    store: Store<CurrentPlugin>,
+    pub(crate) compiled: CompiledPlugin,
+    pub(crate) store: Store<CurrentPlugin>,
     instance: Instance,
     cancel: CancelHandle,
-    needs_rebuild: bool,
-    fuel_consumed: Option<u64>,
+    pub(crate) needs_rebuild: bool,
+    pub(crate) fuel_consumed: Option<u64>,
     /// The plug-in function called last, so that calling it again skips the export
     /// lookup and type check. Cleared with the instance.
     last_function: Option<PluginFunction>,
@@ -202,7 +201,7 @@ impl Plugin {
 
     /// The plug-in function `name` (`() -> i32` or `() -> ()`), and whether it returns
     /// a code; the last one found is remembered.
-    fn plugin_function(&mut self, name: &str) -> Result<(Func, bool), Error> {
+    pub(crate) fn plugin_function(&mut self, name: &str) -> Result<(Func, bool), Error> {
         if let Some(last) = self.last_function.as_ref().filter(|f| f.name == name) {
             return Ok((last.func, last.returns_code));
         }
@@ -260,7 +259,7 @@ impl Plugin {
     }
 
     /// Replaces the instance under the limits of the call that needs it.
-    fn reinstantiate_under(&mut self, limits: &CallLimits) -> Result<(), Error> {
+    pub(crate) fn reinstantiate_under(&mut self, limits: &CallLimits) -> Result<(), Error> {
         let (mut store, instance) = self.compiled.instantiate(self.id, limits)?;
         let old = self.store.data_mut();
         let state = store.data_mut();
@@ -484,7 +483,7 @@ impl Plugin {
     /// The limits of a call starting now: clears a cancel that arrived before it and
     /// sets the deadline. A rebuild of the instance before the call runs under them, so
     /// a cancel arriving during the rebuild stops the call.
-    fn start_limits(&mut self) -> CallLimits {
+    pub(crate) fn start_limits(&mut self) -> CallLimits {
         self.cancel.clear();
         let limits = self.compiled.limits_from_now(&self.cancel);
         // Host work (WASI waits, HTTP) reads the deadline from the state; a rebuilt
@@ -500,71 +499,18 @@ impl Plugin {
         input: &[u8],
         host_context: Option<Box<dyn Any + Send + Sync>>,
     ) -> Result<(), CallFailure> {
-        let fail = |error: Error| CallFailure { error, rc: -1 };
-        let limits = self.start_limits();
-        if self.needs_rebuild {
-            self.reinstantiate_under(&limits).map_err(fail)?;
-        }
-        let (func, returns_code) = self.plugin_function(name).map_err(fail)?;
-        let fueled = self.store.get_fuel().is_ok();
-        {
-            let state = self.store.data_mut();
-            state.begin_call(input).map_err(fail)?;
-            state.host_context = host_context;
-        }
+        let call = self.start_call(name, input, host_context)?;
         let mut code = [wasmi::Val::I32(0)];
-        let results = if returns_code {
-            &mut code[..]
-        } else {
-            &mut code[..0]
-        };
-        let outcome = run(&mut self.store, func, &[], results, &limits, fueled);
-        self.store.data_mut().host_context = None;
-        if name == "_start" {
-            self.needs_rebuild = true;
-        }
-        let plugin_error = self.store.data().error_message();
-        match outcome {
-            Ok(consumed) => {
-                self.fuel_consumed = fueled.then_some(consumed);
-                let rc = results.first().and_then(|v| v.i32()).unwrap_or(0);
-                match (plugin_error, rc) {
-                    (Some(message), rc) => {
-                        let code = if rc == 0 { -1 } else { rc };
-                        Err(CallFailure {
-                            error: crate::error::new(ErrorKind::Plugin { code }, message),
-                            rc: code,
-                        })
-                    }
-                    (None, 0) => Ok(()),
-                    (None, rc) => Err(CallFailure {
-                        error: crate::error::new(
-                            ErrorKind::Plugin { code: rc },
-                            format!("Returned non-zero exit code: {rc}"),
-                        ),
-                        rc,
-                    }),
-                }
-            }
-            Err(RunError {
-                error,
-                exit,
-                poisoned,
-                fuel_used,
-            }) => {
-                self.fuel_consumed = fueled.then_some(fuel_used);
-                self.needs_rebuild |= poisoned;
-                match (exit, plugin_error) {
-                    (Some(0), None) => Ok(()),
-                    (Some(code), Some(message)) => Err(CallFailure {
-                        error: crate::error::new(ErrorKind::Exit { code }, message),
-                        rc: code,
-                    }),
-                    (Some(code), None) => Err(CallFailure { error, rc: code }),
-                    (None, _) => Err(fail(error)),
-                }
-            }
-        }
+        let results = call.results(&mut code);
+        let outcome = run(
+            &mut self.store,
+            call.func,
+            &[],
+            results,
+            &call.limits,
+            call.fueled,
+        );
+        self.end_call(&call, outcome, &code)
     }
 }
 
