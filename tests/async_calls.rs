@@ -569,3 +569,60 @@ fn typed_plugins_have_async_methods_and_pools_lend_without_blocking() {
     assert!(none.is_none());
     drop((a, b));
 }
+
+/// `http.wasm`'s `http_request` under `call_async`: the request runs on its worker
+/// while the executor's only thread runs other tasks; the timeout still ends it.
+#[cfg(feature = "http")]
+#[test]
+fn http_requests_do_not_block_the_executor_thread() {
+    use support::http_server::TestServer;
+    let server = TestServer::start();
+    let manifest =
+        || Manifest::new([Wasm::data(fixture_bytes("http"))]).with_allowed_host("127.0.0.1");
+    let input = |path: &str| serde_json::json!({ "url": server.url(path) }).to_string();
+    let mut plugin = Plugin::new(manifest(), [], false).expect("loads");
+    let runtime = current_thread();
+    let (output, ticks) = runtime.block_on(async {
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let ticker = {
+            let ticks = ticks.clone();
+            tokio::spawn(async move {
+                loop {
+                    ticks.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+        };
+        let output: String = plugin
+            .call_async("http_request", input("/slow/300"))
+            .await
+            .expect("the request");
+        let seen = ticks.load(Ordering::SeqCst);
+        ticker.abort();
+        (output, seen)
+    });
+    assert!(output.contains(r#""status":200"#), "{output}");
+    assert!(output.contains(r#""body":"slow""#), "{output}");
+    assert!(
+        ticks > 1,
+        "the other task ran {ticks} times during the request"
+    );
+
+    let mut plugin = Plugin::new(
+        manifest().with_timeout(Duration::from_millis(200)),
+        [],
+        false,
+    )
+    .expect("loads");
+    let start = Instant::now();
+    let error = runtime
+        .block_on(plugin.call_async::<String, String>("http_request", input("/slow/5000")))
+        .expect_err("timed out");
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error:#}");
+    assert!(format!("{error:#}").contains("/slow/5000"), "{error:#}");
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+}

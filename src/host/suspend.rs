@@ -16,8 +16,9 @@ use core::fmt;
 /// [`HostFuture`](crate::host::function::HostFuture); generic so that this file needs
 /// nothing of the plug-in's state).
 pub(crate) struct Suspend<F> {
-    /// `namespace::name` of the host function, for errors.
-    label: Arc<str>,
+    /// `namespace::name` of a host function, for its errors; `None` for interplug's
+    /// own imports, whose errors say what failed themselves.
+    label: Option<Arc<str>>,
     /// The wait, until the run loop takes it (a lock only because engine errors must
     /// be `Sync`; nobody else ever holds it).
     future: spin::Mutex<Option<F>>,
@@ -25,7 +26,7 @@ pub(crate) struct Suspend<F> {
 
 impl<F: Send + 'static> Suspend<F> {
     /// The engine error that suspends the call on `future`.
-    pub(crate) fn error(label: Arc<str>, future: F) -> wasmi::Error {
+    pub(crate) fn error(label: Option<Arc<str>>, future: F) -> wasmi::Error {
         wasmi::Error::host(Suspend {
             label,
             future: spin::Mutex::new(Some(future)),
@@ -34,15 +35,16 @@ impl<F: Send + 'static> Suspend<F> {
 
     /// The host function's name and its wait, when `error` is a [`Suspend`] not yet
     /// taken.
-    pub(crate) fn take(error: &wasmi::Error) -> Option<(Arc<str>, F)> {
+    pub(crate) fn take(error: &wasmi::Error) -> Option<(Option<Arc<str>>, F)> {
         let suspend = error.downcast_ref::<Suspend<F>>()?;
         let future = suspend.future.lock().take()?;
         Some((suspend.label.clone(), future))
     }
 
-    /// The name of the host function that suspended, when `error` is a [`Suspend`].
+    /// The name of the function that suspended, when `error` is a [`Suspend`].
     pub(crate) fn label(error: &wasmi::Error) -> Option<&str> {
-        error.downcast_ref::<Suspend<F>>().map(|s| &*s.label)
+        let suspend = error.downcast_ref::<Suspend<F>>()?;
+        Some(suspend.label.as_deref().unwrap_or("an interplug import"))
     }
 }
 
@@ -56,7 +58,8 @@ impl<F> fmt::Debug for Suspend<F> {
 
 impl<F> fmt::Display for Suspend<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the async host function `{}` is waiting", self.label)
+        let label = self.label.as_deref().unwrap_or("an interplug import");
+        write!(f, "the async host function `{label}` is waiting")
     }
 }
 

@@ -117,7 +117,7 @@ pub(crate) fn define_host_function(
                 let state = caller.data_mut();
                 let future = platform::catch_panic(|| Ok(start(state, &inputs)))
                     .map_err(|e| host_failure(e, &label))?;
-                Err(Suspend::<HostFuture>::error(label.clone(), future))
+                Err(Suspend::<HostFuture>::error(Some(label.clone()), future))
             })
         }
     };

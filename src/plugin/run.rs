@@ -177,7 +177,7 @@ pub(crate) async fn run_async(
                 let write = HostWait::new(label.clone(), future, limits, blocking)
                     .await
                     .map_err(|error| failed(error, meter.consumed))?;
-                let host_results = host_results(store, trap.host_func(), &label, write)
+                let host_results = host_results(store, trap.host_func(), label.as_deref(), write)
                     .map_err(|error| failed(error, meter.consumed))?;
                 // What writing the results charged is counted with the next slice.
                 meter.start_slice(store, 0);
@@ -199,13 +199,19 @@ pub(crate) async fn run_async(
 }
 
 /// The results of an async host function: its closure run (panics caught) on output
-/// slots of the function's result types, then converted for the engine.
+/// slots of the function's result types, then converted for the engine. A host
+/// function's errors get its name (`label`); those of interplug's imports pass as
+/// they are.
 fn host_results(
     store: &mut Store<CurrentPlugin>,
     host_func: Func,
-    label: &str,
+    label: Option<&str>,
     write: Writer,
 ) -> Result<Vec<wasmi::Val>, Error> {
+    let named = |error: Error, what: &str| match label {
+        Some(label) => with_context(error, &format!("host function `{label}` {what}")),
+        None => error,
+    };
     let ty = host_func.ty(&*store);
     let mut values: Vec<Val> = ty
         .results()
@@ -213,15 +219,14 @@ fn host_results(
         .map(|t| Val::from_wasmi(&wasmi::Val::default_for_ty(*t)))
         .collect();
     let state = store.data_mut();
-    platform::catch_panic(|| write(state, &mut values))
-        .map_err(|e| with_context(e, &format!("host function `{label}` failed")))?;
+    platform::catch_panic(|| write(state, &mut values)).map_err(|e| named(e, "failed"))?;
     values
         .into_iter()
         .zip(ty.results())
         .map(|(value, ty)| {
             value
                 .to_wasmi(*ty)
-                .map_err(|e| with_context(e, &format!("host function `{label}`")))
+                .map_err(|e| named(e, "returned a wrong value"))
         })
         .collect()
 }

@@ -16,15 +16,16 @@ use core::{
 
 /// The wait of a suspended call on an async host function's future.
 ///
-/// Each poll first checks the call's cancel flag and deadline (a cancel wakes the
-/// waiting task through the [`CancelHandle`](crate::CancelHandle); with `std` an
-/// [`Alarm`](crate::host::timer::Alarm) wakes it at the deadline), then polls the
-/// future with panics caught. Ends with the closure that writes the results, or with
-/// the error that ends the call.
+/// Each poll polls the future (panics caught), and while it is pending checks the
+/// call's cancel flag and deadline (a cancel wakes the waiting task through the
+/// [`CancelHandle`](crate::CancelHandle); with `std` an
+/// [`Alarm`](crate::host::timer::Alarm) wakes it at the deadline). Ends with the
+/// closure that writes the results, or with the error that ends the call.
 pub(crate) struct HostWait<'l, F> {
     future: F,
-    /// `namespace::name` of the host function.
-    label: Arc<str>,
+    /// `namespace::name` of the host function (`None`: one of interplug's imports,
+    /// whose errors pass as they are).
+    label: Option<Arc<str>>,
     limits: &'l CallLimits,
     /// A sync call: it blocks its thread (with `std`) and never sets an alarm; without
     /// `std` it cannot wait at all.
@@ -36,7 +37,12 @@ pub(crate) struct HostWait<'l, F> {
 }
 
 impl<'l, F> HostWait<'l, F> {
-    pub(crate) fn new(label: Arc<str>, future: F, limits: &'l CallLimits, blocking: bool) -> Self {
+    pub(crate) fn new(
+        label: Option<Arc<str>>,
+        future: F,
+        limits: &'l CallLimits,
+        blocking: bool,
+    ) -> Self {
         HostWait {
             future,
             label,
@@ -88,27 +94,31 @@ where
         // Registered before the flag is read, so a cancel in between still wakes us.
         this.limits.cancel.wake_on_cancel(cx.waker());
         this.woken_by_cancel = true;
-        if let Some(stop) = this.stopped() {
-            return Poll::Ready(Err(stop.error(this.limits)));
-        }
+        // The future first: one that watches the limits itself (an HTTP request) says
+        // what it was doing when they stopped it.
         let future = &mut this.future;
         let polled = platform::catch_panic(|| Ok(Pin::new(future).poll(cx)));
-        let host_error = |error: Error, label: &str| {
-            with_context(error, &format!("host function `{label}` failed"))
+        let label = this.label.as_deref();
+        let host_error = |error: Error| match label {
+            Some(label) => with_context(error, &format!("host function `{label}` failed")),
+            None => error,
         };
         match polled {
-            Err(panic) => Poll::Ready(Err(host_error(panic, &this.label))),
+            Err(panic) => Poll::Ready(Err(host_error(panic))),
             Ok(Poll::Ready(Ok(writer))) => Poll::Ready(Ok(writer)),
-            Ok(Poll::Ready(Err(error))) => Poll::Ready(Err(host_error(error, &this.label))),
-            Ok(Poll::Pending) if this.blocking && cfg!(not(feature = "std")) => {
-                Poll::Ready(Err(fail!(
-                    Invalid,
-                    "the async host function `{}` has to wait, and a sync call cannot wait \
-                     without the standard library: call the plug-in with call_async",
-                    this.label
-                )))
-            }
+            Ok(Poll::Ready(Err(error))) => Poll::Ready(Err(host_error(error))),
             Ok(Poll::Pending) => {
+                if let Some(stop) = this.stopped() {
+                    return Poll::Ready(Err(stop.error(this.limits)));
+                }
+                if this.blocking && cfg!(not(feature = "std")) {
+                    return Poll::Ready(Err(fail!(
+                        Invalid,
+                        "the async host function `{}` has to wait, and a sync call cannot \
+                         wait without the standard library: call the plug-in with call_async",
+                        label.unwrap_or("an interplug import")
+                    )));
+                }
                 #[cfg(feature = "std")]
                 this.wake_at_deadline(cx.waker());
                 Poll::Pending
