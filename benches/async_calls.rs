@@ -39,6 +39,8 @@ use std::{
 
 /// What the gate of the heap measurement shares with the host function.
 struct Gate {
+    /// Off: the host function answers at once (the warm-up calls).
+    closed: std::sync::atomic::AtomicBool,
     arrived: AtomicUsize,
     open: tokio::sync::Semaphore,
 }
@@ -50,8 +52,10 @@ host_fn_async!(timer_hello(name: String) -> String {
 
 host_fn_async!(gated_hello(gate: Arc<Gate>; name: String) -> String {
     let gate = gate.get()?.lock().unwrap().clone();
-    gate.arrived.fetch_add(1, Ordering::SeqCst);
-    let _permit = gate.open.acquire().await?;
+    if gate.closed.load(Ordering::SeqCst) {
+        gate.arrived.fetch_add(1, Ordering::SeqCst);
+        let _permit = gate.open.acquire().await?;
+    }
     Ok(format!("Hello, {name}!"))
 });
 
@@ -114,19 +118,23 @@ fn poll_to_end<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// Median time of one `op` over 9 batches of `per_batch`.
-fn median_time(per_batch: u32, mut op: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..9)
-        .map(|_| {
+/// Median time of one call of each op: 51 rounds, each running every op
+/// `per_round` times in turn, so that load from other processes hits all alike.
+fn interleaved<const K: usize>(per_round: u32, mut ops: [&mut dyn FnMut(); K]) -> [Duration; K] {
+    let mut times: [Vec<Duration>; K] = std::array::from_fn(|_| Vec::new());
+    for _ in 0..51 {
+        for (op, times) in ops.iter_mut().zip(&mut times) {
             let start = Instant::now();
-            for _ in 0..per_batch {
+            for _ in 0..per_round {
                 op();
             }
-            start.elapsed() / per_batch
-        })
-        .collect();
-    times.sort();
-    times[times.len() / 2]
+            times.push(start.elapsed() / per_round);
+        }
+    }
+    times.map(|mut t| {
+        t.sort();
+        t[t.len() / 2]
+    })
 }
 
 /// Bytes of memory the system says are available (`MemAvailable`), if it says.
@@ -158,36 +166,45 @@ fn instances(compiled: &CompiledPlugin, n: usize) -> (Vec<Plugin>, Option<u64>) 
     (plugins, each)
 }
 
-/// Wall time of N concurrent timer calls on two workers.
-fn concurrent_timer_calls(compiled: &CompiledPlugin, n: usize) -> (Duration, Option<u64>) {
-    let (plugins, per_instance) = instances(compiled, n);
+/// Wall times of N concurrent timer calls on two workers: the first call of each
+/// instance, then a second one.
+fn concurrent_timer_calls(compiled: &CompiledPlugin, n: usize) -> ([Duration; 2], Option<u64>) {
+    let (mut plugins, per_instance) = instances(compiled, n);
     let runtime = two_workers();
-    let wall = runtime.block_on(async {
-        let start = Instant::now();
-        let tasks: Vec<_> = plugins
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut plugin)| {
-                tokio::spawn(async move {
-                    let output: String = plugin
-                        .call_async("call_host", format!("{i}"))
-                        .await
-                        .expect("call");
-                    assert_eq!(output, format!("Hello, {i}!"));
+    let mut walls = [Duration::ZERO; 2];
+    for wall in &mut walls {
+        let (time, back) = runtime.block_on(async {
+            let start = Instant::now();
+            let tasks: Vec<_> = plugins
+                .drain(..)
+                .enumerate()
+                .map(|(i, mut plugin)| {
+                    tokio::spawn(async move {
+                        let output: String = plugin
+                            .call_async("call_host", format!("{i}"))
+                            .await
+                            .expect("call");
+                        assert_eq!(output, format!("Hello, {i}!"));
+                        plugin
+                    })
                 })
-            })
-            .collect();
-        for task in tasks {
-            task.await.expect("task");
-        }
-        start.elapsed()
-    });
-    (wall, per_instance)
+                .collect();
+            let mut back = Vec::with_capacity(n);
+            for task in tasks {
+                back.push(task.await.expect("task"));
+            }
+            (start.elapsed(), back)
+        });
+        *wall = time;
+        plugins = back;
+    }
+    (walls, per_instance)
 }
 
 /// Heap bytes per call while N calls wait in the host function.
 fn heap_per_suspended_call(n: usize) -> i64 {
     let gate = Arc::new(Gate {
+        closed: std::sync::atomic::AtomicBool::new(false),
         arrived: AtomicUsize::new(0),
         open: tokio::sync::Semaphore::new(0),
     });
@@ -196,7 +213,13 @@ fn heap_per_suspended_call(n: usize) -> i64 {
         Function::new_async(name, [PTR], [PTR], data.clone(), gated_hello)
     }))
     .expect("compiles");
-    let (plugins, _) = instances(&compiled, n);
+    let (mut plugins, _) = instances(&compiled, n);
+    // A first call on each instance grows its linear memory (the plug-in's allocator
+    // asks for a page, and the engine's buffer doubles): instance memory, not the call's.
+    for plugin in &mut plugins {
+        let _: String = plugin.call("call_host", "warm-up").expect("call");
+    }
+    gate.closed.store(true, Ordering::SeqCst);
     let runtime = two_workers();
     let inputs: Vec<String> = (0..n).map(|i| format!("{i}")).collect();
     runtime.block_on(async {
@@ -245,7 +268,39 @@ fn blocking_calls(n: usize) -> Duration {
     start.elapsed()
 }
 
+/// `--only OP ITERATIONS`: runs one op of the suspend/resume measurement that many
+/// times and nothing else, for instruction counts under callgrind (run it with two
+/// iteration counts and divide the difference: the set-up cancels out).
+fn only(op: &str, iterations: u32) {
+    let make = match op {
+        "sync" => |name: &str| Function::new(name, [PTR], [PTR], UserData::new(()), sync_hello),
+        "ready" => {
+            |name: &str| Function::new_async(name, [PTR], [PTR], UserData::new(()), ready_hello)
+        }
+        _ => |name: &str| {
+            Function::new_async(name, [PTR], [PTR], UserData::new(()), pending_once_hello)
+        },
+    };
+    let mut plugin = host_fns(make).build().expect("loads");
+    for _ in 0..iterations {
+        let output = match op {
+            "sync" => plugin.call::<&str, &[u8]>("call_host", "x"),
+            _ => poll_to_end(plugin.call_async::<&str, &[u8]>("call_host", "x")),
+        };
+        black_box(output.expect("call"));
+    }
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--only") {
+        let op = args.get(at + 1).map_or("pending", String::as_str);
+        let iterations = args
+            .get(at + 2)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1000);
+        return only(op, iterations);
+    }
     let mut counts: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
@@ -273,12 +328,14 @@ fn main() {
                 continue;
             }
         }
-        let (wall, each) = concurrent_timer_calls(&compiled, n);
+        let ([cold, warm], each) = concurrent_timer_calls(&compiled, n);
         per_instance = per_instance.or(each);
         let target = if n == 2_000 { "< 300 ms" } else { "" };
         println!(
-            "| {n} concurrent calls awaiting a 10 ms timer, 2 workers | {wall:.1?} | {target} |"
+            "| {n} concurrent calls awaiting a 10 ms timer, 2 workers, each instance's first \
+             call | {cold:.1?} | |"
         );
+        println!("| {n} concurrent calls, as above, each instance's second call | {warm:.1?} | {target} |");
     }
     if let Some(each) = per_instance {
         println!(
@@ -306,15 +363,22 @@ fn main() {
     let mut pending = plugin_with(|name| {
         Function::new_async(name, [PTR], [PTR], UserData::new(()), pending_once_hello)
     });
-    let sync_time = median_time(20_000, || {
-        black_box(sync.call::<&str, &[u8]>("call_host", "x").expect("call"));
-    });
-    let ready_time = median_time(20_000, || {
-        black_box(poll_to_end(ready.call_async::<&str, &[u8]>("call_host", "x")).expect("call"));
-    });
-    let pending_time = median_time(20_000, || {
-        black_box(poll_to_end(pending.call_async::<&str, &[u8]>("call_host", "x")).expect("call"));
-    });
+    let [sync_time, ready_time, pending_time] = interleaved(
+        1_000,
+        [
+            &mut || {
+                black_box(sync.call::<&str, &[u8]>("call_host", "x").expect("call"));
+            },
+            &mut || {
+                let call = ready.call_async::<&str, &[u8]>("call_host", "x");
+                black_box(poll_to_end(call).expect("call"));
+            },
+            &mut || {
+                let call = pending.call_async::<&str, &[u8]>("call_host", "x");
+                black_box(poll_to_end(call).expect("call"));
+            },
+        ],
+    );
     println!("| call with a sync host function (`call`) | {sync_time:.2?} | |");
     println!("| same, async host function ready at once (`call_async`) | {ready_time:.2?} | |");
     println!("| same, async host function pending once (`call_async`) | {pending_time:.2?} | |");
@@ -324,30 +388,32 @@ fn main() {
     );
 
     // call_async against call, no wait.
-    let mut plugin = Plugin::new(fixture_bytes("count_vowels"), [], false).expect("loads");
+    let mut sync = Plugin::new(fixture_bytes("count_vowels"), [], false).expect("loads");
+    let mut polled = Plugin::new(fixture_bytes("count_vowels"), [], false).expect("loads");
+    let mut in_tokio = Plugin::new(fixture_bytes("count_vowels"), [], false).expect("loads");
     let input = text(1024);
-    let call_time = median_time(2_000, || {
-        black_box(
-            plugin
-                .call::<&[u8], &[u8]>("count_vowels", &input)
-                .expect("call"),
-        );
-    });
-    let async_time = median_time(2_000, || {
-        black_box(
-            poll_to_end(plugin.call_async::<&[u8], &[u8]>("count_vowels", &input)).expect("call"),
-        );
-    });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let tokio_time = median_time(2_000, || {
-        black_box(
-            runtime
-                .block_on(plugin.call_async::<&[u8], &[u8]>("count_vowels", &input))
-                .expect("call"),
-        );
-    });
+    let [call_time, async_time, tokio_time] = interleaved(
+        50,
+        [
+            &mut || {
+                black_box(
+                    sync.call::<&[u8], &[u8]>("count_vowels", &input)
+                        .expect("call"),
+                );
+            },
+            &mut || {
+                let call = polled.call_async::<&[u8], &[u8]>("count_vowels", &input);
+                black_box(poll_to_end(call).expect("call"));
+            },
+            &mut || {
+                let call = in_tokio.call_async::<&[u8], &[u8]>("count_vowels", &input);
+                black_box(runtime.block_on(call).expect("call"));
+            },
+        ],
+    );
     println!("| count_vowels 1 KiB, `call` | {call_time:.2?} | |");
     println!(
         "| count_vowels 1 KiB, `call_async` (polled once) | {async_time:.2?} ({:.3}x) | <= 1.25x |",
@@ -371,28 +437,35 @@ fn main() {
     let input = text(1 << 20);
     let mut plain = count_vowels(None);
     let mut yielding = count_vowels(Some(100_000));
-    let time_of = |plugin: &mut Plugin| {
-        median_time(3, || {
-            black_box(
-                runtime
-                    .block_on(plugin.call_async::<&[u8], &[u8]>("count_vowels", &input))
-                    .expect("call"),
-            );
-        })
-    };
-    // Interleaved, so that load from other processes hits both alike.
-    let (mut plain_times, mut yield_times) = (Vec::new(), Vec::new());
-    for _ in 0..3 {
-        plain_times.push(time_of(&mut plain));
-        yield_times.push(time_of(&mut yielding));
+    // Call by call, interleaved, so that load from other processes hits all alike.
+    let mut times: [Vec<Duration>; 3] = Default::default();
+    for _ in 0..15 {
+        for (k, times) in times.iter_mut().enumerate() {
+            let start = Instant::now();
+            let output = match k {
+                0 => runtime.block_on(plain.call_async::<&[u8], &[u8]>("count_vowels", &input)),
+                1 => runtime.block_on(yielding.call_async::<&[u8], &[u8]>("count_vowels", &input)),
+                _ => poll_to_end(yielding.call_async::<&[u8], &[u8]>("count_vowels", &input)),
+            };
+            black_box(output.expect("call"));
+            times.push(start.elapsed());
+        }
     }
-    plain_times.sort();
-    yield_times.sort();
-    let (plain_time, yield_time) = (plain_times[1], yield_times[1]);
+    let [plain_time, yield_time, polled_time] = times.map(|mut t| {
+        t.sort();
+        t[t.len() / 2]
+    });
     let yields = yielding.fuel_consumed().unwrap_or(0) / 100_000;
-    println!("| count_vowels 1 MiB, `call_async`, no yields | {plain_time:.2?} | |");
+    let overhead = |time: Duration| (time.as_secs_f64() / plain_time.as_secs_f64() - 1.0) * 100.0;
+    println!(
+        "| count_vowels 1 MiB, `call_async` in tokio `block_on`, no yields | {plain_time:.2?} | |"
+    );
     println!(
         "| same, `with_yield_fuel(100_000)` ({yields} yields) | {yield_time:.2?} ({:+.1}%) | <= +5% |",
-        (yield_time.as_secs_f64() / plain_time.as_secs_f64() - 1.0) * 100.0
+        overhead(yield_time)
+    );
+    println!(
+        "| same, polled by a loop instead of tokio | {polled_time:.2?} ({:+.1}%) | |",
+        overhead(polled_time)
     );
 }

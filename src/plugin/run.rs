@@ -1,4 +1,8 @@
-//! The run loop: a wasm function run in fuel slices under cancel, deadline and fuel limit.
+//! The run loop: a wasm function run in fuel slices under cancel, deadline and fuel
+//! limit, as a resumable call. It waits on async host functions (the call suspended,
+//! the store free: `ResumableCall::HostTrap`) and, for async calls, yields to the
+//! executor between slices. One `async fn` serves both kinds of call: a sync call
+//! drives it with [`block_on`].
 
 use crate::{
     error::{fail, from_engine, with_context},
