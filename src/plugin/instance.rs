@@ -177,6 +177,7 @@ impl Plugin {
         let cancel = CancelHandle::new(id);
         let limits = compiled.limits_from_now(&cancel);
         let (store, instance) = compiled.instantiate(id, &limits)?;
+        log::debug!(target: "extism::plugin", "{id} created");
         Ok(Plugin {
             compiled: compiled.clone(),
             store,
@@ -494,7 +495,8 @@ impl Plugin {
     }
 
     /// Runs `name` on raw input bytes; the output is then in [`Plugin::output`].
-    pub(crate) fn raw_call(
+    /// [`Plugin::raw_call`] (in `call_log.rs`) runs it and logs the call.
+    pub(crate) fn run_call(
         &mut self,
         name: &str,
         input: &[u8],
