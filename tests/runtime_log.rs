@@ -83,6 +83,7 @@ fn creation_calls_and_failures_are_logged_at_the_official_levels() {
     assert!(has(&lines, debug, p, &format!("{id} created")), "{show}");
     assert!(has(&lines, trace, p, "calling function ok"), "{show}");
     assert!(has(&lines, debug, p, "input size: 3"), "{show}");
+    assert!(has(&lines, debug, p, "output length=0"), "{show}");
     assert!(has(&lines, debug, p, "got return code: 0"), "{show}");
     assert!(has(&lines, debug, p, "got return code: 3"), "{show}");
     assert!(

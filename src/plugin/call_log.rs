@@ -26,11 +26,12 @@ impl Plugin {
     ) -> Result<(), CallFailure> {
         calling(&self.id, name, input.len());
         let result = self.run_call(name, input, host_context);
-        finished(
-            &self.id,
-            name,
-            result.as_ref().err().map(|f| (&f.error, f.rc)),
-        );
+        let failure = result.as_ref().err().map(|f| (&f.error, f.rc));
+        if failure.is_none() && log::log_enabled!(target: TARGET, log::Level::Debug) {
+            let length = self.output().map_or(0, <[u8]>::len);
+            log::debug!(target: TARGET, "output length={length} plugin=\"{}\"", self.id);
+        }
+        finished(&self.id, name, failure);
         result
     }
 }
