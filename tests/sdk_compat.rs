@@ -112,9 +112,8 @@ fn a_host_function_in_the_wasi_namespace_provides_the_import() {
 #[test]
 fn a_host_function_cannot_replace_a_kernel_function() {
     let alloc = returning("alloc", 1).with_namespace("extism:host/env");
-    let error = Plugin::new(IMPORTS_HELLO, [alloc, returning("hello", 2)], false)
-        .err()
-        .expect("refused");
+    let error =
+        Plugin::new(IMPORTS_HELLO, [alloc, returning("hello", 2)], false).expect_err("refused");
     assert_eq!(error.kind(), ErrorKind::Invalid);
     let message = format!("{error:#}");
     assert!(
@@ -131,8 +130,7 @@ fn a_missing_import_is_named_in_wasmtime_words_then_explained() {
         [returning("hello", 1).with_namespace("custom")],
         false,
     )
-    .err()
-    .expect("refused");
+    .expect_err("refused");
     assert_eq!(error.kind(), ErrorKind::NotFound);
     let message = format!("{error:#}");
     assert!(
