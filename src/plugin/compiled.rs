@@ -7,7 +7,7 @@ use crate::{
     limits::call::{CallLimits, FUEL_SLICE},
     limits::cancel::CancelHandle,
     load::compile::{compile_modules, CachedModules},
-    load::link::{check_imports, define_host_function},
+    load::link::{check_imports, define_host_function, shadowed},
     load::{module_cache, sources, validate::validate_alongside},
     manifest::input::WasmInput,
     manifest::Manifest,
@@ -163,9 +163,14 @@ impl CompiledPlugin {
         if options.wasi {
             crate::imports::wasi::add_to_linker(&mut linker)?;
         }
+        // Host functions shadow by namespace and name, the last one winning (also over
+        // a WASI function), as in the official runtime.
+        let functions = shadowed(functions);
+        linker.allow_shadowing(true);
         for function in &functions {
             define_host_function(&mut linker, function)?;
         }
+        linker.allow_shadowing(false);
         let module_names: Vec<&str> = others.iter().map(|(n, _)| n.as_str()).collect();
         for (name, module) in others
             .iter()

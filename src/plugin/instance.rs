@@ -183,6 +183,7 @@ impl Plugin {
         let id = new_id();
         let cancel = CancelHandle::new(id);
         let store = compiled.new_store(id, &cancel)?;
+        log::debug!(target: "extism::plugin", "{id} created");
         Ok(Plugin {
             compiled: compiled.clone(),
             store,
@@ -491,7 +492,8 @@ impl Plugin {
     }
 
     /// Runs `name` on raw input bytes; the output is then in [`Plugin::output`].
-    pub(crate) fn raw_call(
+    /// [`Plugin::raw_call`] (in `call_log.rs`) runs it and logs the call.
+    pub(crate) fn run_call(
         &mut self,
         name: &str,
         input: &[u8],
