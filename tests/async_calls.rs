@@ -626,3 +626,41 @@ fn http_requests_do_not_block_the_executor_thread() {
         start.elapsed()
     );
 }
+
+#[test]
+fn an_async_host_function_in_a_start_function_waits_on_the_thread() {
+    // A start function runs inside instantiation, which cannot be suspended: the host
+    // function's future is waited for there, under the same limits.
+    let wat = r#"(module
+        (import "extism:host/user" "tick" (func $tick (param i64) (result i64)))
+        (global $seen (mut i64) (i64.const 0))
+        (func $init (global.set $seen (call $tick (i64.const 41))))
+        (start $init)
+        (func (export "seen") (result i32) (i32.wrap_i64 (global.get $seen))))"#;
+    let tick = || {
+        Function::new_async(
+            "tick",
+            [interplug::ValType::I64],
+            [interplug::ValType::I64],
+            UserData::new(()),
+            |_: &mut CurrentPlugin, inputs: &[Val], _: UserData<()>| {
+                let value = inputs[0].unwrap_i64();
+                async move {
+                    PendingOnce::default().await;
+                    Ok(move |_: &mut CurrentPlugin, outputs: &mut [Val]| {
+                        outputs[0] = Val::I64(value + 1);
+                        Ok(())
+                    })
+                }
+            },
+        )
+    };
+    let mut plugin = Plugin::new(wat, [tick()], false).expect("loads");
+    let (_, rc) = plugin
+        .call_get_error_code::<&str, &[u8]>("seen", "")
+        .unwrap_err();
+    assert_eq!(rc, 42);
+    let mut plugin = Plugin::new(wat, [tick()], false).expect("loads");
+    let (output, _) = poll_to_end(plugin.call_async_get_error_code::<&str, &[u8]>("seen", ""));
+    assert_eq!(output.map(|_| ()).unwrap_err().1, 42);
+}

@@ -26,10 +26,13 @@
 //! ```
 
 use crate::{
+    error::with_context,
     host::current_plugin::CurrentPlugin,
     host::val::Val,
+    host::wait::{block_on, HostWait},
     kernel::abi::{ValType, DEFAULT_NAMESPACE},
-    Error,
+    limits::call::CallLimits,
+    platform, Error,
 };
 use alloc::{boxed::Box, string::String, sync::Arc, vec::Vec};
 use core::{future::Future, pin::Pin};
@@ -132,6 +135,38 @@ pub fn owned_argument<T: crate::host::convert::FromBytesOwned>(
     plugin.memory_get_val::<T>(value)
 }
 
+/// Waits on this thread for the `future` of a host function named `label` (`None`:
+/// one of interplug's imports) and writes its results into `outputs`: used where the
+/// call cannot be suspended (a start function, which runs inside instantiation), under
+/// the same cancel and deadline.
+///
+/// # Errors
+///
+/// As the wait of an async call: the host function's error, a panic, `Cancelled`,
+/// `Timeout`; without `std`, `Invalid` when the future is not ready at once.
+pub(crate) fn wait_here(
+    state: &mut CurrentPlugin,
+    label: Option<&Arc<str>>,
+    future: HostFuture,
+    outputs: &mut [Val],
+) -> Result<(), Error> {
+    let limits = CallLimits {
+        cancel: state.cancel.clone(),
+        clock: state.clock.clone(),
+        timeout_ms: state.manifest.timeout_ms,
+        deadline_ms: state.deadline_ms,
+        fuel_limit: None,
+    };
+    let write = block_on(
+        HostWait::new(label.cloned(), future, &limits, true),
+        &limits,
+    )?;
+    platform::catch_panic(|| write(state, outputs)).map_err(|error| match label {
+        Some(label) => with_context(error, &alloc::format!("host function `{label}` failed")),
+        None => error,
+    })
+}
+
 /// What runs when the plug-in calls a host function.
 #[derive(Clone)]
 pub(crate) enum Callback {
@@ -181,13 +216,15 @@ impl Function {
         let callback = move |plugin: &mut CurrentPlugin, inputs: &[Val], outputs: &mut [Val]| {
             f(plugin, inputs, outputs, user_data.clone())
         };
-        Function {
+        let function = Function {
             name: name.into(),
             namespace: None,
             params: params.into_iter().collect(),
             results: results.into_iter().collect(),
             callback: Callback::Sync(Arc::new(callback)),
-        }
+        };
+        function.trace_creation();
+        function
     }
 
     /// An async host function `name`: `f` reads what it needs from the plug-in and
@@ -247,13 +284,26 @@ impl Function {
             let wait = f(plugin, inputs, user_data.clone());
             Box::pin(async move { wait.await.map(|write| Box::new(write) as Writer) })
         };
-        Function {
+        let function = Function {
             name: name.into(),
             namespace: None,
             params: params.into_iter().collect(),
             results: results.into_iter().collect(),
             callback: Callback::Async(Arc::new(start)),
-        }
+        };
+        function.trace_creation();
+        function
+    }
+
+    /// Logs the new function, as the official runtime does.
+    fn trace_creation(&self) {
+        log::trace!(
+            target: "extism::function",
+            "Creating function {}: params={:?}, results={:?}",
+            self.name,
+            self.params,
+            self.results
+        );
     }
 
     /// True for a function made with [`Function::new_async`] or

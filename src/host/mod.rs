@@ -12,3 +12,4 @@ pub(crate) mod suspend;
 pub(crate) mod timer;
 pub(crate) mod val;
 pub(crate) mod vars;
+pub(crate) mod wait;

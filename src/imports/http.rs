@@ -11,7 +11,7 @@
 use crate::{
     error::{fail, to_engine, ErrorKind},
     host::current_plugin::{charge, cost, oom_trap, CurrentPlugin, BLOCK_FUEL, IMPORT_FUEL},
-    host::function::HostFuture,
+    host::function::{wait_here, HostFuture},
     host::suspend::Suspend,
     kernel::abi::ENV_MODULE,
     manifest::HttpRequest,
@@ -42,8 +42,16 @@ pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wa
             charge(&mut c, cost(IMPORT_FUEL + 3 * BLOCK_FUEL, sent));
             let response = request(c.data_mut(), req as u64, body as u64)
                 .map_err(|e| to_engine(&e, ErrorKind::Io))?;
-            // The call waits for the response with the store free (`plugin/run.rs`).
-            Err(Suspend::<HostFuture>::error(None, response))
+            let state = c.data_mut();
+            if state.can_suspend {
+                // The call waits for the response with the store free (`plugin/run.rs`).
+                return Err(Suspend::<HostFuture>::error(None, response));
+            }
+            // In a start function (inside instantiation): wait on this thread.
+            let mut handle = [crate::Val::I64(0)];
+            wait_here(state, None, response, &mut handle)
+                .map_err(|e| to_engine(&e, ErrorKind::Io))?;
+            Ok(handle[0].i64().unwrap_or(0))
         },
     )?;
     linker.func_wrap(m, "http_status_code", |c: Ctx| -> i32 {

@@ -10,7 +10,7 @@ use crate::{
     plugin::run::{run_async, CallFailure, Mode, RunError},
     Error, ErrorKind,
 };
-use alloc::{boxed::Box, format};
+use alloc::{boxed::Box, format, string::String};
 use core::{any::Any, future::Future};
 use wasmi::Func;
 
@@ -71,8 +71,7 @@ impl Plugin {
     ) -> impl Future<Output = Result<U, Error>> + Send + 'b {
         let started = self.start_encoded(name.as_ref(), input, None);
         async move {
-            let call = started.map_err(|f| f.error)?;
-            self.run_started(call).await.map_err(|f| f.error)?;
+            self.run_started(started?).await.map_err(|f| f.error)?;
             let this: &'b Plugin = self;
             U::from_bytes(this.output()?)
         }
@@ -91,8 +90,10 @@ impl Plugin {
     ) -> impl Future<Output = Result<U, (Error, i32)>> + Send + 'b {
         let started = self.start_encoded(name.as_ref(), input, None);
         async move {
-            let call = started.map_err(|f| (f.error, f.rc))?;
-            self.run_started(call).await.map_err(|f| (f.error, f.rc))?;
+            let started = started.map_err(|e| (e, -1))?;
+            self.run_started(started)
+                .await
+                .map_err(|f| (f.error, f.rc))?;
             let this: &'b Plugin = self;
             let output = this.output().map_err(|e| (e, -1))?;
             U::from_bytes(output).map_err(|e| (e, -1))
@@ -120,50 +121,59 @@ impl Plugin {
         let context: Box<dyn Any + Send + Sync> = Box::new(host_context);
         let started = self.start_encoded(name.as_ref(), input, Some(context));
         async move {
-            let call = started.map_err(|f| f.error)?;
-            self.run_started(call).await.map_err(|f| f.error)?;
+            self.run_started(started?).await.map_err(|f| f.error)?;
             let this: &'b Plugin = self;
             U::from_bytes(this.output()?)
         }
     }
 
-    /// Encodes `input` and sets up the call.
+    /// Encodes `input` and sets up the call (logged as [`Plugin::raw_call`] logs a
+    /// sync one); fails only when the input cannot be encoded.
     fn start_encoded<'a, T: ToBytes<'a>>(
         &mut self,
         name: &str,
         input: T,
         host_context: Option<Box<dyn Any + Send + Sync>>,
-    ) -> Result<StartedCall, CallFailure> {
-        let input = input
-            .to_bytes()
-            .map_err(|error| CallFailure { error, rc: -1 })?;
-        self.start_call(name, input.as_ref(), host_context)
+    ) -> Result<Started, Error> {
+        let input = input.to_bytes()?;
+        let input = input.as_ref();
+        self.log_calling(name, input.len());
+        Ok(Started {
+            name: String::from(name),
+            call: self.start_call(name, input, host_context),
+        })
     }
 
-    /// Runs a started call to its end, awaiting its host functions and yields.
-    async fn run_started(&mut self, call: StartedCall) -> Result<(), CallFailure> {
-        let mut code = [wasmi::Val::I32(0)];
-        let mode = Mode::Async {
-            yield_fuel: self.compiled.options().yield_fuel,
+    /// Runs a started call to its end, awaiting its host functions and yields, and
+    /// logs how it ended.
+    async fn run_started(&mut self, started: Started) -> Result<(), CallFailure> {
+        let result = match started.call {
+            Ok(call) => {
+                let mut code = [wasmi::Val::I32(0)];
+                let mode = Mode::Async {
+                    yield_fuel: self.compiled.options().yield_fuel,
+                };
+                let results = call.results(&mut code);
+                let outcome = run_async(
+                    &mut self.store,
+                    call.func,
+                    &[],
+                    results,
+                    &call.limits,
+                    call.fueled,
+                    mode,
+                )
+                .await;
+                self.end_call(&call, outcome, &code)
+            }
+            Err(failure) => Err(failure),
         };
-        let results = call.results(&mut code);
-        let outcome = run_async(
-            &mut self.store,
-            call.func,
-            &[],
-            results,
-            &call.limits,
-            call.fueled,
-            mode,
-        )
-        .await;
-        self.end_call(&call, outcome, &code)
+        self.log_finished(&started.name, &result);
+        result
     }
-}
 
-impl Plugin {
-    /// Sets up a call of `name`: its limits, the instance (rebuilt when needed), the
-    /// function, the input. The instance counts as poisoned until [`Plugin::end_call`]
+    /// Sets up a call of `name`: its limits, the instance (made at the first call,
+    /// rebuilt when needed), the function, the input. The instance counts as poisoned until [`Plugin::end_call`]
     /// says otherwise, so a call that never ends (an async call dropped while it
     /// waits) has it rebuilt before the next one.
     pub(crate) fn start_call(
@@ -174,10 +184,10 @@ impl Plugin {
     ) -> Result<StartedCall, CallFailure> {
         let fail = |error: Error| CallFailure { error, rc: -1 };
         let limits = self.start_limits();
-        if self.needs_rebuild {
-            self.reinstantiate_under(&limits).map_err(fail)?;
-        }
-        let (func, returns_code) = self.plugin_function(name).map_err(fail)?;
+        // Instantiation first, then the function: the official runtime's order (a
+        // plug-in that cannot be instantiated fails with that, whatever the name).
+        let instance = self.instance_under(&limits).map_err(fail)?;
+        let (func, returns_code) = self.plugin_function(instance, name).map_err(fail)?;
         let fueled = self.store.get_fuel().is_ok();
         {
             let state = self.store.data_mut();
@@ -251,6 +261,13 @@ impl Plugin {
             }
         }
     }
+}
+
+/// An async call as `call_async` set it up: its name, for the log, and the call or
+/// why it could not start.
+struct Started {
+    name: String,
+    call: Result<StartedCall, CallFailure>,
 }
 
 /// A call set up by [`Plugin::start_call`], waiting to run.

@@ -10,10 +10,9 @@ use crate::{
     host::function::{HostFuture, Writer},
     host::suspend::Suspend,
     host::val::Val,
+    host::wait::{block_on, past_deadline, HostWait, YieldNow},
     limits::call::{CallLimits, Stop, FUEL_SLICE},
-    platform,
-    plugin::wait::{block_on, past_deadline, HostWait, YieldNow},
-    Error,
+    platform, Error,
 };
 use alloc::{format, vec::Vec};
 use wasmi::{Func, Store};
@@ -130,6 +129,24 @@ fn stop_at_boundary(meter: &Meter, limits: &CallLimits, required: u64) -> Option
 /// [`Mode::Blocking`], by blocking the thread), and in [`Mode::Async`] yields every
 /// `yield_fuel`. Returns the fuel used.
 pub(crate) async fn run_async(
+    store: &mut Store<CurrentPlugin>,
+    func: Func,
+    params: &[wasmi::Val],
+    results: &mut [wasmi::Val],
+    limits: &CallLimits,
+    fueled: bool,
+    mode: Mode,
+) -> Result<u64, RunError> {
+    // Host functions may suspend the call while this runs (a dropped future leaves it
+    // set, on an instance that is rebuilt before the next call).
+    store.data_mut().can_suspend = true;
+    let outcome = run_slices(store, func, params, results, limits, fueled, mode).await;
+    store.data_mut().can_suspend = false;
+    outcome
+}
+
+/// The loop of [`run_async`].
+async fn run_slices(
     store: &mut Store<CurrentPlugin>,
     func: Func,
     params: &[wasmi::Val],
@@ -262,11 +279,11 @@ pub(crate) fn engine_error(store: &Store<CurrentPlugin>, error: &wasmi::Error) -
         return anyhow::Error::new(failure.clone());
     }
     if let Some(label) = Suspend::<HostFuture>::label(error) {
+        // Host functions wait on their thread where they cannot suspend (see
+        // `CurrentPlugin::can_suspend`): this only shows a bug.
         return fail!(
             Invalid,
-            "the async host function `{label}` was called where a call cannot wait (a \
-             module's start function runs inside instantiation): call it from a plug-in \
-             function instead"
+            "the async host function `{label}` suspended a call that cannot be resumed"
         );
     }
     if error.as_trap_code() == Some(wasmi::TrapCode::OutOfFuel) {

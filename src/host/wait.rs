@@ -1,6 +1,6 @@
 //! Waiting inside a call: on an async host function's future under the call's cancel
 //! and deadline ([`HostWait`]), a yield to the executor ([`YieldNow`]), and the driver
-//! of sync calls ([`block_on`]).
+//! of sync calls and of waits that cannot suspend ([`block_on`]).
 
 use crate::{
     error::{fail, with_context},
