@@ -7,9 +7,11 @@
 //!
 //! 1. N concurrent `call_async`s on a 2-worker tokio runtime, each on its own instance
 //!    of one compiled `host_fns.wasm` whose `hello_world` awaits a 10 ms timer: wall
-//!    time from the first spawn to the last result (instances made before); the same
-//!    calls with a sync host function sleeping 10 ms, on two threads, for N = 2000.
-//!    An N whose instances would not fit in the memory available is skipped.
+//!    time from the first spawn to the last result (instances made and instantiated
+//!    before), for each instance's first call and for its second; the same calls with a
+//!    sync host function sleeping 10 ms, on two threads, for N = 2000. Each N runs in a
+//!    process of its own; an N whose instances would not fit in the memory available
+//!    is skipped.
 //! 2. Heap per suspended call: the bytes the process holds (counting allocator) when all
 //!    N calls wait on a gate in the host function, minus before they started, over N.
 //! 3. One suspend/resume: a call whose async host function is pending once, against
@@ -17,6 +19,10 @@
 //! 4. `call_async` against `call` for a call that never waits (`count_vowels`, 1 KiB).
 //! 5. Yields: `count_vowels` on 1 MiB with `with_yield_fuel(100_000)` against none,
 //!    both through `call_async` on a current-thread runtime.
+//!
+//! 3 to 5 run their cases interleaved and report the calling thread's CPU time per
+//! call (`/proc/thread-self/schedstat`), which the load of other processes does not
+//! inflate as it does wall time.
 #![allow(clippy::disallowed_macros, clippy::disallowed_methods)]
 
 #[path = "../tests/support/counting_alloc.rs"]
@@ -118,22 +124,46 @@ fn poll_to_end<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// Median time of one call of each op: 51 rounds, each running every op
-/// `per_round` times in turn, so that load from other processes hits all alike.
-fn interleaved<const K: usize>(per_round: u32, mut ops: [&mut dyn FnMut(); K]) -> [Duration; K] {
-    let mut times: [Vec<Duration>; K] = std::array::from_fn(|_| Vec::new());
-    for _ in 0..51 {
-        for (op, times) in ops.iter_mut().zip(&mut times) {
-            let start = Instant::now();
+/// Nanoseconds this thread has run on a CPU (`/proc/thread-self/schedstat`), if the
+/// system says: unlike wall time, it does not count the time other processes take
+/// the CPU from this one.
+fn thread_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
+/// Time of one call of each op: `rounds` rounds, each running every op `per_round`
+/// times in turn (so that load from other processes hits all alike); the thread's CPU
+/// time over all rounds divided by the calls (the median wall time of a round where
+/// the system does not give CPU time).
+fn interleaved<const K: usize>(
+    rounds: u32,
+    per_round: u32,
+    mut ops: [&mut dyn FnMut(); K],
+) -> [Duration; K] {
+    let mut walls: [Vec<Duration>; K] = std::array::from_fn(|_| Vec::new());
+    let mut cpu = [Some(0u64); K];
+    for _ in 0..rounds {
+        for ((op, walls), cpu) in ops.iter_mut().zip(&mut walls).zip(&mut cpu) {
+            let (start, cpu_start) = (Instant::now(), thread_cpu_ns());
             for _ in 0..per_round {
                 op();
             }
-            times.push(start.elapsed() / per_round);
+            walls.push(start.elapsed() / per_round);
+            *cpu = match (*cpu, cpu_start, thread_cpu_ns()) {
+                (Some(total), Some(from), Some(to)) => Some(total + to.saturating_sub(from)),
+                _ => None,
+            };
         }
     }
-    times.map(|mut t| {
-        t.sort();
-        t[t.len() / 2]
+    let calls = u64::from(rounds) * u64::from(per_round);
+    std::array::from_fn(|k| match cpu[k] {
+        Some(total) => Duration::from_nanos(total / calls),
+        None => {
+            let mut walls = walls[k].clone();
+            walls.sort();
+            walls[walls.len() / 2]
+        }
     })
 }
 
@@ -157,7 +187,12 @@ fn resident() -> Option<u64> {
 fn instances(compiled: &CompiledPlugin, n: usize) -> (Vec<Plugin>, Option<u64>) {
     let before = resident();
     let plugins: Vec<Plugin> = (0..n)
-        .map(|_| Plugin::new_from_compiled(compiled).expect("instance"))
+        .map(|_| {
+            let mut plugin = Plugin::new_from_compiled(compiled).expect("plug-in");
+            // Instantiated now (it would be at the first call): instance memory.
+            plugin.instantiate().expect("instance");
+            plugin
+        })
         .collect();
     let each = match (before, resident()) {
         (Some(before), Some(after)) => Some(after.saturating_sub(before) / n as u64),
@@ -169,7 +204,8 @@ fn instances(compiled: &CompiledPlugin, n: usize) -> (Vec<Plugin>, Option<u64>) 
 /// Wall times of N concurrent timer calls on two workers: the first call of each
 /// instance, then a second one.
 fn concurrent_timer_calls(compiled: &CompiledPlugin, n: usize) -> ([Duration; 2], Option<u64>) {
-    let (mut plugins, per_instance) = instances(compiled, n);
+    let before = resident();
+    let (mut plugins, _) = instances(compiled, n);
     let runtime = two_workers();
     let mut walls = [Duration::ZERO; 2];
     for wall in &mut walls {
@@ -198,6 +234,12 @@ fn concurrent_timer_calls(compiled: &CompiledPlugin, n: usize) -> ([Duration; 2]
         *wall = time;
         plugins = back;
     }
+    // What each instance holds after its calls (its first call grows its memory).
+    let per_instance = match (before, resident()) {
+        (Some(before), Some(after)) => Some(after.saturating_sub(before) / n as u64),
+        _ => None,
+    };
+    drop(plugins);
     (walls, per_instance)
 }
 
@@ -291,8 +333,36 @@ fn only(op: &str, iterations: u32) {
     }
 }
 
+/// `--concurrency N`: the rows of N concurrent timer calls, and a line
+/// `per-instance BYTES` for the memory estimate of the next N.
+fn concurrency(n: usize) {
+    let compiled = CompiledPlugin::new(host_fns(|name| {
+        Function::new_async(name, [PTR], [PTR], UserData::new(()), timer_hello)
+    }))
+    .expect("compiles");
+    let ([cold, warm], each) = concurrent_timer_calls(&compiled, n);
+    let target = if n == 2_000 { "< 300 ms" } else { "" };
+    println!(
+        "| {n} concurrent calls awaiting a 10 ms timer, 2 workers, each instance's first \
+         call | {cold:.1?} | |"
+    );
+    println!(
+        "| {n} concurrent calls, as above, each instance's second call | {warm:.1?} | {target} |"
+    );
+    if let Some(each) = each {
+        println!("per-instance {each}");
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--concurrency") {
+        let n = args
+            .get(at + 1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1000);
+        return concurrency(n);
+    }
     if let Some(at) = args.iter().position(|a| a == "--only") {
         let op = args.get(at + 1).map_or("pending", String::as_str);
         let iterations = args
@@ -311,11 +381,7 @@ fn main() {
     println!("| measurement | result | target |");
     println!("|---|---:|---:|");
 
-    let compiled = CompiledPlugin::new(host_fns(|name| {
-        Function::new_async(name, [PTR], [PTR], UserData::new(()), timer_hello)
-    }))
-    .expect("compiles");
-    let mut per_instance = None;
+    let mut per_instance: Option<u64> = None;
     for &n in &counts {
         if let (Some(each), Some(available)) = (per_instance, memory_available()) {
             let need = each * n as u64;
@@ -328,18 +394,26 @@ fn main() {
                 continue;
             }
         }
-        let ([cold, warm], each) = concurrent_timer_calls(&compiled, n);
-        per_instance = per_instance.or(each);
-        let target = if n == 2_000 { "< 300 ms" } else { "" };
-        println!(
-            "| {n} concurrent calls awaiting a 10 ms timer, 2 workers, each instance's first \
-             call | {cold:.1?} | |"
-        );
-        println!("| {n} concurrent calls, as above, each instance's second call | {warm:.1?} | {target} |");
+        // Each N in a process of its own: the allocator's state after one N (glibc
+        // moves its mmap threshold up when large blocks are freed, and the next N's
+        // linear memories then grow by copying) does not slow the next.
+        let child = std::process::Command::new(std::env::current_exe().expect("this program"))
+            .args(["--concurrency", &n.to_string()])
+            .output()
+            .expect("the measuring process");
+        for line in String::from_utf8_lossy(&child.stdout).lines() {
+            match line.strip_prefix("per-instance ") {
+                Some(bytes) => per_instance = per_instance.or(bytes.parse().ok()),
+                None => println!("{line}"),
+            }
+        }
+        if !child.status.success() {
+            println!("| {n} concurrent calls | failed: {} | |", child.status);
+        }
     }
     if let Some(each) = per_instance {
         println!(
-            "| resident memory per instance (instance memory, not counted below) | {} KiB | |",
+            "| resident memory per instance after its calls (instance memory, not counted below) | {} KiB | |",
             each >> 10
         );
     }
@@ -364,7 +438,8 @@ fn main() {
         Function::new_async(name, [PTR], [PTR], UserData::new(()), pending_once_hello)
     });
     let [sync_time, ready_time, pending_time] = interleaved(
-        1_000,
+        21,
+        5_000,
         [
             &mut || {
                 black_box(sync.call::<&str, &[u8]>("call_host", "x").expect("call"));
@@ -396,7 +471,8 @@ fn main() {
         .build()
         .expect("runtime");
     let [call_time, async_time, tokio_time] = interleaved(
-        50,
+        21,
+        200,
         [
             &mut || {
                 black_box(
@@ -437,24 +513,25 @@ fn main() {
     let input = text(1 << 20);
     let mut plain = count_vowels(None);
     let mut yielding = count_vowels(Some(100_000));
-    // Call by call, interleaved, so that load from other processes hits all alike.
-    let mut times: [Vec<Duration>; 3] = Default::default();
-    for _ in 0..15 {
-        for (k, times) in times.iter_mut().enumerate() {
-            let start = Instant::now();
-            let output = match k {
-                0 => runtime.block_on(plain.call_async::<&[u8], &[u8]>("count_vowels", &input)),
-                1 => runtime.block_on(yielding.call_async::<&[u8], &[u8]>("count_vowels", &input)),
-                _ => poll_to_end(yielding.call_async::<&[u8], &[u8]>("count_vowels", &input)),
-            };
-            black_box(output.expect("call"));
-            times.push(start.elapsed());
-        }
-    }
-    let [plain_time, yield_time, polled_time] = times.map(|mut t| {
-        t.sort();
-        t[t.len() / 2]
-    });
+    let mut yielding_polled = count_vowels(Some(100_000));
+    let [plain_time, yield_time, polled_time] = interleaved(
+        15,
+        1,
+        [
+            &mut || {
+                let call = plain.call_async::<&[u8], &[u8]>("count_vowels", &input);
+                black_box(runtime.block_on(call).expect("call"));
+            },
+            &mut || {
+                let call = yielding.call_async::<&[u8], &[u8]>("count_vowels", &input);
+                black_box(runtime.block_on(call).expect("call"));
+            },
+            &mut || {
+                let call = yielding_polled.call_async::<&[u8], &[u8]>("count_vowels", &input);
+                black_box(poll_to_end(call).expect("call"));
+            },
+        ],
+    );
     let yields = yielding.fuel_consumed().unwrap_or(0) / 100_000;
     let overhead = |time: Duration| (time.as_secs_f64() / plain_time.as_secs_f64() - 1.0) * 100.0;
     println!(
