@@ -18,11 +18,12 @@
 //!    - `proc_exit` ends it with the engine's exit, which the run loop reports as
 //!      kind `Exit` with the code;
 //! 4. charges fuel for the host work it did ([`Work`]): a fixed cost (more for a
-//!    call that asks the operating system), plus the entries (iovecs, subscriptions)
-//!    and bytes (buffers, paths, bytes read or written) it handled, at the rate of the
-//!    kernel imports ([`cost`]). A charge larger than what is left of the fuel slice
-//!    ends the slice, so `timeout_ms`, cancel and the fuel limit hold against a
-//!    plug-in that loops on WASI calls.
+//!    call that asks the operating system), a cost per iovec and per poll
+//!    subscription, a unit per random byte, and the kernel imports' rate ([`cost`]: a
+//!    unit per 64 bytes) for iovec lists, paths and the bytes read, written or filled.
+//!    A charge larger than what is left of the fuel slice ends the slice, so
+//!    `timeout_ms`, cancel and the fuel limit hold against a plug-in that loops on
+//!    WASI calls.
 
 use crate::{
     error::ErrorKind,
