@@ -599,8 +599,8 @@ fn each_module_calls_wasi_on_its_own_memory() {
 }
 
 /// WASI needs the calling module's memory, found when the module is instantiated: a
-/// start function cannot call WASI (the plug-in fails to load, saying so), and a
-/// module that exports no memory gets an error naming the export, not a crash.
+/// start function cannot call WASI (the instantiation fails, saying so), and a module
+/// that exports no memory gets an error naming the export, not a crash.
 #[test]
 fn wasi_without_a_known_memory_fails_clearly() {
     let start = wat::parse_str(
@@ -612,8 +612,13 @@ fn wasi_without_a_known_memory_fails_clearly() {
   (func (export "f") (result i32) (i32.const 0)))"#,
     )
     .expect("valid WAT");
-    let error = Plugin::new(Manifest::new([Wasm::data(start)]), [], true)
-        .expect_err("WASI from a start function");
+    // The modules are instantiated at the first call (or at creation).
+    let error = match Plugin::new(Manifest::new([Wasm::data(start)]), [], true) {
+        Err(error) => error,
+        Ok(mut plugin) => plugin
+            .call::<&str, &[u8]>("f", "")
+            .expect_err("WASI from a start function"),
+    };
     let message = format!("{error:#}");
     assert_eq!(error.kind(), interplug::ErrorKind::Invalid, "{message}");
     assert!(message.contains("start function"), "{message}");
