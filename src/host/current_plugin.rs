@@ -83,6 +83,9 @@ pub struct CurrentPlugin {
     pub(crate) can_suspend: bool,
     #[cfg(feature = "wasi")]
     pub(crate) wasi: Option<crate::os::wasi::WasiState>,
+    /// The linear memory of each module instance, found when it is instantiated: WASI
+    /// and the bulk copies take it from here.
+    pub(crate) linear_memories: crate::host::linear_memory::LinearMemories,
 }
 
 impl core::fmt::Debug for CurrentPlugin {
@@ -130,6 +133,7 @@ impl CurrentPlugin {
             can_suspend: false,
             #[cfg(feature = "wasi")]
             wasi: None,
+            linear_memories: Default::default(),
         }
     }
 
