@@ -664,3 +664,68 @@ fn an_async_host_function_in_a_start_function_waits_on_the_thread() {
     let (output, _) = poll_to_end(plugin.call_async_get_error_code::<&str, &[u8]>("seen", ""));
     assert_eq!(output.map(|_| ()).unwrap_err().1, 42);
 }
+
+/// `wasi_hostile.wasm`'s `sleep_ms` (`std::thread::sleep`, one WASI `poll_oneoff` on a
+/// relative clock) under `call_async`: the executor's only thread runs other tasks
+/// while the plug-in sleeps; the timeout and a cancel still end the sleep.
+#[test]
+fn wasi_sleeps_do_not_block_the_executor_thread() {
+    let manifest = || Manifest::new([Wasm::data(fixture_bytes("wasi_hostile"))]);
+    let mut plugin = Plugin::new(manifest(), [], true).expect("loads");
+    let runtime = current_thread();
+    let (output, ticks) = runtime.block_on(async {
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let ticker = {
+            let ticks = ticks.clone();
+            tokio::spawn(async move {
+                loop {
+                    ticks.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+        };
+        let output: String = plugin
+            .call_async("sleep_ms", "200")
+            .await
+            .expect("the sleep");
+        let seen = ticks.load(Ordering::SeqCst);
+        ticker.abort();
+        (output, seen)
+    });
+    assert_eq!(output, "slept");
+    assert!(
+        ticks > 1,
+        "the other task ran {ticks} times during the sleep"
+    );
+
+    const ONE_HOUR_MS: &str = "3600000";
+    let mut plugin = Plugin::new(
+        manifest().with_timeout(Duration::from_millis(200)),
+        [],
+        true,
+    )
+    .expect("loads");
+    let start = Instant::now();
+    let error = runtime
+        .block_on(plugin.call_async::<&str, String>("sleep_ms", ONE_HOUR_MS))
+        .expect_err("timed out");
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error:#}");
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+    let output: String = runtime
+        .block_on(plugin.call_async("sleep_ms", "5"))
+        .expect("usable");
+    assert_eq!(output, "slept");
+
+    let mut plugin = Plugin::new(manifest(), [], true).expect("loads");
+    let canceller = support::cancel_after(&plugin, Duration::from_millis(100));
+    let error = runtime
+        .block_on(plugin.call_async::<&str, String>("sleep_ms", ONE_HOUR_MS))
+        .expect_err("cancelled");
+    canceller.join();
+    assert_eq!(error.kind(), ErrorKind::Cancelled, "{error:#}");
+    assert!(format!("{error:#}").contains("poll_oneoff"), "{error:#}");
+}

@@ -176,7 +176,7 @@ impl Plugin {
     ///
     /// With WASI, `NotFound`, `PermissionDenied` or `Io` when an `allowed_paths`
     /// directory cannot be opened (the I/O error is the source). The kinds are
-    /// [`ErrorKind`]'s. Instantiation errors come from the first call (or
+    /// [`ErrorKind`](crate::ErrorKind)'s. Instantiation errors come from the first call (or
     /// [`Plugin::instantiate`]).
     pub fn new_from_compiled(compiled: &CompiledPlugin) -> Result<Plugin, Error> {
         let id = new_id();
@@ -227,7 +227,7 @@ impl Plugin {
     /// `Timeout`, `Cancelled`, `OutOfFuel` or `OutOfMemory` when it runs out of time
     /// or is cancelled or goes past its fuel or memory (a `max_pages` below the
     /// module's initial memory is `OutOfMemory`); a host function's error as in
-    /// [`Plugin::call`]. The kinds are [`ErrorKind`]'s. After an error the next call
+    /// [`Plugin::call`]. The kinds are [`ErrorKind`](crate::ErrorKind)'s. After an error the next call
     /// (or this) tries again on a fresh instance.
     ///
     /// # Examples
@@ -360,7 +360,7 @@ impl Plugin {
     ///
     /// # Errors
     ///
-    /// The error's [`kind`](crate::ErrorExt::kind) (an [`ErrorKind`]) says what failed:
+    /// The error's [`kind`](crate::ErrorExt::kind) (an [`ErrorKind`](crate::ErrorKind)) says what failed:
     /// `NotFound` when there is no export `name` (`Function not found: NAME`);
     /// `Invalid` when it is not a plug-in function (`() -> i32` or `() -> ()`) or the
     /// input cannot be encoded or the output decoded; `Plugin { code }` when the
@@ -452,7 +452,7 @@ impl Plugin {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Trap`] when the plug-in's output is not inside its Extism memory.
+    /// [`ErrorKind::Trap`](crate::ErrorKind::Trap) when the plug-in's output is not inside its Extism memory.
     pub fn output(&self) -> Result<&[u8], Error> {
         self.store.data().output_bytes()
     }
