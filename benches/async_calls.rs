@@ -310,10 +310,30 @@ fn blocking_calls(n: usize) -> Duration {
     start.elapsed()
 }
 
-/// `--only OP ITERATIONS`: runs one op of the suspend/resume measurement that many
-/// times and nothing else, for instruction counts under callgrind (run it with two
+/// `--only OP ITERATIONS`: runs one op of the suspend/resume measurement (`sync`,
+/// `ready`, `pending`) or of the yield measurement (`plain-1m`, `yield-1m`, polled by a
+/// loop) that many times and nothing else, for instruction counts under callgrind (run it with two
 /// iteration counts and divide the difference: the set-up cancels out).
 fn only(op: &str, iterations: u32) {
+    if let Some(yield_fuel) = match op {
+        "plain-1m" => Some(None),
+        "yield-1m" => Some(Some(100_000)),
+        _ => None,
+    } {
+        let builder = PluginBuilder::new(fixture_bytes("count_vowels"));
+        let mut plugin = match yield_fuel {
+            Some(fuel) => builder.with_yield_fuel(fuel),
+            None => builder,
+        }
+        .build()
+        .expect("loads");
+        let input = text(1 << 20);
+        for _ in 0..iterations {
+            let call = plugin.call_async::<&[u8], &[u8]>("count_vowels", &input);
+            black_box(poll_to_end(call).expect("call"));
+        }
+        return;
+    }
     let make = match op {
         "sync" => |name: &str| Function::new(name, [PTR], [PTR], UserData::new(()), sync_hello),
         "ready" => {
