@@ -6,6 +6,7 @@ use crate::{
     host::function::Function,
     limits::call::{CallLimits, FUEL_SLICE},
     limits::cancel::CancelHandle,
+    load::bounds::LoadBounds,
     load::compile::{compile_modules, CachedModules},
     load::link::{check_imports, define_host_function},
     load::{module_cache, sources, validate::validate_alongside},
@@ -121,18 +122,24 @@ impl CompiledPlugin {
         let (manifest, modules) = sources::load(source)?;
         let fueled = options.interruptible || options.fuel_limit.is_some();
         let bulk_io = options.bulk_io;
+        // Validating and rewriting the modules stop at the creation's deadline.
+        let bounds = LoadBounds::new(
+            options.clock.clone(),
+            manifest.timeout_ms,
+            CancelHandle::default(),
+        );
         if let Some(cached) = module_cache::get(fueled, options.bulk_io, &modules) {
             let compiled = Self::link(cached, manifest, functions, options)?;
             let value = then(&compiled)?;
             return Ok((compiled, value));
         }
         let compile_and_run = || -> Result<(CachedModules, CompiledPlugin, T), Error> {
-            let cached = compile_modules(fueled, bulk_io, &modules)?;
+            let cached = compile_modules(fueled, bulk_io, &modules, &bounds)?;
             let compiled = Self::link(cached.clone(), manifest, functions, options)?;
             let value = then(&compiled)?;
             Ok((cached, compiled, value))
         };
-        let (cached, compiled, value) = validate_alongside(&modules, compile_and_run)?;
+        let (cached, compiled, value) = validate_alongside(&modules, &bounds, compile_and_run)?;
         module_cache::put(fueled, bulk_io, modules, &cached);
         Ok((compiled, value))
     }
@@ -157,8 +164,6 @@ impl CompiledPlugin {
             .and_then(|()| crate::imports::log::add_to_linker(&mut linker))
             .and_then(|()| crate::imports::http::add_to_linker(&mut linker));
         imports.map_err(|e| fail!(Invalid from e, "cannot define the Extism kernel functions"))?;
-        crate::imports::bulk::add_to_linker(&mut linker)
-            .map_err(|e| fail!(Invalid from e, "cannot define the bulk-I/O functions"))?;
         #[cfg(feature = "wasi")]
         if options.wasi {
             crate::imports::wasi::add_to_linker(&mut linker)?;
@@ -266,6 +271,10 @@ impl CompiledPlugin {
             for (name, module) in &compiled.others {
                 let instance = linker
                     .instantiate_and_start(&mut store, module)
+                    .and_then(|instance| {
+                        crate::imports::bulk::fill_table(&mut store, &instance)?;
+                        Ok(instance)
+                    })
                     .map_err(|e| instantiation_error(&store, name, e))?;
                 linker
                     .instance(&mut store, name, instance)
@@ -273,6 +282,10 @@ impl CompiledPlugin {
             }
             linker.instantiate_and_start(&mut store, &compiled.main)
         }
+        .and_then(|instance| {
+            crate::imports::bulk::fill_table(&mut store, &instance)?;
+            Ok(instance)
+        })
         .map_err(|e| instantiation_error(&store, "main", e))?;
 
         // Reactor and language-runtime constructors run once, before any call, under

@@ -19,8 +19,13 @@
 //! ```text
 //! block
 //!   block
+//!     i32.const <direction>
+//!     table.get $bulk                   ;; null until the host filled the table
+//!     ref.is_null
+//!     br_if 0                           ;; (in a start function): run the loop
 //!     (the loop's addresses and test operands, as they are on entry)
-//!     call interplug:bulk.<direction>   ;; copies, returns the iteration count n
+//!     i32.const <direction>
+//!     call_indirect $bulk               ;; copies, returns the iteration count n
 //!     local.tee $n
 //!     i64.eqz
 //!     br_if 0                           ;; 0: declined, run the loop as written
@@ -31,8 +36,17 @@
 //! end
 //! ```
 //!
-//! Anything else, including a loop that almost matches, is kept as it is. The module
-//! must export its memory 0 as `memory`, as every PDK's output does.
+//! The bulk functions are reached through a table the pass adds after the module's
+//! own tables and exports as [`BULK_TABLE_EXPORT`]; the host fills it when it
+//! instantiates the module. The pass adds no import, so no index of the module
+//! moves: every section and every body without a copy loop is copied as it is,
+//! without decoding it (a body is decoded only when its bytes hold a call of a
+//! data-movement import), and a body with one is streamed operator by operator.
+//!
+//! Anything else, including a loop that almost matches or that goes past the
+//! recogniser's bounds (see `recognise`), is kept as it is. The work is linear in
+//! the module's size. The module must export its memory 0 as `memory`, as every
+//! PDK's output does.
 //!
 //! ```
 //! use interplug::rewrite::bulk_io::rewrite_bulk_io;
@@ -53,7 +67,7 @@
 //!
 //! The files: `scan` (the kernel imports and whether the module qualifies),
 //! `recognise` (the loop shape, on the values of `affine`) and this one (the pass:
-//! the bulk call in front of each recognised loop).
+//! which loops to try, and the bulk call in front of each recognised one).
 
 mod affine;
 mod recognise;
@@ -62,17 +76,18 @@ mod scan;
 use super::additions::Additions;
 use super::function::FunctionRewriter;
 use super::info::ModuleInfo;
-use super::pass::{rewrite, Pass};
+use super::limits::Limits;
+use super::pass::{rewrite_with, Pass};
 use crate::error::fail;
-use crate::kernel::abi::BULK_MODULE;
+use crate::kernel::abi::BULK_TABLE_EXPORT;
 use affine::{Affine, Ty};
 use alloc::vec::Vec;
 use anyhow::Error;
-use recognise::{candidate_end, recognise, Plan};
-use scan::{scan, Kernel, DIRECTIONS};
+use recognise::{Plan, Recogniser};
+use scan::{scan, Kernel, Scan, DIRECTIONS};
 use std::collections::BTreeMap;
 use wasm_encoder::{Instruction, ValType};
-use wasmparser::Operator;
+use wasmparser::{BlockType, Operator};
 
 /// How many loops the pass replaced and how many candidate loops (a loop around one
 /// of the data-movement imports) it kept as they were.
@@ -84,55 +99,119 @@ pub struct BulkLoops {
     pub kept: u32,
 }
 
-/// Rewrites the PDK copy loops of `wasm` (a validated module). Returns `None` when
+/// Rewrites the PDK copy loops of `wasm` (a core module). Returns `None` when
 /// the module has nothing to rewrite (no data-movement import, or no linear memory
-/// exported as `memory`), so the caller keeps its bytes.
+/// exported as `memory`), so the caller keeps its bytes. The same as
+/// [`rewrite_bulk_io_with`] without limits.
+///
+/// # Errors
+///
+/// As [`rewrite_bulk_io_with`].
+pub fn rewrite_bulk_io(wasm: &[u8]) -> Result<Option<(Vec<u8>, BulkLoops)>, Error> {
+    rewrite_bulk_io_with(wasm, &Limits::default())
+}
+
+/// Rewrites the PDK copy loops of `wasm` (a core module) under `limits`. Returns
+/// `None` when the module has nothing to rewrite (no data-movement import, or no
+/// linear memory exported as `memory`), so the caller keeps its bytes.
 ///
 /// # Errors
 ///
 /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when the module imports
-/// interplug's private [`BULK_MODULE`] itself, and
-/// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when it cannot be read.
-pub fn rewrite_bulk_io(wasm: &[u8]) -> Result<Option<(Vec<u8>, BulkLoops)>, Error> {
-    let Some(kernel) = scan(wasm)? else {
-        return Ok(None);
+/// interplug's private [`BULK_MODULE`](crate::kernel::abi::BULK_MODULE) itself;
+/// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when it exports
+/// [`BULK_TABLE_EXPORT`] or cannot be read; as
+/// [`rewrite_with`](super::rewrite_with) past the limits.
+pub fn rewrite_bulk_io_with(
+    wasm: &[u8],
+    limits: &Limits<'_>,
+) -> Result<Option<(Vec<u8>, BulkLoops)>, Error> {
+    let kernel = match scan(wasm)? {
+        Scan::Unreadable(error) => return Err(error),
+        Scan::Nothing => return Ok(None),
+        Scan::Kernel(kernel) => kernel,
     };
+    let calls = kernel.keys().map(|&index| call_bytes(index)).collect();
     let mut pass = BulkIoPass {
         wasm,
         kernel,
-        bulk_functions: [0; 3],
+        calls,
+        table: 0,
+        bulk_type: 0,
         loops: BulkLoops::default(),
     };
-    let rewritten = rewrite(wasm, &mut pass)?;
+    let rewritten = rewrite_with(wasm, &mut pass, limits)?;
     Ok(Some((rewritten, pass.loops)))
 }
 
-/// Checks that `wasm` does not import interplug's private [`BULK_MODULE`] (what
-/// [`rewrite_bulk_io`] checks first, for when the pass is off).
+/// Checks that `wasm` does not import interplug's private
+/// [`BULK_MODULE`](crate::kernel::abi::BULK_MODULE) nor export its
+/// [`BULK_TABLE_EXPORT`] (what [`rewrite_bulk_io`] checks first; the load path checks
+/// it whether the pass is on or off). A module that cannot be read passes: its
+/// validation says why.
 ///
 /// # Errors
 ///
-/// As [`rewrite_bulk_io`].
+/// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) for an import of the private
+/// names, [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) for an export of
+/// [`BULK_TABLE_EXPORT`].
 pub fn refuse_private_imports(wasm: &[u8]) -> Result<(), Error> {
     scan(wasm).map(|_| ())
+}
+
+/// The bytes of `call index`.
+fn call_bytes(index: u32) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(6);
+    wasm_encoder::Encode::encode(&Instruction::Call(index), &mut bytes);
+    bytes
 }
 
 struct BulkIoPass<'a> {
     /// The original module: operators that need no change are copied from it.
     wasm: &'a [u8],
     kernel: BTreeMap<u32, Kernel>,
-    /// Final function indices of the three bulk functions, by [`Kernel::direction`].
-    bulk_functions: [u32; 3],
+    /// The encoding of a call of each data-movement import.
+    calls: Vec<Vec<u8>>,
+    /// The table of the bulk functions, by [`Kernel::direction`], and their type.
+    table: u32,
+    bulk_type: u32,
     loops: BulkLoops,
+}
+
+/// The `loop` being followed in a body.
+enum Following {
+    /// Operators outside any loop being recognised.
+    Nothing,
+    /// A loop without nested blocks so far: where it starts, whether it calls a
+    /// data-movement import, and its recogniser while it still matches.
+    Loop {
+        start: usize,
+        calls_kernel: bool,
+        recogniser: Option<Recogniser>,
+    },
 }
 
 impl Pass for BulkIoPass<'_> {
     fn begin(&mut self, _module: &ModuleInfo, add: &mut Additions) -> Result<(), Error> {
-        let ty = add.add_type([ValType::I64; 5], [ValType::I64]);
-        for (slot, name) in self.bulk_functions.iter_mut().zip(DIRECTIONS) {
-            *slot = add.import_function(BULK_MODULE, name, ty)?;
-        }
+        self.bulk_type = add.add_type([ValType::I64; 5], [ValType::I64]);
+        let size = DIRECTIONS.len() as u64;
+        self.table = add.add_table(wasm_encoder::TableType {
+            element_type: wasm_encoder::RefType::FUNCREF,
+            table64: false,
+            minimum: size,
+            maximum: Some(size),
+            shared: false,
+        });
+        add.export(
+            BULK_TABLE_EXPORT,
+            wasm_encoder::ExportKind::Table,
+            self.table,
+        );
         Ok(())
+    }
+
+    fn wants_function_names(&self) -> bool {
+        false
     }
 
     fn function(
@@ -141,79 +220,101 @@ impl Pass for BulkIoPass<'_> {
         _add: &mut Additions,
         body: &mut FunctionRewriter<'_>,
     ) -> Result<(), Error> {
-        // The whole body first: each operator's bytes end where the next one starts.
-        let mut ops: Vec<(Operator<'_>, usize)> = Vec::new();
-        while let Some(op) = body.next_operator()? {
-            ops.push(op);
+        if !self.may_call_kernel(body.original_bytes()) {
+            // No copy loop: the body is copied as it is.
+            return body.keep_rest();
         }
-        let Some(&(_, first)) = ops.first() else {
-            return Ok(());
-        };
-        // The body's last operator is its one-byte `end`.
-        let body_end = ops.last().map_or(first, |(_, offset)| offset + 1);
-        let end_of = |i: usize| ops.get(i + 1).map_or(body_end, |(_, offset)| *offset);
-        // Original bytes from `copied` on are not emitted yet. Operators are copied as
-        // bytes, except those referring to a function index (the only index space
-        // the added imports shift), which are re-encoded.
-        let mut copied = first;
+        // Original bytes from `copied` on are not emitted yet; they are copied as they
+        // are (no index moves), up to each recognised loop and after it.
+        let mut copied = None;
+        let mut following = Following::Nothing;
         let mut count_local = None;
-        let mut i = 0;
-        while i < ops.len() {
-            match &ops[i].0 {
-                Operator::Loop { .. } => {
-                    if let Some(last) = candidate_end(&ops, i, &self.kernel) {
-                        match recognise(&ops[i..=last], &self.kernel, body) {
-                            Some(plan) => {
-                                body.emit_raw(self.raw(copied, ops[i].1)?);
-                                let n = *count_local
-                                    .get_or_insert_with(|| body.add_local(ValType::I64));
-                                self.emit_bulk_call(body, &plan, n);
-                                // The original loop, then the end of the block around
-                                // the bulk call and the loop.
-                                copied = ops[i].1;
-                                for (k, (op, offset)) in
-                                    ops.iter().enumerate().take(last + 1).skip(i)
-                                {
-                                    if refers_to_function(op) {
-                                        body.emit_raw(self.raw(copied, *offset)?);
-                                        body.keep(op.clone())?;
-                                        copied = end_of(k);
-                                    }
-                                }
-                                body.emit_raw(self.raw(copied, end_of(last))?);
-                                copied = end_of(last);
-                                body.emit(&Instruction::End);
-                                self.loops.recognised += 1;
-                                i = last + 1;
-                                continue;
-                            }
-                            None => self.loops.kept += 1,
+        let kernel = |index: u32| self.kernel.get(&index).copied();
+        while let Some((op, offset)) = body.next_operator()? {
+            let from = *copied.get_or_insert(offset);
+            following = match (following, op) {
+                (_, Operator::Loop { blockty }) => Following::Loop {
+                    start: offset,
+                    calls_kernel: false,
+                    recogniser: (blockty == BlockType::Empty).then(Recogniser::default),
+                },
+                (
+                    _,
+                    Operator::Block { .. }
+                    | Operator::If { .. }
+                    | Operator::Try { .. }
+                    | Operator::TryTable { .. },
+                ) => Following::Nothing,
+                (
+                    Following::Loop {
+                        start,
+                        calls_kernel,
+                        recogniser,
+                    },
+                    Operator::End,
+                ) => {
+                    match recogniser.and_then(Recogniser::finish) {
+                        Some(plan) => {
+                            let end = body.position();
+                            body.emit_raw(self.raw(from, start)?);
+                            let n =
+                                *count_local.get_or_insert_with(|| body.add_local(ValType::I64));
+                            self.emit_bulk_call(body, &plan, n);
+                            // The original loop, then the end of the block around the
+                            // bulk call and the loop.
+                            body.emit_raw(self.raw(start, end)?);
+                            body.emit(&Instruction::End);
+                            copied = Some(end);
+                            self.loops.recognised += 1;
+                        }
+                        None if calls_kernel => self.loops.kept += 1,
+                        None => {}
+                    }
+                    Following::Nothing
+                }
+                (
+                    Following::Loop {
+                        start,
+                        calls_kernel,
+                        mut recogniser,
+                    },
+                    op,
+                ) => {
+                    let calls = matches!(op, Operator::Call { function_index }
+                        if self.kernel.contains_key(&function_index));
+                    if let Some(r) = &mut recogniser {
+                        if r.step(&op, &kernel, body).is_none() {
+                            recogniser = None;
                         }
                     }
+                    Following::Loop {
+                        start,
+                        calls_kernel: calls_kernel || calls,
+                        recogniser,
+                    }
                 }
-                op if refers_to_function(op) => {
-                    body.emit_raw(self.raw(copied, ops[i].1)?);
-                    body.keep(op.clone())?;
-                    copied = end_of(i);
-                }
-                _ => {}
-            }
-            i += 1;
+                (Following::Nothing, _) => Following::Nothing,
+            };
         }
-        body.emit_raw(self.raw(copied, body_end)?);
+        if let Some(from) = copied {
+            let end = body.position();
+            body.emit_raw(self.raw(from, end)?);
+        }
         Ok(())
     }
 }
 
-/// True for operators that name a function index.
-fn refers_to_function(op: &Operator<'_>) -> bool {
-    matches!(
-        op,
-        Operator::Call { .. } | Operator::ReturnCall { .. } | Operator::RefFunc { .. }
-    )
-}
-
 impl BulkIoPass<'_> {
+    /// Whether `body` (its original bytes) may call a data-movement import: whether
+    /// it holds the bytes of such a call anywhere (also inside an immediate, which
+    /// only costs decoding the body).
+    fn may_call_kernel(&self, body: &[u8]) -> bool {
+        let call = 0x10;
+        body.iter()
+            .enumerate()
+            .any(|(at, &byte)| byte == call && self.calls.iter().any(|c| body[at..].starts_with(c)))
+    }
+
     /// The original module's bytes `from..to`.
     fn raw(&self, from: usize, to: usize) -> Result<&[u8], Error> {
         self.wasm.get(from..to).ok_or_else(|| {
@@ -227,16 +328,23 @@ impl BulkIoPass<'_> {
     /// Emits the bulk call and the jump over the loop (which the caller emits next,
     /// followed by the `end` closing the outer block).
     fn emit_bulk_call(&self, body: &mut FunctionRewriter<'_>, plan: &Plan, n: u32) {
+        let direction = plan.kernel.direction() as i32;
         body.emit(&Instruction::Block(wasm_encoder::BlockType::Empty));
         body.emit(&Instruction::Block(wasm_encoder::BlockType::Empty));
+        body.emit(&Instruction::I32Const(direction));
+        body.emit(&Instruction::TableGet(self.table));
+        body.emit(&Instruction::RefIsNull);
+        body.emit(&Instruction::BrIf(0));
         emit_as_i64(body, &plan.linear);
         emit_as_i64(body, &plan.extism);
         emit_as_i64(body, &plan.a);
         emit_as_i64(body, &plan.b);
         body.emit(&Instruction::I64Const(plan.shape.encode()));
-        body.emit(&Instruction::Call(
-            self.bulk_functions[plan.kernel.direction()],
-        ));
+        body.emit(&Instruction::I32Const(direction));
+        body.emit(&Instruction::CallIndirect {
+            type_index: self.bulk_type,
+            table_index: self.table,
+        });
         body.emit(&Instruction::LocalTee(n));
         body.emit(&Instruction::I64Eqz);
         body.emit(&Instruction::BrIf(0));
@@ -278,7 +386,7 @@ fn emit_as_i64(body: &mut FunctionRewriter<'_>, value: &Affine) {
         ),
     };
     body.emit(&constant);
-    for (&local, &coefficient) in &value.terms {
+    for &(local, coefficient) in &value.terms {
         body.emit(&Instruction::LocalGet(local));
         body.emit(if coefficient > 0 { &add } else { &sub });
     }
