@@ -3,20 +3,12 @@
 use crate::{
     error::{bail_kind, fail},
     load::bounds::LoadBounds,
+    load::module_cache::CachedModules,
     manifest::input::LoadedModule,
     Error,
 };
 use alloc::{string::String, vec::Vec};
 use wasmi::{Engine, Module};
-
-/// A plug-in's modules compiled on their engine.
-#[derive(Clone)]
-pub(crate) struct CachedModules {
-    pub(crate) engine: Engine,
-    pub(crate) main: Module,
-    /// The other modules, in an order where each only imports earlier ones.
-    pub(crate) others: Vec<(String, Module)>,
-}
 
 /// Fuel costs with compiling a function at its first call made free. wasmi charges
 /// fuel for lazy compilation by default, but running out of fuel there ends the call

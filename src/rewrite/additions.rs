@@ -37,9 +37,9 @@ impl core::fmt::Debug for Additions {
     }
 }
 
-/// The index of the last of `len` items that follow index `first` - 1: `first + len
-/// - 1`. The layer's counts are at most 2^24 and a pass adds few items, so it never
-/// saturates in practice; it is checked all the same.
+/// The index of the last of `len` items whose first has index `first`, that is
+/// `first + len - 1`. The layer's counts are at most 2^24 and a pass adds few items,
+/// so it never saturates in practice; it is checked all the same.
 fn last_of(first: u32, len: usize) -> u32 {
     let len = u32::try_from(len).unwrap_or(u32::MAX);
     first.saturating_add(len).saturating_sub(1)

@@ -5,13 +5,11 @@
 //! format requires.
 
 use super::added::Added;
-use super::additions::Additions;
 use super::limits::Usage;
-use super::pass::Code;
 use super::remap::Remap;
 use super::sections::{
-    Kept, Section, RANK_CODE, RANK_EXPORT, RANK_FUNCTION, RANK_GLOBAL, RANK_IMPORT, RANK_MEMORY,
-    RANK_TABLE, RANK_TYPE,
+    Code, Kept, Section, RANK_CODE, RANK_EXPORT, RANK_FUNCTION, RANK_GLOBAL, RANK_IMPORT,
+    RANK_MEMORY, RANK_TABLE, RANK_TYPE,
 };
 use crate::error::fail;
 use alloc::vec::Vec;
@@ -25,8 +23,8 @@ fn reencode_error<E: core::fmt::Display>(error: E) -> Error {
 }
 
 /// Writes the new module from the original `wasm` and its `sections`, the module's own
-/// rewritten bodies (`code`) and what the pass added, with the module's own indices
-/// moved as the additions say. What it writes is counted in `usage`.
+/// rewritten bodies (`code`) and what the pass `added` (and its memories), with the
+/// module's own indices moved as `remap` says. What it writes is counted in `usage`.
 ///
 /// # Errors
 ///
@@ -36,16 +34,16 @@ fn reencode_error<E: core::fmt::Display>(error: E) -> Error {
 pub(super) fn encode(
     wasm: &[u8],
     sections: &[Kept<'_>],
-    add: &Additions,
+    (added, memories, remap): (&Added, &[wasm_encoder::MemoryType], Remap),
     code: Code,
     usage: &mut Usage,
 ) -> Result<Vec<u8>, Error> {
     let mut encoder = Encoder {
         module: wasm_encoder::Module::new(),
         wasm,
-        add: &add.added,
-        memories: &add.memories,
-        remap: add.remap(),
+        add: added,
+        memories,
+        remap,
         code: Some(code),
         emitted: 0,
         usage,

@@ -8,6 +8,7 @@ use super::function::FunctionRewriter;
 use super::info::ModuleInfo;
 use super::limits::{Limits, Usage};
 use super::read::{read, Module};
+use super::sections::Code;
 use alloc::vec::Vec;
 use anyhow::Error;
 
@@ -107,7 +108,8 @@ pub fn rewrite_with(
     add.freeze_imports();
     let code = rewrite_bodies(&module, &mut add, pass, limits, &mut usage)?;
     pass.finish(&module.info, &mut add)?;
-    encode(wasm, &module.sections, &add, code, &mut usage)
+    let additions = (&add.added, add.memories.as_slice(), add.remap());
+    encode(wasm, &module.sections, additions, code, &mut usage)
 }
 
 /// Lets `pass` rewrite each of the module's own function bodies, in order; returns
@@ -136,40 +138,4 @@ fn rewrite_bodies(
         code.count += 1;
     }
     Ok(code)
-}
-
-/// The contents of the code section being written: the module's own bodies,
-/// rewritten, after room for their count.
-#[derive(Debug)]
-pub(super) struct Code {
-    /// How many bodies.
-    pub(super) count: u32,
-    /// The count (once [`Code::set_count`] wrote it), then each body with its size.
-    pub(super) bodies: Vec<u8>,
-}
-
-/// Bytes of the count at the start of [`Code::bodies`]: a LEB128 `u32` padded to its
-/// longest form, which the binary format allows, so that it can be written last.
-const COUNT_BYTES: usize = 5;
-
-impl Code {
-    /// No body yet.
-    fn new() -> Self {
-        Code {
-            count: 0,
-            bodies: alloc::vec![0x80, 0x80, 0x80, 0x80, 0],
-        }
-    }
-
-    /// Writes `count` as the section's count of bodies.
-    pub(super) fn set_count(&mut self, count: u32) {
-        for (i, byte) in self.bodies.iter_mut().take(COUNT_BYTES).enumerate() {
-            let bits = ((count >> (7 * i)) & 0x7f) as u8;
-            *byte = if i + 1 < COUNT_BYTES {
-                bits | 0x80
-            } else {
-                bits
-            };
-        }
-    }
 }

@@ -1,6 +1,7 @@
 //! [`Section`]: a standard section of the original module, kept for encoding, and
 //! the order the binary format requires of sections.
 
+use alloc::vec::Vec;
 use core::ops::Range;
 
 /// A standard section of the original module, kept for encoding.
@@ -81,3 +82,39 @@ pub(super) const RANK_MEMORY: u8 = 5;
 pub(super) const RANK_GLOBAL: u8 = 7;
 pub(super) const RANK_EXPORT: u8 = 8;
 pub(super) const RANK_CODE: u8 = 12;
+
+/// The contents of the code section being written: the module's own bodies,
+/// rewritten, after room for their count.
+#[derive(Debug)]
+pub(super) struct Code {
+    /// How many bodies.
+    pub(super) count: u32,
+    /// The count (once [`Code::set_count`] wrote it), then each body with its size.
+    pub(super) bodies: Vec<u8>,
+}
+
+/// Bytes of the count at the start of [`Code::bodies`]: a LEB128 `u32` padded to its
+/// longest form, which the binary format allows, so that it can be written last.
+const COUNT_BYTES: usize = 5;
+
+impl Code {
+    /// No body yet.
+    pub(super) fn new() -> Self {
+        Code {
+            count: 0,
+            bodies: alloc::vec![0x80, 0x80, 0x80, 0x80, 0],
+        }
+    }
+
+    /// Writes `count` as the section's count of bodies.
+    pub(super) fn set_count(&mut self, count: u32) {
+        for (i, byte) in self.bodies.iter_mut().take(COUNT_BYTES).enumerate() {
+            let bits = ((count >> (7 * i)) & 0x7f) as u8;
+            *byte = if i + 1 < COUNT_BYTES {
+                bits | 0x80
+            } else {
+                bits
+            };
+        }
+    }
+}

@@ -81,6 +81,7 @@ use super::pass::{rewrite_with, Pass};
 use crate::error::fail;
 use crate::kernel::abi::BULK_TABLE_EXPORT;
 use affine::{Affine, Ty};
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use anyhow::Error;
 use recognise::{Plan, Recogniser};
@@ -187,7 +188,7 @@ enum Following {
     Loop {
         start: usize,
         calls_kernel: bool,
-        recogniser: Option<Recogniser>,
+        recogniser: Option<Box<Recogniser>>,
     },
 }
 
@@ -236,7 +237,7 @@ impl Pass for BulkIoPass<'_> {
                 (_, Operator::Loop { blockty }) => Following::Loop {
                     start: offset,
                     calls_kernel: false,
-                    recogniser: (blockty == BlockType::Empty).then(Recogniser::default),
+                    recogniser: (blockty == BlockType::Empty).then(Box::default),
                 },
                 (
                     _,
@@ -253,7 +254,7 @@ impl Pass for BulkIoPass<'_> {
                     },
                     Operator::End,
                 ) => {
-                    match recogniser.and_then(Recogniser::finish) {
+                    match recogniser.and_then(|r| r.finish()) {
                         Some(plan) => {
                             let end = body.position();
                             body.emit_raw(self.raw(from, start)?);
