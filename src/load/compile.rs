@@ -81,21 +81,11 @@ fn load_time_passes(
     bounds: &LoadBounds,
     max_bytes: u64,
 ) -> Result<Option<Vec<u8>>, Error> {
-    use crate::ErrorExt;
-    crate::rewrite::bulk_io::refuse_private_imports(bytes)?;
-    if !bulk_io {
-        return Ok(None);
-    }
     let interrupt = || bounds.check();
     let limits =
         crate::rewrite::Limits::with_max_bytes(usize::try_from(max_bytes).unwrap_or(usize::MAX))
             .with_interrupt(&interrupt);
-    match crate::rewrite::bulk_io::rewrite_bulk_io_with(bytes, &limits) {
-        Ok(rewritten) => Ok(rewritten.map(|(wasm, _)| wasm)),
-        // A module the rewriter cannot read: validation says why.
-        Err(error) if error.kind() == crate::ErrorKind::Invalid => Ok(None),
-        Err(error) => Err(error),
-    }
+    crate::rewrite::bulk_io::for_loading(bytes, bulk_io, &limits)
 }
 
 #[cfg(not(feature = "std"))]

@@ -127,11 +127,19 @@ pub fn rewrite_bulk_io_with(
     wasm: &[u8],
     limits: &Limits<'_>,
 ) -> Result<Option<(Vec<u8>, BulkLoops)>, Error> {
-    let kernel = match scan(wasm)? {
-        Scan::Unreadable(error) => return Err(error),
-        Scan::Nothing => return Ok(None),
-        Scan::Kernel(kernel) => kernel,
-    };
+    match scan(wasm)? {
+        Scan::Unreadable(error) => Err(error),
+        Scan::Nothing => Ok(None),
+        Scan::Kernel(kernel) => rewrite_kernel_loops(wasm, kernel, limits).map(Some),
+    }
+}
+
+/// Rewrites the loops around the data-movement imports `kernel` of `wasm`.
+fn rewrite_kernel_loops(
+    wasm: &[u8],
+    kernel: BTreeMap<u32, Kernel>,
+    limits: &Limits<'_>,
+) -> Result<(Vec<u8>, BulkLoops), Error> {
     let calls = kernel.keys().map(|&index| call_bytes(index)).collect();
     let mut pass = BulkIoPass {
         wasm,
@@ -142,7 +150,32 @@ pub fn rewrite_bulk_io_with(
         loops: BulkLoops::default(),
     };
     let rewritten = rewrite_with(wasm, &mut pass, limits)?;
-    Ok(Some((rewritten, pass.loops)))
+    Ok((rewritten, pass.loops))
+}
+
+/// What the load path does with a module (one reading of its imports and exports):
+/// refuses it when it uses the private bulk names (whether `enabled` or not), and
+/// otherwise returns it rewritten when `enabled` and it has copy loops to rewrite, or
+/// `None` to compile it as it is (also when it cannot be read: validation says why).
+///
+/// # Errors
+///
+/// As [`refuse_private_imports`], and as [`rewrite_with`](super::rewrite_with) past the
+/// limits.
+pub(crate) fn for_loading(
+    wasm: &[u8],
+    enabled: bool,
+    limits: &Limits<'_>,
+) -> Result<Option<Vec<u8>>, Error> {
+    let kernel = match scan(wasm)? {
+        Scan::Kernel(kernel) if enabled => kernel,
+        _ => return Ok(None),
+    };
+    match rewrite_kernel_loops(wasm, kernel, limits) {
+        Ok((rewritten, _)) => Ok(Some(rewritten)),
+        Err(error) if crate::ErrorExt::kind(&error) == crate::ErrorKind::Invalid => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 /// Checks that `wasm` does not import interplug's private
