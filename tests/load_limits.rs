@@ -352,7 +352,7 @@ fn a_host_file_named_as_a_module_is_neither_parsed_nor_quoted() {
         assert!(!message.contains("hunter2"), "{name}: {message}");
         assert!(!message.contains("password"), "{name}: {message}");
         if name == "service.conf" {
-            assert!(message.contains("not a wasm binary"), "{message}");
+            assert!(message.contains("neither a wasm binary"), "{message}");
         } else {
             assert!(message.contains("line 2"), "{name}: {message}");
         }

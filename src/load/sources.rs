@@ -375,8 +375,9 @@ fn to_binary(bytes: Vec<u8>, name: &str, text: Text) -> Result<Vec<u8>, Error> {
     if text == Text::Refused {
         bail_kind!(
             Invalid,
-            "module `{name}` is not a wasm binary: a module read from a file or URL must be \
-             a wasm binary, or wasm text in a file whose name ends in `.wat`"
+            "module `{name}` is neither a wasm binary nor wasm text: a module read from a \
+             file or URL must be a wasm binary, or wasm text in a file whose name ends in \
+             `.wat`"
         );
     }
     wat_to_binary(&bytes, name, text)

@@ -140,11 +140,9 @@ fn rewrite_kernel_loops(
     kernel: BTreeMap<u32, Kernel>,
     limits: &Limits<'_>,
 ) -> Result<(Vec<u8>, BulkLoops), Error> {
-    let calls = kernel.keys().map(|&index| call_bytes(index)).collect();
     let mut pass = BulkIoPass {
         wasm,
         kernel,
-        calls,
         table: 0,
         bulk_type: 0,
         loops: BulkLoops::default(),
@@ -193,19 +191,23 @@ pub fn refuse_private_imports(wasm: &[u8]) -> Result<(), Error> {
     scan(wasm).map(|_| ())
 }
 
-/// The bytes of `call index`.
-fn call_bytes(index: u32) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(6);
-    wasm_encoder::Encode::encode(&Instruction::Call(index), &mut bytes);
-    bytes
+/// The unsigned LEB128 number `bytes` start with (at most 5 bytes, as wasm allows
+/// for a `u32`), if they start with one.
+fn leb128_u32(bytes: &[u8]) -> Option<u32> {
+    let mut value: u64 = 0;
+    for (i, &byte) in bytes.iter().take(5).enumerate() {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return u32::try_from(value).ok();
+        }
+    }
+    None
 }
 
 struct BulkIoPass<'a> {
     /// The original module: operators that need no change are copied from it.
     wasm: &'a [u8],
     kernel: BTreeMap<u32, Kernel>,
-    /// The encoding of a call of each data-movement import.
-    calls: Vec<Vec<u8>>,
     /// The table of the bulk functions, by [`Kernel::direction`], and their type.
     table: u32,
     bulk_type: u32,
@@ -339,14 +341,19 @@ impl Pass for BulkIoPass<'_> {
 }
 
 impl BulkIoPass<'_> {
-    /// Whether `body` (its original bytes) may call a data-movement import: whether
-    /// it holds the bytes of such a call anywhere (also inside an immediate, which
+    /// Whether `body` (its original bytes) may call a data-movement import: whether a
+    /// `call` opcode followed by the index of one (in any LEB128 form: linkers often
+    /// pad indices to 5 bytes) appears anywhere in it (also inside an immediate, which
     /// only costs decoding the body).
     fn may_call_kernel(&self, body: &[u8]) -> bool {
-        let call = 0x10;
-        body.iter()
-            .enumerate()
-            .any(|(at, &byte)| byte == call && self.calls.iter().any(|c| body[at..].starts_with(c)))
+        const CALL: u8 = 0x10;
+        body.iter().enumerate().any(|(at, &byte)| {
+            byte == CALL
+                && body
+                    .get(at + 1..)
+                    .and_then(leb128_u32)
+                    .is_some_and(|index| self.kernel.contains_key(&index))
+        })
     }
 
     /// The original module's bytes `from..to`.
