@@ -1,6 +1,8 @@
-//! Module rewriting: read a validated wasm module, let a [`Pass`] add imports,
+//! Module rewriting: read a wasm module, let a [`Pass`] add imports, types, tables,
 //! memories, globals, functions and exports and rewrite function bodies, and encode
-//! the result.
+//! the result. The module is not validated first (the load path validates it
+//! alongside): an invalid one is refused or rewritten into some other invalid one,
+//! never a panic.
 //!
 //! Everything the pass does not touch is copied: sections keep their order, custom
 //! sections (the `name` section included) stay where they were. Items a pass adds

@@ -191,6 +191,20 @@ pub fn refuse_private_imports(wasm: &[u8]) -> Result<(), Error> {
     scan(wasm).map(|_| ())
 }
 
+/// How far before a call of a data-movement import the `loop` of a recognisable copy
+/// loop may start: the recogniser follows at most
+/// [`MAX_LOOP_OPERATORS`](recognise::MAX_LOOP_OPERATORS) operators, none longer than
+/// 32 bytes (the longest, a memory access, has at most 1 + 5 + 5 + 10).
+const LOOP_WINDOW: usize = 32 * recognise::MAX_LOOP_OPERATORS as usize + 2;
+
+/// Whether the 8 bytes of `word` include `byte`.
+fn has_byte(word: u64, byte: u8) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let x = word ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGHS != 0
+}
+
 /// The unsigned LEB128 number `bytes` start with (at most 5 bytes, as wasm allows
 /// for a `u32`), if they start with one.
 fn leb128_u32(bytes: &[u8]) -> Option<u32> {
@@ -341,19 +355,56 @@ impl Pass for BulkIoPass<'_> {
 }
 
 impl BulkIoPass<'_> {
-    /// Whether `body` (its original bytes) may call a data-movement import: whether a
-    /// `call` opcode followed by the index of one (in any LEB128 form: linkers often
-    /// pad indices to 5 bytes) appears anywhere in it (also inside an immediate, which
-    /// only costs decoding the body).
+    /// Whether `body` (its original bytes) may hold a copy loop: a `call` opcode
+    /// followed by the index of a data-movement import (in any LEB128 form: linkers
+    /// often pad indices to 5 bytes), with a `loop` opcode of empty block type at most
+    /// [`LOOP_WINDOW`] bytes before it. Every recognisable loop has both (bytes that
+    /// only look like them, inside immediates, cost nothing but decoding the body).
+    /// The scan looks at 8 bytes at a time for the `call` opcode.
+    ///
+    /// Each byte is looked at a bounded number of times: the windows before two calls
+    /// are searched for `loop` only where they do not overlap.
     fn may_call_kernel(&self, body: &[u8]) -> bool {
         const CALL: u8 = 0x10;
-        body.iter().enumerate().any(|(at, &byte)| {
-            byte == CALL
+        let mut at: usize = 0;
+        // Where the last `loop` found is, and how far the search for one went.
+        let mut last_loop: Option<usize> = None;
+        let mut searched: usize = 0;
+        while at < body.len() {
+            if let Some(word) = body
+                .get(at..at + 8)
+                .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            {
+                if !has_byte(u64::from_le_bytes(word), CALL) {
+                    at += 8;
+                    continue;
+                }
+            }
+            let calls_kernel = body[at] == CALL
                 && body
                     .get(at + 1..)
                     .and_then(leb128_u32)
-                    .is_some_and(|index| self.kernel.contains_key(&index))
-        })
+                    .is_some_and(|index| self.kernel.contains_key(&index));
+            if calls_kernel {
+                // A pair may straddle the end of the last search: start one byte back.
+                let from = at
+                    .saturating_sub(LOOP_WINDOW)
+                    .max(searched.saturating_sub(1));
+                if let Some(window) = body.get(from..at) {
+                    for (i, pair) in window.windows(2).enumerate() {
+                        if pair == [0x03, 0x40] {
+                            last_loop = Some(from + i);
+                        }
+                    }
+                }
+                searched = at;
+                if last_loop.is_some_and(|start| at - start <= LOOP_WINDOW) {
+                    return true;
+                }
+            }
+            at += 1;
+        }
+        false
     }
 
     /// The original module's bytes `from..to`.
