@@ -370,14 +370,16 @@ impl BulkIoPass<'_> {
         // Where the last `loop` found is, and how far the search for one went.
         let mut last_loop: Option<usize> = None;
         let mut searched: usize = 0;
+        // Bytes before `next` are looked at one by one; from it, 8 at once.
+        let mut next: usize = 0;
         while at < body.len() {
-            if let Some(word) = body
-                .get(at..at + 8)
-                .and_then(|w| <[u8; 8]>::try_from(w).ok())
-            {
-                if !has_byte(u64::from_le_bytes(word), CALL) {
-                    at += 8;
-                    continue;
+            if at == next {
+                next = at + 8;
+                if let Some(word) = body.get(at..next).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+                    if !has_byte(u64::from_le_bytes(word), CALL) {
+                        at = next;
+                        continue;
+                    }
                 }
             }
             let calls_kernel = body[at] == CALL
