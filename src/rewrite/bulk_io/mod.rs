@@ -140,9 +140,17 @@ fn rewrite_kernel_loops(
     kernel: BTreeMap<u32, Kernel>,
     limits: &Limits<'_>,
 ) -> Result<(Vec<u8>, BulkLoops), Error> {
+    let last = kernel
+        .keys()
+        .next_back()
+        .map_or(0, |&index| index as usize + 1);
+    let mut by_index = alloc::vec![None; last];
+    for (&index, &k) in &kernel {
+        by_index[index as usize] = Some(k);
+    }
     let mut pass = BulkIoPass {
         wasm,
-        kernel,
+        kernel: by_index,
         table: 0,
         bulk_type: 0,
         loops: BulkLoops::default(),
@@ -221,24 +229,33 @@ fn leb128_u32(bytes: &[u8]) -> Option<u32> {
 struct BulkIoPass<'a> {
     /// The original module: operators that need no change are copied from it.
     wasm: &'a [u8],
-    kernel: BTreeMap<u32, Kernel>,
+    /// The data-movement imports, by function index.
+    kernel: Vec<Option<Kernel>>,
     /// The table of the bulk functions, by [`Kernel::direction`], and their type.
     table: u32,
     bulk_type: u32,
     loops: BulkLoops,
 }
 
-/// The `loop` being followed in a body.
-enum Following {
-    /// Operators outside any loop being recognised.
-    Nothing,
-    /// A loop without nested blocks so far: where it starts, whether it calls a
-    /// data-movement import, and its recogniser while it still matches.
-    Loop {
-        start: usize,
-        calls_kernel: bool,
-        recogniser: Option<Box<Recogniser>>,
-    },
+/// A `loop` being followed in a body: no nested block so far.
+struct Followed {
+    /// Where it starts.
+    start: usize,
+    /// Whether it calls a data-movement import.
+    calls_kernel: bool,
+    /// Its recogniser, while the loop still has the recognised shape.
+    recogniser: Option<Box<Recogniser>>,
+}
+
+impl Followed {
+    /// A loop starting at `start`, of block type `blockty` (recognised only empty).
+    fn new(start: usize, blockty: BlockType) -> Self {
+        Followed {
+            start,
+            calls_kernel: false,
+            recogniser: (blockty == BlockType::Empty).then(Box::default),
+        }
+    }
 }
 
 impl Pass for BulkIoPass<'_> {
@@ -277,74 +294,53 @@ impl Pass for BulkIoPass<'_> {
         // Original bytes from `copied` on are not emitted yet; they are copied as they
         // are (no index moves), up to each recognised loop and after it.
         let mut copied = None;
-        let mut following = Following::Nothing;
+        let mut following: Option<Followed> = None;
         let mut count_local = None;
-        let kernel = |index: u32| self.kernel.get(&index).copied();
+        let imports = &self.kernel;
+        let kernel = |index: u32| imports.get(index as usize).copied().flatten();
         while let Some((op, offset)) = body.next_operator()? {
             let from = *copied.get_or_insert(offset);
-            following = match (following, op) {
-                (_, Operator::Loop { blockty }) => Following::Loop {
-                    start: offset,
-                    calls_kernel: false,
-                    recogniser: (blockty == BlockType::Empty).then(Box::default),
-                },
-                (
-                    _,
-                    Operator::Block { .. }
-                    | Operator::If { .. }
-                    | Operator::Try { .. }
-                    | Operator::TryTable { .. },
-                ) => Following::Nothing,
-                (
-                    Following::Loop {
-                        start,
-                        calls_kernel,
-                        recogniser,
-                    },
-                    Operator::End,
-                ) => {
-                    match recogniser.and_then(|r| r.finish()) {
-                        Some(plan) => {
-                            let end = body.position();
-                            body.emit_raw(self.raw(from, start)?);
-                            let n =
-                                *count_local.get_or_insert_with(|| body.add_local(ValType::I64));
-                            self.emit_bulk_call(body, &plan, n);
-                            // The original loop, then the end of the block around the
-                            // bulk call and the loop.
-                            body.emit_raw(self.raw(start, end)?);
-                            body.emit(&Instruction::End);
-                            copied = Some(end);
-                            self.loops.recognised += 1;
-                        }
-                        None if calls_kernel => self.loops.kept += 1,
-                        None => {}
-                    }
-                    Following::Nothing
+            let Some(mut loop_) = following.take() else {
+                // Outside a followed loop only a loop matters.
+                if let Operator::Loop { blockty } = op {
+                    following = Some(Followed::new(offset, blockty));
                 }
-                (
-                    Following::Loop {
-                        start,
-                        calls_kernel,
-                        mut recogniser,
-                    },
-                    op,
-                ) => {
-                    let calls = matches!(op, Operator::Call { function_index }
-                        if self.kernel.contains_key(&function_index));
-                    if let Some(r) = &mut recogniser {
-                        if r.step(&op, &kernel, body).is_none() {
-                            recogniser = None;
-                        }
-                    }
-                    Following::Loop {
-                        start,
-                        calls_kernel: calls_kernel || calls,
-                        recogniser,
-                    }
-                }
-                (Following::Nothing, _) => Following::Nothing,
+                continue;
             };
+            match op {
+                Operator::Loop { blockty } => following = Some(Followed::new(offset, blockty)),
+                Operator::Block { .. }
+                | Operator::If { .. }
+                | Operator::Try { .. }
+                | Operator::TryTable { .. } => {}
+                Operator::End => match loop_.recogniser.and_then(|r| r.finish()) {
+                    Some(plan) => {
+                        let (start, end) = (loop_.start, body.position());
+                        body.emit_raw(self.raw(from, start)?);
+                        let n = *count_local.get_or_insert_with(|| body.add_local(ValType::I64));
+                        self.emit_bulk_call(body, &plan, n);
+                        // The original loop, then the end of the block around the bulk
+                        // call and the loop.
+                        body.emit_raw(self.raw(start, end)?);
+                        body.emit(&Instruction::End);
+                        copied = Some(end);
+                        self.loops.recognised += 1;
+                    }
+                    None if loop_.calls_kernel => self.loops.kept += 1,
+                    None => {}
+                },
+                op => {
+                    if let Operator::Call { function_index } = op {
+                        loop_.calls_kernel |= kernel(function_index).is_some();
+                    }
+                    if let Some(r) = &mut loop_.recogniser {
+                        if r.step(&op, &kernel, body).is_none() {
+                            loop_.recogniser = None;
+                        }
+                    }
+                    following = Some(loop_);
+                }
+            }
         }
         if let Some(from) = copied {
             let end = body.position();
@@ -355,6 +351,11 @@ impl Pass for BulkIoPass<'_> {
 }
 
 impl BulkIoPass<'_> {
+    /// The data-movement import `index` is, if it is one.
+    fn kernel(&self, index: u32) -> Option<Kernel> {
+        self.kernel.get(index as usize).copied().flatten()
+    }
+
     /// Whether `body` (its original bytes) may hold a copy loop: a `call` opcode
     /// followed by the index of a data-movement import (in any LEB128 form: linkers
     /// often pad indices to 5 bytes), with a `loop` opcode of empty block type at most
@@ -386,7 +387,7 @@ impl BulkIoPass<'_> {
                 && body
                     .get(at + 1..)
                     .and_then(leb128_u32)
-                    .is_some_and(|index| self.kernel.contains_key(&index));
+                    .is_some_and(|index| self.kernel(index).is_some());
             if calls_kernel {
                 // A pair may straddle the end of the last search: start one byte back.
                 let from = at
