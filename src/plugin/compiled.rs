@@ -8,7 +8,7 @@ use crate::{
     limits::cancel::CancelHandle,
     load::bounds::LoadBounds,
     load::compile::compile_modules,
-    load::link::{check_imports, define_host_function},
+    load::link::{check_imports, define_host_function, shadowed},
     load::module_cache::CachedModules,
     load::{module_cache, sources, validate::validate_alongside},
     manifest::input::WasmInput,
@@ -55,7 +55,7 @@ impl PluginBuilder<'_> {
     /// bodies are translated for the interpreter at their first call. Modules seen
     /// recently in this process (same bytes) are taken from an in-process cache. With
     /// `std` and more than one CPU, a helper thread validates while this thread
-    /// compiles (and, in [`PluginBuilder::build`], instantiates).
+    /// compiles and links.
     ///
     /// # Errors
     ///
@@ -169,9 +169,14 @@ impl CompiledPlugin {
         if options.wasi {
             crate::imports::wasi::add_to_linker(&mut linker)?;
         }
+        // Host functions shadow by namespace and name, the last one winning (also over
+        // a WASI function), as in the official runtime.
+        let functions = shadowed(functions);
+        linker.allow_shadowing(true);
         for function in &functions {
             define_host_function(&mut linker, function)?;
         }
+        linker.allow_shadowing(false);
         let module_names: Vec<&str> = others.iter().map(|(n, _)| n.as_str()).collect();
         for (name, module) in others
             .iter()
@@ -197,6 +202,11 @@ impl CompiledPlugin {
         &self.inner.options
     }
 
+    /// The main module, whose exports are the plug-in's functions.
+    pub(crate) fn main_module(&self) -> &Module {
+        &self.inner.main
+    }
+
     /// The manifest the plug-in was made from.
     pub fn manifest(&self) -> &Manifest {
         &self.inner.manifest
@@ -219,31 +229,57 @@ impl CompiledPlugin {
         }
     }
 
-    /// Creates a fresh store and instance under `limits`: the start functions and
-    /// constructors stop at the deadline and on cancel, and use at most [`INIT_FUEL`]
-    /// (or the fuel limit, or a timeout's worth of fuel slices, when lower).
+    /// Creates a fresh store and instance under `limits`: [`Self::new_store`], then
+    /// [`Self::instantiate_in`].
     pub(crate) fn instantiate(
         &self,
         id: uuid::Uuid,
         limits: &CallLimits,
     ) -> Result<(Store<CurrentPlugin>, Instance), Error> {
+        let mut store = self.new_store(id, &limits.cancel)?;
+        let instance = self.instantiate_in(&mut store, limits)?;
+        Ok((store, instance))
+    }
+
+    /// A fresh store holding a plug-in's state (with its WASI context), with the
+    /// memory limiter installed and no instance yet: what a plug-in has between its
+    /// creation and its first call.
+    pub(crate) fn new_store(
+        &self,
+        id: uuid::Uuid,
+        cancel: &CancelHandle,
+    ) -> Result<Store<CurrentPlugin>, Error> {
         let compiled = &*self.inner;
         let mut state = CurrentPlugin::new(compiled.manifest.clone(), id);
         state.clock = compiled.options.clock.clone();
-        state.deadline_ms = limits.deadline_ms;
         state.http.allow_response_headers = compiled.options.http_response_headers;
-        state.cancel = limits.cancel.clone();
+        state.cancel = cancel.clone();
         #[cfg(feature = "wasi")]
         if compiled.options.wasi {
             state.wasi = Some(crate::os::wasi::context(
                 &compiled.manifest,
                 compiled.options.wasi_output,
-                limits.cancel.clone(),
+                cancel.clone(),
                 state.clock.clone(),
             )?);
         }
         let mut store = Store::new(&compiled.engine, state);
         store.limiter(|state| state as &mut dyn wasmi::ResourceLimiter);
+        Ok(store)
+    }
+
+    /// Instantiates the modules in `store` (made by [`Self::new_store`], with no
+    /// instance yet) under `limits`: the start functions and constructors stop at the
+    /// deadline and on cancel, and use at most [`INIT_FUEL`] (or the fuel limit, or a
+    /// timeout's worth of fuel slices, when lower). After a failure the store may hold
+    /// part of the modules: make a new one to try again.
+    pub(crate) fn instantiate_in(
+        &self,
+        store: &mut Store<CurrentPlugin>,
+        limits: &CallLimits,
+    ) -> Result<Instance, Error> {
+        let compiled = &*self.inner;
+        store.data_mut().deadline_ms = limits.deadline_ms;
         let fueled = store.get_fuel().is_ok();
         // Constructors (`_initialize`...) run in fuel slices under the deadline and
         // cancel, with this much fuel at most.
@@ -266,28 +302,28 @@ impl CompiledPlugin {
         let instance = if compiled.others.is_empty() {
             compiled
                 .linker
-                .instantiate_and_start(&mut store, &compiled.main)
+                .instantiate_and_start(&mut *store, &compiled.main)
         } else {
             let mut linker = compiled.linker.clone();
             for (name, module) in &compiled.others {
                 let instance = linker
-                    .instantiate_and_start(&mut store, module)
+                    .instantiate_and_start(&mut *store, module)
                     .and_then(|instance| {
-                        crate::imports::bulk::fill_table(&mut store, &instance)?;
+                        crate::imports::bulk::fill_table(&mut *store, &instance)?;
                         Ok(instance)
                     })
-                    .map_err(|e| instantiation_error(&store, name, e))?;
+                    .map_err(|e| instantiation_error(store, name, e))?;
                 linker
-                    .instance(&mut store, name, instance)
+                    .instance(&mut *store, name, instance)
                     .map_err(|e| fail!(Invalid from e, "cannot link module `{name}`"))?;
             }
-            linker.instantiate_and_start(&mut store, &compiled.main)
+            linker.instantiate_and_start(&mut *store, &compiled.main)
         }
         .and_then(|instance| {
-            crate::imports::bulk::fill_table(&mut store, &instance)?;
+            crate::imports::bulk::fill_table(&mut *store, &instance)?;
             Ok(instance)
         })
-        .map_err(|e| instantiation_error(&store, "main", e))?;
+        .map_err(|e| instantiation_error(store, "main", e))?;
 
         // Reactor and language-runtime constructors run once, before any call, under
         // the creation's deadline and cancel, with the start fuel as their fuel limit.
@@ -297,12 +333,13 @@ impl CompiledPlugin {
         };
         let init = ["_initialize", "__wasm_call_ctors"]
             .into_iter()
-            .find_map(|name| instance.get_func(&store, name).map(|f| (name, f)));
-        for (name, func) in init
-            .into_iter()
-            .chain(instance.get_func(&store, "hs_init").map(|f| ("hs_init", f)))
-        {
-            let ty = func.ty(&store);
+            .find_map(|name| instance.get_func(&*store, name).map(|f| (name, f)));
+        for (name, func) in init.into_iter().chain(
+            instance
+                .get_func(&*store, "hs_init")
+                .map(|f| ("hs_init", f)),
+        ) {
+            let ty = func.ty(&*store);
             let params: Vec<wasmi::Val> = ty
                 .params()
                 .iter()
@@ -313,10 +350,10 @@ impl CompiledPlugin {
                 .iter()
                 .map(|t| wasmi::Val::default_for_ty(*t))
                 .collect();
-            run(&mut store, func, &params, &mut results, &limits, fueled)
+            run(store, func, &params, &mut results, &limits, fueled)
                 .map_err(|e| with_context(e.error, &format!("the plug-in's `{name}` failed")))?;
         }
-        Ok((store, instance))
+        Ok(instance)
     }
 }
 
