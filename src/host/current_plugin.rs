@@ -80,6 +80,9 @@ pub struct CurrentPlugin {
     pub(crate) cancel: crate::limits::cancel::CancelHandle,
     #[cfg(feature = "wasi")]
     pub(crate) wasi: Option<crate::os::wasi::WasiState>,
+    /// The linear memory of each module instance, found when it is instantiated: WASI
+    /// and the bulk copies take it from here.
+    pub(crate) linear_memories: crate::host::linear_memory::LinearMemories,
 }
 
 impl core::fmt::Debug for CurrentPlugin {
@@ -126,6 +129,7 @@ impl CurrentPlugin {
             cancel: crate::limits::cancel::CancelHandle::default(),
             #[cfg(feature = "wasi")]
             wasi: None,
+            linear_memories: Default::default(),
         }
     }
 

@@ -17,10 +17,10 @@
 use crate::{
     host::current_plugin::CurrentPlugin,
     host::current_plugin::{charge, cost, input_address, memory_trap as trap, IMPORT_FUEL},
-    kernel::abi::{LoopShape, BULK_TABLE_EXPORT, LINEAR_MEMORY_EXPORT},
+    kernel::abi::{LoopShape, BULK_TABLE_EXPORT},
     kernel::memory::FIRST_BLOCK_OFFSET,
 };
-use wasmi::{Caller, Extern, Func, Instance, Nullable, Ref, Store, TrapCode};
+use wasmi::{Caller, Func, Instance, Nullable, Ref, Store, TrapCode};
 
 type Ctx<'a> = Caller<'a, CurrentPlugin>;
 type Trap = wasmi::Error;
@@ -71,17 +71,20 @@ fn plan(linear: i64, extism: i64, a0: i64, b0: i64, shape: i64) -> Option<Copy> 
     })
 }
 
-/// Runs a bulk call: copies what the loop's iterations copy, up to the first one
-/// that fails, and returns the iteration count (0: declined).
+/// Runs a bulk call from the module whose linear memory is in `slot`: copies what the
+/// loop's iterations copy, up to the first one that fails, and returns the iteration
+/// count (0: declined).
 fn bulk(
     c: &mut Ctx,
+    slot: usize,
     direction: Direction,
     [linear, extism, a0, b0, shape]: [i64; 5],
 ) -> Result<i64, Trap> {
     let Some(copy) = plan(linear, extism, a0, b0, shape) else {
         return Ok(0);
     };
-    let Some(Extern::Memory(memory)) = c.get_export(LINEAR_MEMORY_EXPORT) else {
+    // Found once at instantiation; unknown only in a start function (the loop runs).
+    let Some(memory) = c.data().linear_memories.get(slot) else {
         return Ok(0);
     };
     let (wasm, state) = memory.data_and_store_mut(&mut *c);
@@ -167,14 +170,27 @@ fn extism_error(state: &CurrentPlugin, direction: Direction, extism: u64, chunk:
     }
 }
 
+/// The bulk call copying in `direction`, for the module whose linear memory is in
+/// `slot`.
+fn bulk_fn(
+    slot: usize,
+    direction: Direction,
+) -> impl Fn(Ctx<'_>, i64, i64, i64, i64, i64) -> Result<i64, Trap> + Send + Sync + 'static {
+    move |mut c: Ctx<'_>, linear: i64, extism: i64, a0: i64, b0: i64, shape: i64| {
+        bulk(&mut c, slot, direction, [linear, extism, a0, b0, shape])
+    }
+}
+
 /// Fills the table a module rewritten by the bulk-I/O pass exports as
 /// [`BULK_TABLE_EXPORT`] with the bulk functions, in the order of
-/// [`BULK_FUNCTIONS`](crate::kernel::abi::BULK_FUNCTIONS); does nothing for an
-/// instance that exports no such table. Until it is filled, the rewritten code runs
-/// its loops as written.
+/// [`BULK_FUNCTIONS`](crate::kernel::abi::BULK_FUNCTIONS), made for the module whose
+/// linear memory is in `slot`; does nothing for an instance that exports no such
+/// table. Until it is filled (in a start function), the rewritten code runs its
+/// loops as written.
 pub(crate) fn fill_table(
     store: &mut Store<CurrentPlugin>,
     instance: &Instance,
+    slot: usize,
 ) -> Result<(), wasmi::Error> {
     // Without `std` nothing is rewritten (and a module's own export of the name is
     // not refused): nothing to fill.
@@ -192,18 +208,7 @@ pub(crate) fn fill_table(
     .into_iter()
     .enumerate()
     {
-        let func = Func::wrap(
-            &mut *store,
-            move |mut c: Ctx,
-                  linear: i64,
-                  extism: i64,
-                  a0: i64,
-                  b0: i64,
-                  shape: i64|
-                  -> Result<i64, Trap> {
-                bulk(&mut c, direction, [linear, extism, a0, b0, shape])
-            },
-        );
+        let func = Func::wrap(&mut *store, bulk_fn(slot, direction));
         table.set(&mut *store, index as u64, Ref::Func(Nullable::Val(func)))?;
     }
     Ok(())

@@ -4,6 +4,8 @@ use crate::{
     error::{fail, with_context},
     host::current_plugin::CurrentPlugin,
     host::function::Function,
+    host::linear_memory::MAIN_MODULE_SLOT,
+    kernel::abi::LINEAR_MEMORY_EXPORT,
     limits::call::{CallLimits, FUEL_SLICE},
     limits::cancel::CancelHandle,
     load::bounds::LoadBounds,
@@ -305,14 +307,21 @@ impl CompiledPlugin {
                 .instantiate_and_start(&mut *store, &compiled.main)
         } else {
             let mut linker = compiled.linker.clone();
-            for (name, module) in &compiled.others {
-                let instance = linker
+            for (index, (name, module)) in compiled.others.iter().enumerate() {
+                // Slots after the main module's, in the order of instantiation.
+                let slot = MAIN_MODULE_SLOT + 1 + index;
+                let own = own_memory_imports(&linker, store, slot, module)?;
+                let instance = own
+                    .as_ref()
+                    .unwrap_or(&linker)
                     .instantiate_and_start(&mut *store, module)
                     .and_then(|instance| {
-                        crate::imports::bulk::fill_table(&mut *store, &instance)?;
+                        crate::imports::bulk::fill_table(&mut *store, &instance, slot)?;
                         Ok(instance)
                     })
                     .map_err(|e| instantiation_error(store, name, e))?;
+                let memory = instance.get_memory(&*store, LINEAR_MEMORY_EXPORT);
+                store.data_mut().linear_memories.set(slot, memory);
                 linker
                     .instance(&mut *store, name, instance)
                     .map_err(|e| fail!(Invalid from e, "cannot link module `{name}`"))?;
@@ -320,10 +329,16 @@ impl CompiledPlugin {
             linker.instantiate_and_start(&mut *store, &compiled.main)
         }
         .and_then(|instance| {
-            crate::imports::bulk::fill_table(&mut *store, &instance)?;
+            crate::imports::bulk::fill_table(&mut *store, &instance, MAIN_MODULE_SLOT)?;
             Ok(instance)
         })
         .map_err(|e| instantiation_error(store, "main", e))?;
+        // WASI and the bulk copies use the memory from here on (`host/linear_memory.rs`).
+        let memory = instance.get_memory(&*store, LINEAR_MEMORY_EXPORT);
+        store
+            .data_mut()
+            .linear_memories
+            .set(MAIN_MODULE_SLOT, memory);
 
         // Reactor and language-runtime constructors run once, before any call, under
         // the creation's deadline and cancel, with the start fuel as their fuel limit.
@@ -355,6 +370,43 @@ impl CompiledPlugin {
         }
         Ok(instance)
     }
+}
+
+/// For a module other than the main one that imports WASI functions: a linker where
+/// those are bound to the module's own linear memory (`slot`), made in `store`; `None`
+/// when it imports none (the shared linker serves). (The bulk functions reach a
+/// module through its bulk table, filled for its slot by `imports/bulk.rs`.)
+fn own_memory_imports(
+    linker: &Linker<CurrentPlugin>,
+    store: &mut Store<CurrentPlugin>,
+    slot: usize,
+    module: &Module,
+) -> Result<Option<Linker<CurrentPlugin>>, Error> {
+    let mut own: Option<Linker<CurrentPlugin>> = None;
+    for import in module.imports() {
+        let (namespace, name) = (import.module(), import.name());
+        #[cfg(feature = "wasi")]
+        let func = match namespace {
+            crate::kernel::abi::WASI_MODULE if store.data().wasi.is_some() => {
+                crate::imports::wasi::func_for(store, slot, name)
+            }
+            _ => None,
+        };
+        #[cfg(not(feature = "wasi"))]
+        let func: Option<wasmi::Func> = {
+            let _ = (&store, slot, name);
+            None
+        };
+        let Some(func) = func else { continue };
+        let own = own.get_or_insert_with(|| {
+            let mut own = linker.clone();
+            own.allow_shadowing(true);
+            own
+        });
+        own.define(namespace, name, func)
+            .map_err(|e| fail!(Invalid from e, "cannot define `{namespace}::{name}`"))?;
+    }
+    Ok(own)
 }
 
 /// Makes an instantiation error readable.
