@@ -122,7 +122,7 @@ pub fn rewrite_bulk_io(wasm: &[u8]) -> Result<Option<(Vec<u8>, BulkLoops)>, Erro
 /// interplug's private [`BULK_MODULE`](crate::kernel::abi::BULK_MODULE) itself;
 /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when it exports
 /// [`BULK_TABLE_EXPORT`] or cannot be read; as
-/// [`rewrite_with`](super::rewrite_with) past the limits.
+/// [`rewrite_with`] past the limits.
 pub fn rewrite_bulk_io_with(
     wasm: &[u8],
     limits: &Limits<'_>,
