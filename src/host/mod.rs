@@ -6,7 +6,12 @@ pub mod convert;
 pub(crate) mod convert_core;
 pub(crate) mod current_plugin;
 pub(crate) mod function;
+pub(crate) mod linear_memory;
 #[cfg(feature = "std")]
 pub(crate) mod log_callback;
+pub(crate) mod suspend;
+#[cfg(feature = "std")]
+pub(crate) mod timer;
 pub(crate) mod val;
 pub(crate) mod vars;
+pub(crate) mod wait;

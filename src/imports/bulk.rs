@@ -1,9 +1,10 @@
-//! The private `interplug:bulk` imports: one call that does the work of a whole PDK
-//! copy loop (`input_load_u64`, `load_u64`, `store_u64` and their `u8` forms, 8 or 1
-//! bytes per host call) between the plug-in's linear memory and the Extism memory.
+//! The private bulk functions: one call that does the work of a whole PDK copy loop
+//! (`input_load_u64`, `load_u64`, `store_u64` and their `u8` forms, 8 or 1 bytes per
+//! host call) between the plug-in's linear memory and the Extism memory.
 //!
-//! Only modules rewritten by the bulk-I/O pass
-//! ([`crate::rewrite::bulk_io`]) call these; a plug-in may not import them itself.
+//! Only modules rewritten by the bulk-I/O pass ([`crate::rewrite::bulk_io`]) call
+//! these, through the table the pass adds, which [`fill_table`] fills at
+//! instantiation; a plug-in may not import `interplug:bulk` itself.
 //! The pass keeps the original loop behind the call: a call that returns 0 declined
 //! (a trip count it cannot state, or addresses that would wrap around) and the loop
 //! runs as written. Otherwise the call returns the number of iterations the loop
@@ -16,13 +17,10 @@
 use crate::{
     host::current_plugin::CurrentPlugin,
     host::current_plugin::{charge, cost, input_address, memory_trap as trap, IMPORT_FUEL},
-    kernel::abi::{
-        LoopShape, BULK_MODULE, INPUT_TO_LINEAR, LINEAR_MEMORY_EXPORT, LINEAR_TO_MEMORY,
-        MEMORY_TO_LINEAR,
-    },
+    kernel::abi::{LoopShape, BULK_TABLE_EXPORT},
     kernel::memory::FIRST_BLOCK_OFFSET,
 };
-use wasmi::{Caller, Extern, Linker, TrapCode};
+use wasmi::{Caller, Func, Instance, Nullable, Ref, Store, TrapCode};
 
 type Ctx<'a> = Caller<'a, CurrentPlugin>;
 type Trap = wasmi::Error;
@@ -73,17 +71,20 @@ fn plan(linear: i64, extism: i64, a0: i64, b0: i64, shape: i64) -> Option<Copy> 
     })
 }
 
-/// Runs a bulk call: copies what the loop's iterations copy, up to the first one
-/// that fails, and returns the iteration count (0: declined).
+/// Runs a bulk call from the module whose linear memory is in `slot`: copies what the
+/// loop's iterations copy, up to the first one that fails, and returns the iteration
+/// count (0: declined).
 fn bulk(
     c: &mut Ctx,
+    slot: usize,
     direction: Direction,
     [linear, extism, a0, b0, shape]: [i64; 5],
 ) -> Result<i64, Trap> {
     let Some(copy) = plan(linear, extism, a0, b0, shape) else {
         return Ok(0);
     };
-    let Some(Extern::Memory(memory)) = c.get_export(LINEAR_MEMORY_EXPORT) else {
+    // Found once at instantiation; unknown only in a start function (the loop runs).
+    let Some(memory) = c.data().linear_memories.get(slot) else {
         return Ok(0);
     };
     let (wasm, state) = memory.data_and_store_mut(&mut *c);
@@ -169,26 +170,46 @@ fn extism_error(state: &CurrentPlugin, direction: Direction, extism: u64, chunk:
     }
 }
 
-/// Defines the `interplug:bulk` functions on `linker`.
-pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wasmi::Error> {
-    for (name, direction) in [
-        (INPUT_TO_LINEAR, Direction::InputToLinear),
-        (MEMORY_TO_LINEAR, Direction::MemoryToLinear),
-        (LINEAR_TO_MEMORY, Direction::LinearToMemory),
-    ] {
-        linker.func_wrap(
-            BULK_MODULE,
-            name,
-            move |mut c: Ctx,
-                  linear: i64,
-                  extism: i64,
-                  a0: i64,
-                  b0: i64,
-                  shape: i64|
-                  -> Result<i64, Trap> {
-                bulk(&mut c, direction, [linear, extism, a0, b0, shape])
-            },
-        )?;
+/// The bulk call copying in `direction`, for the module whose linear memory is in
+/// `slot`.
+fn bulk_fn(
+    slot: usize,
+    direction: Direction,
+) -> impl Fn(Ctx<'_>, i64, i64, i64, i64, i64) -> Result<i64, Trap> + Send + Sync + 'static {
+    move |mut c: Ctx<'_>, linear: i64, extism: i64, a0: i64, b0: i64, shape: i64| {
+        bulk(&mut c, slot, direction, [linear, extism, a0, b0, shape])
+    }
+}
+
+/// Fills the table a module rewritten by the bulk-I/O pass exports as
+/// [`BULK_TABLE_EXPORT`] with the bulk functions, in the order of
+/// [`BULK_FUNCTIONS`](crate::kernel::abi::BULK_FUNCTIONS), made for the module whose
+/// linear memory is in `slot`; does nothing for an instance that exports no such
+/// table. Until it is filled (in a start function), the rewritten code runs its
+/// loops as written.
+pub(crate) fn fill_table(
+    store: &mut Store<CurrentPlugin>,
+    instance: &Instance,
+    slot: usize,
+) -> Result<(), wasmi::Error> {
+    // Without `std` nothing is rewritten (and a module's own export of the name is
+    // not refused): nothing to fill.
+    if !cfg!(feature = "std") {
+        return Ok(());
+    }
+    let Some(table) = instance.get_table(&*store, BULK_TABLE_EXPORT) else {
+        return Ok(());
+    };
+    for (index, direction) in [
+        Direction::InputToLinear,
+        Direction::MemoryToLinear,
+        Direction::LinearToMemory,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let func = Func::wrap(&mut *store, bulk_fn(slot, direction));
+        table.set(&mut *store, index as u64, Ref::Func(Nullable::Val(func)))?;
     }
     Ok(())
 }

@@ -90,6 +90,12 @@ pub const LINEAR_TO_MEMORY: &str = "linear_to_memory";
 /// Every function of [`BULK_MODULE`].
 pub const BULK_FUNCTIONS: &[&str] = &[INPUT_TO_LINEAR, MEMORY_TO_LINEAR, LINEAR_TO_MEMORY];
 
+/// The export by which a module the bulk-I/O pass rewrote hands the host a table of
+/// functions (`funcref`, one entry per function of [`BULK_FUNCTIONS`], in that order)
+/// for the host to fill at instantiation; the rewritten code calls through it. A
+/// module may not export this name itself.
+pub const BULK_TABLE_EXPORT: &str = "interplug:bulk";
+
 /// The name of the linear memory export the bulk functions copy to and from (every
 /// PDK exports its memory 0 by this name).
 pub const LINEAR_MEMORY_EXPORT: &str = "memory";

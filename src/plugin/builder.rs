@@ -48,6 +48,8 @@ pub(crate) struct Options {
     pub(crate) initialization_fuel: Option<u64>,
     /// Whether the bulk I/O pass rewrites the plug-in's copy loops.
     pub(crate) bulk_io: bool,
+    /// Fuel an async call runs between two yields to the executor (`None`: never).
+    pub(crate) yield_fuel: Option<u64>,
     /// Debug settings of the `extism` crate's builder; kept, unused by the engine.
     pub(crate) debug: DebugOptions,
 }
@@ -100,6 +102,7 @@ impl<'a> PluginBuilder<'a> {
                 initialization_fuel: None,
                 debug: DebugOptions::default(),
                 bulk_io: crate::platform::bulk_io_from_env(),
+                yield_fuel: None,
             },
         }
     }
@@ -187,6 +190,28 @@ impl<'a> PluginBuilder<'a> {
         self
     }
 
+    /// Under [`Plugin::call_async`](crate::Plugin::call_async), gives the executor its
+    /// thread back every `fuel` units of fuel the plug-in runs, so that a long call
+    /// shares its thread with other tasks (off by default: an async call then runs
+    /// until it ends or waits on a host function). Each yield wakes the task and
+    /// returns `Pending` once: no timer, no allocation. Sync calls never yield. Needs
+    /// fuel metering, so it keeps it on even with `with_interruption(false)`; 0 turns
+    /// yielding off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use interplug::PluginBuilder;
+    /// let wat = r#"(module (func (export "noop") (result i32) i32.const 0))"#;
+    /// let mut plugin = PluginBuilder::new(wat).with_yield_fuel(100_000).build()?;
+    /// assert_eq!(plugin.call::<&str, &str>("noop", "")?, "");
+    /// # Ok::<(), interplug::Error>(())
+    /// ```
+    pub fn with_yield_fuel(mut self, fuel: u64) -> Self {
+        self.options.yield_fuel = (fuel > 0).then_some(fuel);
+        self
+    }
+
     /// The clock used for `timeout_ms` (needed for timeouts without `std`).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.options.clock = Some(clock);
@@ -211,9 +236,8 @@ impl<'a> PluginBuilder<'a> {
     /// Extism PDKs run around `input_load_u64`, `load_u64` and `store_u64` (and their
     /// `u8` forms) are given one bulk copy each when the plug-in is compiled
     /// ([`crate::rewrite::bulk_io`]); plug-ins behave the same either way, only faster
-    /// and with less fuel used for large inputs and outputs. Without `std`, and on
-    /// 32-bit x86 (where looking up the calling module's memory crashes wasmi 2.0.0),
-    /// there is no rewriting and this has no effect.
+    /// and with less fuel used for large inputs and outputs. Without `std` there is no
+    /// rewriting and this has no effect.
     ///
     /// # Examples
     ///

@@ -4,10 +4,14 @@ use crate::{
     error::{fail, with_context},
     host::current_plugin::CurrentPlugin,
     host::function::Function,
+    host::linear_memory::MAIN_MODULE_SLOT,
+    kernel::abi::LINEAR_MEMORY_EXPORT,
     limits::call::{CallLimits, FUEL_SLICE},
     limits::cancel::CancelHandle,
-    load::compile::{compile_modules, CachedModules},
-    load::link::{check_imports, define_host_function},
+    load::bounds::LoadBounds,
+    load::compile::compile_modules,
+    load::link::{check_imports, define_host_function, shadowed},
+    load::module_cache::CachedModules,
     load::{module_cache, sources, validate::validate_alongside},
     manifest::input::WasmInput,
     manifest::Manifest,
@@ -119,20 +123,27 @@ impl CompiledPlugin {
         then: impl FnOnce(&CompiledPlugin) -> Result<T, Error>,
     ) -> Result<(Self, T), Error> {
         let (manifest, modules) = sources::load(source)?;
-        let fueled = options.interruptible || options.fuel_limit.is_some();
+        let fueled =
+            options.interruptible || options.fuel_limit.is_some() || options.yield_fuel.is_some();
         let bulk_io = options.bulk_io;
+        // Validating and rewriting the modules stop at the creation's deadline.
+        let bounds = LoadBounds::new(
+            options.clock.clone(),
+            manifest.timeout_ms,
+            CancelHandle::default(),
+        );
         if let Some(cached) = module_cache::get(fueled, options.bulk_io, &modules) {
             let compiled = Self::link(cached, manifest, functions, options)?;
             let value = then(&compiled)?;
             return Ok((compiled, value));
         }
         let compile_and_run = || -> Result<(CachedModules, CompiledPlugin, T), Error> {
-            let cached = compile_modules(fueled, bulk_io, &modules)?;
+            let cached = compile_modules(fueled, bulk_io, &modules, &bounds)?;
             let compiled = Self::link(cached.clone(), manifest, functions, options)?;
             let value = then(&compiled)?;
             Ok((cached, compiled, value))
         };
-        let (cached, compiled, value) = validate_alongside(&modules, compile_and_run)?;
+        let (cached, compiled, value) = validate_alongside(&modules, &bounds, compile_and_run)?;
         module_cache::put(fueled, bulk_io, modules, &cached);
         Ok((compiled, value))
     }
@@ -157,15 +168,18 @@ impl CompiledPlugin {
             .and_then(|()| crate::imports::log::add_to_linker(&mut linker))
             .and_then(|()| crate::imports::http::add_to_linker(&mut linker));
         imports.map_err(|e| fail!(Invalid from e, "cannot define the Extism kernel functions"))?;
-        crate::imports::bulk::add_to_linker(&mut linker)
-            .map_err(|e| fail!(Invalid from e, "cannot define the bulk-I/O functions"))?;
         #[cfg(feature = "wasi")]
         if options.wasi {
             crate::imports::wasi::add_to_linker(&mut linker)?;
         }
+        // Host functions shadow by namespace and name, the last one winning (also over
+        // a WASI function), as in the official runtime.
+        let functions = shadowed(functions);
+        linker.allow_shadowing(true);
         for function in &functions {
             define_host_function(&mut linker, function)?;
         }
+        linker.allow_shadowing(false);
         let module_names: Vec<&str> = others.iter().map(|(n, _)| n.as_str()).collect();
         for (name, module) in others
             .iter()
@@ -294,17 +308,38 @@ impl CompiledPlugin {
                 .instantiate_and_start(&mut *store, &compiled.main)
         } else {
             let mut linker = compiled.linker.clone();
-            for (name, module) in &compiled.others {
-                let instance = linker
+            for (index, (name, module)) in compiled.others.iter().enumerate() {
+                // Slots after the main module's, in the order of instantiation.
+                let slot = MAIN_MODULE_SLOT + 1 + index;
+                let own = own_memory_imports(&linker, store, slot, module)?;
+                let instance = own
+                    .as_ref()
+                    .unwrap_or(&linker)
                     .instantiate_and_start(&mut *store, module)
+                    .and_then(|instance| {
+                        crate::imports::bulk::fill_table(&mut *store, &instance, slot)?;
+                        Ok(instance)
+                    })
                     .map_err(|e| instantiation_error(store, name, e))?;
+                let memory = instance.get_memory(&*store, LINEAR_MEMORY_EXPORT);
+                store.data_mut().linear_memories.set(slot, memory);
                 linker
                     .instance(&mut *store, name, instance)
                     .map_err(|e| fail!(Invalid from e, "cannot link module `{name}`"))?;
             }
             linker.instantiate_and_start(&mut *store, &compiled.main)
         }
+        .and_then(|instance| {
+            crate::imports::bulk::fill_table(&mut *store, &instance, MAIN_MODULE_SLOT)?;
+            Ok(instance)
+        })
         .map_err(|e| instantiation_error(store, "main", e))?;
+        // WASI and the bulk copies use the memory from here on (`host/linear_memory.rs`).
+        let memory = instance.get_memory(&*store, LINEAR_MEMORY_EXPORT);
+        store
+            .data_mut()
+            .linear_memories
+            .set(MAIN_MODULE_SLOT, memory);
 
         // Reactor and language-runtime constructors run once, before any call, under
         // the creation's deadline and cancel, with the start fuel as their fuel limit.
@@ -336,6 +371,43 @@ impl CompiledPlugin {
         }
         Ok(instance)
     }
+}
+
+/// For a module other than the main one that imports WASI functions: a linker where
+/// those are bound to the module's own linear memory (`slot`), made in `store`; `None`
+/// when it imports none (the shared linker serves). (The bulk functions reach a
+/// module through its bulk table, filled for its slot by `imports/bulk.rs`.)
+fn own_memory_imports(
+    linker: &Linker<CurrentPlugin>,
+    store: &mut Store<CurrentPlugin>,
+    slot: usize,
+    module: &Module,
+) -> Result<Option<Linker<CurrentPlugin>>, Error> {
+    let mut own: Option<Linker<CurrentPlugin>> = None;
+    for import in module.imports() {
+        let (namespace, name) = (import.module(), import.name());
+        #[cfg(feature = "wasi")]
+        let func = match namespace {
+            crate::kernel::abi::WASI_MODULE if store.data().wasi.is_some() => {
+                crate::imports::wasi::func_for(store, slot, name)
+            }
+            _ => None,
+        };
+        #[cfg(not(feature = "wasi"))]
+        let func: Option<wasmi::Func> = {
+            let _ = (&store, slot, name);
+            None
+        };
+        let Some(func) = func else { continue };
+        let own = own.get_or_insert_with(|| {
+            let mut own = linker.clone();
+            own.allow_shadowing(true);
+            own
+        });
+        own.define(namespace, name, func)
+            .map_err(|e| fail!(Invalid from e, "cannot define `{namespace}::{name}`"))?;
+    }
+    Ok(own)
 }
 
 /// Makes an instantiation error readable.
