@@ -18,6 +18,7 @@ use crate::{
 };
 use alloc::{
     boxed::Box,
+    format,
     string::{String, ToString},
     vec::Vec,
 };

@@ -43,6 +43,9 @@ struct ToolCall {
     arguments: Vec<String>,
 }
 
+// An encoding of the host's own, made with extism-convert's `encoding!`.
+extism_convert::encoding!(Compact, serde_json::to_vec, serde_json::from_slice);
+
 // `extism_convert::Json` in a host function, as hyper-mcp writes them.
 host_fn!(run_tool(call: extism_convert::Json<ToolCall>) -> extism_convert::Json<ToolCall> {
     let extism_convert::Json(mut call) = call;
@@ -228,6 +231,9 @@ fn run() -> Result<(), Error> {
     let extism_convert::Json(again): extism_convert::Json<ToolCall> =
         plugin.call("call_host", extism_convert::Json(&call))?;
     assert_eq!(again, answer);
+    // The host's own encoding as input and output of the same call.
+    let Compact(compact): Compact<ToolCall> = plugin.call("call_host", Compact(&again))?;
+    assert_eq!(compact.arguments, ["rust", "ran search", "ran search"]);
     println!("the extism-style host ran on interplug");
     Ok(())
 }
