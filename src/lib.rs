@@ -21,7 +21,10 @@
 //! Features: `std` (files, wall clock, threads, TOML, WAT, MessagePack), `wasi`
 //! (WASI preview 1), `http` (`http_request`), `prost` (`convert::Prost`). All on by
 //! default; without them the
-//! core builds for `no_std` targets with `alloc`.
+//! core builds for `no_std` targets with `alloc`. Off by default, `portable-dispatch`
+//! selects the interpreter's loop dispatch, for builds with debug assertions or a
+//! sanitizer (docs/platforms.md, "Debug builds of a host", has the `Cargo.toml` lines
+//! for a fast debug build of a host).
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
