@@ -1,0 +1,196 @@
+//! Reserved mappings and giving zeroed pages back: the system calls, through `libc`.
+
+/// True where this crate maps lazy memories: Linux, Android, and Apple's systems
+/// (macOS, iOS). Elsewhere (Windows, the BSDs, wasm, bare metal) its callers keep
+/// ordinary memories.
+pub const SUPPORTED: bool = cfg!(any(
+    target_os = "linux",
+    target_os = "android",
+    target_vendor = "apple"
+));
+
+#[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+mod os {
+    use core::ptr::NonNull;
+
+    /// An anonymous private mapping, readable and writable over its whole length,
+    /// that only its owner uses, unmapped when dropped.
+    pub(crate) struct Reservation {
+        start: NonNull<u8>,
+        len: usize,
+    }
+
+    // SAFETY: a `Reservation` owns its mapping exclusively, like a `Box<[u8]>` owns its
+    // bytes; nothing in it is tied to the thread that made it.
+    unsafe impl Send for Reservation {}
+    // SAFETY: `&Reservation` gives no access to the bytes (only its length).
+    unsafe impl Sync for Reservation {}
+
+    impl Reservation {
+        /// Reserves `len` bytes (`len > 0`, a multiple of the page size) of address
+        /// space, readable and writable, with no memory behind it until written.
+        pub(crate) fn new(len: usize) -> std::io::Result<Self> {
+            if len == 0 || len % page_size() != 0 {
+                return Err(std::io::ErrorKind::InvalidInput.into());
+            }
+            let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+            // SAFETY: a new anonymous mapping at an address the kernel picks: it
+            // overlaps nothing that exists, and its length and flags are valid.
+            let start = unsafe {
+                libc::mmap(
+                    core::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    flags,
+                    -1,
+                    0,
+                )
+            };
+            if start == libc::MAP_FAILED {
+                return Err(std::io::Error::last_os_error());
+            }
+            let start = NonNull::new(start.cast::<u8>())
+                .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+            let reservation = Reservation { start, len };
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            {
+                // Where transparent huge pages are on for every mapping, one byte
+                // written would make 2 MiB resident: keep this mapping to small pages.
+                // SAFETY: advice on the mapping made above; it changes no contents. A
+                // failure (a kernel without THP) changes nothing.
+                let _ = unsafe { libc::madvise(start.as_ptr().cast(), len, libc::MADV_NOHUGEPAGE) };
+            }
+            Ok(reservation)
+        }
+
+        /// Bytes reserved.
+        pub(crate) fn len(&self) -> usize {
+            self.len
+        }
+
+        /// The whole reservation as a slice the type system lets live forever.
+        ///
+        /// # Safety
+        ///
+        /// The caller makes sure the slice (and everything derived from it) is no
+        /// longer used once `self` is dropped, and that it is the only way the bytes
+        /// are reached (this function is called once per reservation).
+        pub(crate) unsafe fn as_static_slice(&mut self) -> &'static mut [u8] {
+            // SAFETY: the mapping is `len` bytes, readable and writable, and stays
+            // mapped until `self` is dropped; the caller guarantees the slice is not
+            // used after that and is the only access to the bytes.
+            unsafe { core::slice::from_raw_parts_mut(self.start.as_ptr(), self.len) }
+        }
+    }
+
+    impl Drop for Reservation {
+        fn drop(&mut self) {
+            // SAFETY: unmaps exactly the mapping made in `new`, which nothing uses any
+            // more (the owner dropped its users first). A failure leaves it mapped: a
+            // leak, never an access to unmapped memory.
+            let _ = unsafe { libc::munmap(self.start.as_ptr().cast(), self.len) };
+        }
+    }
+
+    /// The operating system's page size.
+    pub(crate) fn page_size() -> usize {
+        // SAFETY: `sysconf` only reads a constant of the system.
+        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(size)
+            .ok()
+            .filter(|s| *s > 0)
+            .unwrap_or(4096)
+    }
+
+    /// Gives the whole pages inside `bytes` back to the operating system; they read
+    /// as zero afterwards and cost memory again once written.
+    ///
+    /// # Safety
+    ///
+    /// `bytes` lies inside a [`Reservation`], every byte of it is zero, and the caller
+    /// holds the only access to it (no other reference or pointer is used while this
+    /// runs).
+    pub(crate) unsafe fn give_back_zeroed(bytes: &mut [u8]) {
+        let page = page_size();
+        let start = bytes.as_mut_ptr() as usize;
+        let end = start + bytes.len();
+        let first = start.next_multiple_of(page);
+        let last = end - end % page;
+        if last <= first {
+            return;
+        }
+        let (addr, len) = ((first as *mut u8).cast::<libc::c_void>(), last - first);
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            // SAFETY: `addr..addr + len` is whole pages of a private anonymous mapping
+            // (a `Reservation`), all zero; after `MADV_DONTNEED` they read as zero again,
+            // so no byte the program can see changes. The caller holds the only
+            // access. A failure leaves the pages as they were.
+            let _ = unsafe { libc::madvise(addr, len, libc::MADV_DONTNEED) };
+        }
+        #[cfg(target_vendor = "apple")]
+        {
+            // `MADV_DONTNEED` does not free pages here; a new anonymous mapping over
+            // them does, and reads as zero like the pages it replaces.
+            let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+            // SAFETY: replaces whole pages of a mapping this crate owns (a
+            // `Reservation`), all zero, by new zero pages with the same protection: no
+            // byte the program can see changes. The caller holds the only access.
+            let replaced = unsafe {
+                libc::mmap(
+                    addr,
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    flags | libc::MAP_FIXED,
+                    -1,
+                    0,
+                )
+            };
+            if replaced != addr {
+                // The pages may be gone and the memory is in use: going on could read
+                // unmapped memory. The system refuses only when it is out of memory
+                // for its own bookkeeping.
+                eprintln!("interplug-os-memory: cannot replace pages of a linear memory");
+                std::process::abort();
+            }
+        }
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+mod os {
+    /// No reservations on this platform: [`Reservation::new`] always refuses.
+    pub(crate) struct Reservation {
+        never: core::convert::Infallible,
+    }
+
+    impl Reservation {
+        /// Refuses: this platform has no lazy memory.
+        pub(crate) fn new(_len: usize) -> std::io::Result<Self> {
+            Err(std::io::ErrorKind::Unsupported.into())
+        }
+
+        /// Bytes reserved (never called: no reservation exists).
+        pub(crate) fn len(&self) -> usize {
+            match self.never {}
+        }
+
+        /// Never called: no reservation exists.
+        ///
+        /// # Safety
+        ///
+        /// None needed.
+        pub(crate) unsafe fn as_static_slice(&mut self) -> &'static mut [u8] {
+            match self.never {}
+        }
+    }
+
+    /// Nothing to give back on this platform.
+    ///
+    /// # Safety
+    ///
+    /// None needed.
+    pub(crate) unsafe fn give_back_zeroed(_bytes: &mut [u8]) {}
+}
+
+pub(crate) use os::{give_back_zeroed, Reservation};
