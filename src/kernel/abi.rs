@@ -90,6 +90,14 @@ pub const LINEAR_TO_MEMORY: &str = "linear_to_memory";
 /// Every function of [`BULK_MODULE`].
 pub const BULK_FUNCTIONS: &[&str] = &[INPUT_TO_LINEAR, MEMORY_TO_LINEAR, LINEAR_TO_MEMORY];
 
+/// The import module of the linear memory interplug gives a module in place of the
+/// one it defines (lazy memory: a mapping whose untouched pages cost nothing); only
+/// interplug adds this import (a plug-in that imports it itself is refused).
+pub const LAZY_MEMORY_MODULE: &str = "interplug:memory";
+
+/// The name of that memory import.
+pub const LAZY_MEMORY_NAME: &str = "memory";
+
 /// The name of the linear memory export the bulk functions copy to and from (every
 /// PDK exports its memory 0 by this name).
 pub const LINEAR_MEMORY_EXPORT: &str = "memory";
@@ -179,6 +187,14 @@ pub fn import_provider(
         // Imports the bulk-I/O pass adds (a module that imports them itself is
         // refused before linking).
         if is_function && BULK_FUNCTIONS.contains(&name) {
+            ImportProvider::Kernel
+        } else {
+            ImportProvider::UnknownKernel
+        }
+    } else if module == LAZY_MEMORY_MODULE {
+        // The memory interplug gives in place of a module's own (a module that
+        // imports it itself is refused before linking).
+        if !is_function && name == LAZY_MEMORY_NAME {
             ImportProvider::Kernel
         } else {
             ImportProvider::UnknownKernel

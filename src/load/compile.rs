@@ -62,14 +62,14 @@ pub(crate) fn compile_modules(
     })
 }
 
-/// The module rewritten by the load-time passes (the bulk-I/O pass when `bulk_io`),
-/// or `None` to compile `bytes` as they are: nothing to rewrite, no `std`, or a module
-/// the rewriter cannot read (validation reports why).
+/// The module rewritten by the load-time passes (the bulk-I/O pass when `bulk_io`,
+/// then the lazy-memory pass), or `None` to compile `bytes` as they are: nothing to
+/// rewrite, no `std`, or a module the rewriter cannot read (validation reports why).
 ///
 /// # Errors
 ///
 /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when the module imports
-/// interplug's private bulk functions itself (with the pass on or off).
+/// interplug's private bulk functions or memory itself (with the passes on or off).
 #[cfg(feature = "std")]
 fn load_time_passes(bulk_io: bool, bytes: &[u8]) -> Result<Option<Vec<u8>>, Error> {
     use crate::ErrorExt;
@@ -78,11 +78,13 @@ fn load_time_passes(bulk_io: bool, bytes: &[u8]) -> Result<Option<Vec<u8>>, Erro
     } else {
         crate::rewrite::bulk_io::refuse_private_imports(bytes).map(|()| None)
     };
-    match result {
-        Ok(rewritten) => Ok(rewritten),
-        Err(error) if error.kind() == crate::ErrorKind::NotFound => Err(error),
-        Err(_) => Ok(None),
-    }
+    let rewritten = match result {
+        Ok(rewritten) => rewritten,
+        Err(error) if error.kind() == crate::ErrorKind::NotFound => return Err(error),
+        Err(_) => None,
+    };
+    // Lazy linear memory: the module's own memory becomes an import.
+    crate::rewrite::memory_import::for_this_build(bytes, rewritten)
 }
 
 #[cfg(not(feature = "std"))]

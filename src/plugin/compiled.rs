@@ -4,8 +4,11 @@ use crate::{
     error::{fail, with_context},
     host::current_plugin::CurrentPlugin,
     host::function::Function,
+    kernel::abi::{LAZY_MEMORY_MODULE, LAZY_MEMORY_NAME},
+    limits::budget::PAGE_BYTES,
     limits::call::{CallLimits, FUEL_SLICE},
     limits::cancel::CancelHandle,
+    limits::linear::reservation_pages,
     load::compile::{compile_modules, CachedModules},
     load::link::{check_imports, define_host_function},
     load::{module_cache, sources, validate::validate_alongside},
@@ -13,10 +16,11 @@ use crate::{
     manifest::Manifest,
     plugin::builder::{Options, PluginBuilder},
     plugin::run::run,
+    plugin::store::{new_linear_memory, PluginStore},
     Error, ErrorExt, ErrorKind,
 };
 use alloc::{format, string::String, sync::Arc, vec::Vec};
-use wasmi::{Engine, Instance, Linker, Module, Store};
+use wasmi::{Engine, Instance, Linker, MemoryType, Module};
 
 /// Fuel a module's start function and constructors may use at instantiation (about
 /// a second of interpretation), unless the plug-in's fuel limit is lower.
@@ -29,6 +33,11 @@ struct Compiled {
     main: Module,
     /// Other modules, named, in an order where each only imports earlier ones.
     others: Vec<(String, Module)>,
+    /// The type of the memory `main` imports in place of its own (lazy memory), if
+    /// the lazy-memory pass moved it.
+    main_memory: Option<MemoryType>,
+    /// The same for each of `others`, in their order.
+    other_memories: Vec<Option<MemoryType>>,
     manifest: Arc<Manifest>,
     options: Options,
 }
@@ -174,12 +183,16 @@ impl CompiledPlugin {
         {
             check_imports(name, module, &functions, &module_names, options.wasi)?;
         }
+        let main_memory = lazy_memory_type(&main);
+        let other_memories = others.iter().map(|(_, m)| lazy_memory_type(m)).collect();
         Ok(CompiledPlugin {
             inner: Arc::new(Compiled {
                 engine,
                 linker,
                 main,
                 others,
+                main_memory,
+                other_memories,
                 manifest: Arc::new(manifest),
                 options,
             }),
@@ -220,7 +233,7 @@ impl CompiledPlugin {
         &self,
         id: uuid::Uuid,
         limits: &CallLimits,
-    ) -> Result<(Store<CurrentPlugin>, Instance), Error> {
+    ) -> Result<(PluginStore<CurrentPlugin>, Instance), Error> {
         let compiled = &*self.inner;
         let mut state = CurrentPlugin::new(compiled.manifest.clone(), id);
         state.clock = compiled.options.clock.clone();
@@ -236,7 +249,7 @@ impl CompiledPlugin {
                 state.clock.clone(),
             )?);
         }
-        let mut store = Store::new(&compiled.engine, state);
+        let mut store = PluginStore::new(&compiled.engine, state);
         store.limiter(|state| state as &mut dyn wasmi::ResourceLimiter);
         let fueled = store.get_fuel().is_ok();
         // Constructors (`_initialize`...) run in fuel slices under the deadline and
@@ -257,13 +270,19 @@ impl CompiledPlugin {
                 .set_fuel(start_fuel)
                 .map_err(|e| fail!(Invalid from e, "cannot set fuel"))?;
         }
-        let instance = if compiled.others.is_empty() {
+        let instance = if compiled.others.is_empty() && compiled.main_memory.is_none() {
             compiled
                 .linker
                 .instantiate_and_start(&mut store, &compiled.main)
+                .map_err(|e| instantiation_error(&store, "main", e))?
         } else {
+            // Each module that imports its memory (lazy memory) gets a new one, made
+            // for it just before it is instantiated, on this instance's own linker.
             let mut linker = compiled.linker.clone();
-            for (name, module) in &compiled.others {
+            linker.allow_shadowing(true);
+            let max_pages = compiled.manifest.memory.max_pages;
+            for ((name, module), ty) in compiled.others.iter().zip(&compiled.other_memories) {
+                define_memory(&mut linker, &mut store, name, *ty, max_pages)?;
                 let instance = linker
                     .instantiate_and_start(&mut store, module)
                     .map_err(|e| instantiation_error(&store, name, e))?;
@@ -271,9 +290,17 @@ impl CompiledPlugin {
                     .instance(&mut store, name, instance)
                     .map_err(|e| fail!(Invalid from e, "cannot link module `{name}`"))?;
             }
-            linker.instantiate_and_start(&mut store, &compiled.main)
-        }
-        .map_err(|e| instantiation_error(&store, "main", e))?;
+            define_memory(
+                &mut linker,
+                &mut store,
+                "main",
+                compiled.main_memory,
+                max_pages,
+            )?;
+            linker
+                .instantiate_and_start(&mut store, &compiled.main)
+                .map_err(|e| instantiation_error(&store, "main", e))?
+        };
 
         // Reactor and language-runtime constructors run once, before any call, under
         // the creation's deadline and cancel, with the start fuel as their fuel limit.
@@ -306,8 +333,47 @@ impl CompiledPlugin {
     }
 }
 
+/// Defines on `linker` a new linear memory of type `ty` (when the module `name`
+/// imports its memory: lazy memory), reserving as much as it may grow to under a
+/// budget of `max_pages`.
+fn define_memory(
+    linker: &mut Linker<CurrentPlugin>,
+    store: &mut PluginStore<CurrentPlugin>,
+    name: &str,
+    ty: Option<MemoryType>,
+    max_pages: Option<u32>,
+) -> Result<(), Error> {
+    let Some(ty) = ty else {
+        return Ok(());
+    };
+    let reserve = reservation_pages(ty.maximum(), max_pages) * PAGE_BYTES;
+    let memory =
+        new_linear_memory(store, ty, reserve).map_err(|e| instantiation_error(store, name, e))?;
+    linker
+        .define(LAZY_MEMORY_MODULE, LAZY_MEMORY_NAME, memory)
+        .map_err(|e| fail!(Invalid from e, "cannot link the memory of `{name}`"))?;
+    Ok(())
+}
+
+/// The type of the memory `module` imports from [`LAZY_MEMORY_MODULE`] (the
+/// lazy-memory pass turned its own memory into that import), if any.
+fn lazy_memory_type(module: &Module) -> Option<MemoryType> {
+    module.imports().find_map(|import| match import.ty() {
+        wasmi::ExternType::Memory(ty)
+            if import.module() == LAZY_MEMORY_MODULE && import.name() == LAZY_MEMORY_NAME =>
+        {
+            Some(*ty)
+        }
+        _ => None,
+    })
+}
+
 /// Makes an instantiation error readable.
-fn instantiation_error(store: &Store<CurrentPlugin>, module: &str, error: wasmi::Error) -> Error {
+fn instantiation_error(
+    store: &PluginStore<CurrentPlugin>,
+    module: &str,
+    error: wasmi::Error,
+) -> Error {
     let error = crate::plugin::run::engine_error(store, &error);
     match error.kind() {
         ErrorKind::Trap | ErrorKind::Host => {

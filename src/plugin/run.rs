@@ -4,9 +4,10 @@ use crate::{
     error::{fail, from_engine},
     host::current_plugin::CurrentPlugin,
     limits::call::{CallLimits, Stop, FUEL_SLICE},
+    plugin::store::PluginStore,
     Error,
 };
-use wasmi::{Func, Store};
+use wasmi::Func;
 
 /// A failed run of a wasm function.
 pub(crate) struct RunError {
@@ -30,14 +31,14 @@ impl RunError {
 /// Runs `func` under the limits. With fuel metering on, the engine runs in slices
 /// of [`FUEL_SLICE`], checking cancel, deadline and the fuel limit between them.
 pub(crate) fn run(
-    store: &mut Store<CurrentPlugin>,
+    store: &mut PluginStore<CurrentPlugin>,
     func: Func,
     params: &[wasmi::Val],
     results: &mut [wasmi::Val],
     limits: &CallLimits,
     fueled: bool,
 ) -> Result<u64, RunError> {
-    let to_run_error = |store: &Store<CurrentPlugin>, error: wasmi::Error| RunError {
+    let to_run_error = |store: &PluginStore<CurrentPlugin>, error: wasmi::Error| RunError {
         exit: error.i32_exit_status(),
         error: engine_error(store, &error),
         poisoned: true,
@@ -49,7 +50,7 @@ pub(crate) fn run(
             .map(|()| 0)
             .map_err(|e| to_run_error(store, e));
     }
-    let stop = |store: &Store<CurrentPlugin>, stop: Stop| {
+    let stop = |store: &PluginStore<CurrentPlugin>, stop: Stop| {
         let _ = store;
         RunError {
             error: stop.error(limits),
@@ -124,7 +125,7 @@ pub(crate) struct CallFailure {
 /// [`Exit`]: crate::ErrorKind::Exit
 /// [`OutOfMemory`]: crate::ErrorKind::OutOfMemory
 /// [`Trap`]: crate::ErrorKind::Trap
-pub(crate) fn engine_error(store: &Store<CurrentPlugin>, error: &wasmi::Error) -> Error {
+pub(crate) fn engine_error(store: &PluginStore<CurrentPlugin>, error: &wasmi::Error) -> Error {
     if let Some(code) = error.i32_exit_status() {
         return crate::error::new(
             crate::ErrorKind::Exit { code },
