@@ -139,6 +139,8 @@ pub struct Store<T> {
     store: wasmi::Store<T>,
     /// The mappings of the memories made in `store`, unmapped after it is dropped.
     reservations: Vec<Reservation>,
+    /// The lazy memories made in `store` (each over one of `reservations`).
+    memories: Vec<Memory>,
 }
 
 impl<T> core::fmt::Debug for Store<T> {
@@ -155,6 +157,7 @@ impl<T> Store<T> {
         Store {
             store: wasmi::Store::new(engine, data),
             reservations: Vec::new(),
+            memories: Vec::new(),
         }
     }
 
@@ -249,7 +252,29 @@ impl<T> Store<T> {
         // pushed above, wasmi filled it with zeros and nothing has run since, and the
         // `&mut` borrow of the store ends no access in progress (this is the only one).
         unsafe { reservation::give_back_zeroed(bytes) };
+        self.memories.push(memory);
         Ok(memory)
+    }
+
+    /// Gives back to the operating system the pages of `bytes` (offsets into each lazy
+    /// memory of this store, clamped to its size) that are resident and hold only
+    /// zeros: for instance what `memory.grow` filled and the plug-in did not write.
+    /// They read as zero afterwards and cost memory again once written. Costs a read
+    /// of the resident pages of the range; pages that are not resident are not read.
+    /// Returns the bytes given back.
+    pub fn give_back_zero_pages(&mut self, bytes: core::ops::Range<u64>) -> u64 {
+        let mut given = 0u64;
+        for memory in &self.memories {
+            let data = memory.data_mut(&mut self.store);
+            let end = usize::try_from(bytes.end).map_or(data.len(), |e| e.min(data.len()));
+            let start = usize::try_from(bytes.start).map_or(end, |s| s.min(end));
+            let range = &mut data[start..end];
+            // SAFETY: `range` is part of a lazy memory of this store, so of one of its
+            // reservations, and the `&mut` borrow of the store makes this the only
+            // access to it.
+            given += unsafe { reservation::give_back_zero_pages(range) } as u64;
+        }
+        given
     }
 }
 

@@ -102,6 +102,75 @@ mod os {
             .unwrap_or(4096)
     }
 
+    /// Whether each page of `pages` (page-aligned, whole pages of a mapping) is
+    /// resident, or `None` when the system does not say.
+    fn resident(pages: &[u8], page: usize) -> Option<std::vec::Vec<bool>> {
+        let count = pages.len() / page;
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let mut flags = std::vec![0u8; count];
+        #[cfg(target_vendor = "apple")]
+        let mut flags = std::vec![0i8; count];
+        // SAFETY: `pages` is whole pages of a mapping; `mincore` only reads the page
+        // tables and writes one byte per page into `flags`, which has that many.
+        let rc = unsafe {
+            libc::mincore(
+                pages.as_ptr().cast_mut().cast(),
+                pages.len(),
+                flags.as_mut_ptr().cast(),
+            )
+        };
+        (rc == 0).then(|| flags.iter().map(|f| f & 1 == 1).collect())
+    }
+
+    /// True when every byte of `page` is zero (stops at the first 64 bytes that are
+    /// not).
+    fn is_zero(page: &[u8]) -> bool {
+        page.chunks(64)
+            .all(|block| block.iter().fold(0u8, |acc, b| acc | b) == 0)
+    }
+
+    /// Gives back the whole pages inside `bytes` that are resident and all zero;
+    /// returns how many bytes that was.
+    ///
+    /// # Safety
+    ///
+    /// `bytes` lies inside a [`Reservation`], and the caller holds the only access to
+    /// it while this runs.
+    pub(crate) unsafe fn give_back_zero_pages(bytes: &mut [u8]) -> usize {
+        let page = page_size();
+        let start = bytes.as_ptr() as usize;
+        let first = start.next_multiple_of(page) - start;
+        let last = (start + bytes.len()) / page * page - start;
+        if last <= first {
+            return 0;
+        }
+        let pages = &mut bytes[first..last];
+        let Some(resident) = resident(pages, page) else {
+            return 0;
+        };
+        let mut given = 0;
+        let mut run: Option<usize> = None;
+        for index in 0..=resident.len() {
+            let zero = index < resident.len()
+                && resident[index]
+                && is_zero(&pages[index * page..(index + 1) * page]);
+            match (zero, run) {
+                (true, None) => run = Some(index),
+                (false, Some(from)) => {
+                    let range = &mut pages[from * page..index * page];
+                    given += range.len();
+                    // SAFETY: `range` is whole pages inside a reservation (the
+                    // caller's promise), each checked to be all zero just above, and
+                    // the caller holds the only access while this runs.
+                    unsafe { give_back_zeroed(range) };
+                    run = None;
+                }
+                _ => {}
+            }
+        }
+        given
+    }
+
     /// Gives the whole pages inside `bytes` back to the operating system; they read
     /// as zero afterwards and cost memory again once written.
     ///
@@ -191,6 +260,15 @@ mod os {
     ///
     /// None needed.
     pub(crate) unsafe fn give_back_zeroed(_bytes: &mut [u8]) {}
+
+    /// Nothing to give back on this platform.
+    ///
+    /// # Safety
+    ///
+    /// None needed.
+    pub(crate) unsafe fn give_back_zero_pages(_bytes: &mut [u8]) -> usize {
+        0
+    }
 }
 
-pub(crate) use os::{give_back_zeroed, Reservation};
+pub(crate) use os::{give_back_zero_pages, give_back_zeroed, Reservation};

@@ -83,6 +83,34 @@ fn only_written_pages_are_resident() {
     assert_eq!(resident, 3, "only the three written pages");
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn zero_pages_of_a_growth_are_given_back() {
+    let Some((mut store, memory)) = lazy((), MemoryType::new(1, None), 64) else {
+        return;
+    };
+    memory.grow(&mut store, 10).expect("grows");
+    // wasmi wrote zeros over the 10 new pages: 160 small pages resident.
+    assert_eq!(resident_pages(memory.data(&store)), Some(160));
+    {
+        let bytes = memory.data_mut(&mut store);
+        bytes[PAGE + 5] = 1;
+        bytes[7 * PAGE + 4095] = 2;
+    }
+    let given = store.give_back_zero_pages(PAGE as u64..11 * PAGE as u64);
+    assert_eq!(given, 158 * 4096);
+    assert_eq!(resident_pages(memory.data(&store)), Some(2));
+    assert_eq!(memory.data(&store)[PAGE + 5], 1);
+    assert_eq!(memory.data(&store)[7 * PAGE + 4095], 2);
+    // Pages that are not resident are not read (nothing to give back), and a range
+    // past the memory is clamped.
+    assert_eq!(store.give_back_zero_pages(0..u64::MAX), 0);
+    assert_eq!(resident_pages(memory.data(&store)), Some(2));
+    assert!(memory.data(&store)[PAGE + 6..7 * PAGE]
+        .iter()
+        .all(|b| *b == 0));
+}
+
 #[test]
 fn grows_in_place_up_to_the_reservation_and_no_further() {
     let Some((mut store, memory)) = lazy((), MemoryType::new(1, None), 40) else {

@@ -37,6 +37,9 @@ pub(crate) struct Budget {
     /// What the budget counted before the last growth it allowed, until the engine
     /// either makes it or reports that it failed ([`Budget::undo_growth`]).
     pub(crate) before_growth: Option<Counted>,
+    /// The bytes linear memories grew over since [`Budget::take_grown`] was last
+    /// called (the smallest start and largest end): the engine wrote zeros there.
+    grown: Option<(u64, u64)>,
 }
 
 /// What the budget counts for an instance's linear memories and tables.
@@ -57,6 +60,7 @@ impl Budget {
             oom: false,
             refusal: None,
             before_growth: None,
+            grown: None,
         }
     }
 
@@ -72,6 +76,19 @@ impl Budget {
         });
         self.linear_bytes = linear_bytes;
         self.table_elements = table_elements;
+    }
+
+    /// Notes that a linear memory grows from `current` to `desired` bytes.
+    pub(crate) fn note_grown(&mut self, current: u64, desired: u64) {
+        self.grown = Some(match self.grown {
+            Some((start, end)) => (start.min(current), end.max(desired)),
+            None => (current, desired),
+        });
+    }
+
+    /// The bytes linear memories grew over since the last call (`start..end`), if any.
+    pub(crate) fn take_grown(&mut self) -> Option<core::ops::Range<u64>> {
+        self.grown.take().map(|(start, end)| start..end)
     }
 
     /// Forgets the last growth [`Budget::commit_growth`] counted: the engine did not

@@ -14,7 +14,7 @@ use crate::{
     plugin::builder::PluginBuilder,
     plugin::compiled::CompiledPlugin,
     plugin::run::{run, CallFailure, RunError},
-    plugin::store::PluginStore,
+    plugin::store::{give_back_grown_pages, PluginStore},
     Error, ErrorKind,
 };
 use alloc::{
@@ -465,14 +465,16 @@ impl Plugin {
             .collect();
         let fueled = self.store.get_fuel().is_ok();
         self.store.data_mut().budget.oom = false;
-        match run(
+        let outcome = run(
             &mut self.store,
             func,
             &params,
             &mut results,
             &limits,
             fueled,
-        ) {
+        );
+        give_back_grown_pages(&mut self.store);
+        match outcome {
             Ok(consumed) => {
                 self.fuel_consumed = fueled.then_some(consumed);
                 Ok(results.iter().map(crate::Val::from_wasmi).collect())
@@ -523,6 +525,7 @@ impl Plugin {
             &mut code[..0]
         };
         let outcome = run(&mut self.store, func, &[], results, &limits, fueled);
+        give_back_grown_pages(&mut self.store);
         self.store.data_mut().host_context = None;
         if name == "_start" {
             self.needs_rebuild = true;

@@ -33,6 +33,9 @@ impl wasmi::ResourceLimiter for CurrentPlugin {
         }
         let tables = self.budget.table_elements;
         self.budget.commit_growth(linear, tables);
+        // The engine writes zeros over the new bytes: where they stay zero, the pages
+        // go back to the system after the call (lazy memory).
+        self.budget.note_grown(current as u64, desired as u64);
         // Allocation went on after any refused request: a later failure is not
         // explained by it.
         self.budget.oom = false;

@@ -9,6 +9,7 @@
 //!
 //! [`LAZY_LINEAR_MEMORY`]: crate::limits::linear::LAZY_LINEAR_MEMORY
 
+use crate::host::current_plugin::CurrentPlugin;
 use wasmi::{Memory, MemoryType};
 
 /// The same condition as `LAZY_LINEAR_MEMORY`.
@@ -51,4 +52,27 @@ pub(crate) fn new_linear_memory<T>(
     }
     let _ = reserve_bytes;
     Memory::new(store, ty)
+}
+
+/// Gives back to the system the pages of the instance's lazy memories that
+/// `memory.grow` filled with zeros since the last time and that are still all zero
+/// (done after instantiation and after each call). Without lazy memory, nothing.
+pub(crate) fn give_back_grown_pages(store: &mut PluginStore<CurrentPlugin>) {
+    let Some(grown) = store.data_mut().budget.take_grown() else {
+        return;
+    };
+    #[cfg(all(
+        feature = "std",
+        not(miri),
+        target_pointer_width = "64",
+        any(target_os = "linux", target_os = "android", target_vendor = "apple")
+    ))]
+    store.give_back_zero_pages(grown);
+    #[cfg(not(all(
+        feature = "std",
+        not(miri),
+        target_pointer_width = "64",
+        any(target_os = "linux", target_os = "android", target_vendor = "apple")
+    )))]
+    let _ = grown;
 }
