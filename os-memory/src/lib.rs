@@ -243,10 +243,17 @@ impl<T> Store<T> {
         // `Store` drops `store` before `reservations` and never lets the store out (see
         // the crate docs).
         let buffer = unsafe { reservation.as_static_slice() };
+        let minimum =
+            usize::try_from(ty.minimum().saturating_mul(WASM_PAGE_BYTES)).unwrap_or(usize::MAX);
+        let span = reservation.fill_begins(minimum);
         let made = wasmi::Memory::new_static(&mut self.store, ty, buffer);
+        // Every byte of the new memory is zero (wasmi filled it, or refused before
+        // writing), and the rest of the span was never written: give the pages back.
+        // SAFETY: as just said; wasmi keeps only a raw pointer to the buffer, and the
+        // `&mut` borrow of the store makes this the only access.
+        unsafe { reservation.fill_ends(span) };
         self.reservations.push(reservation);
         let memory = made.map_err(LazyMemoryError::Engine)?;
-        // Every byte of the new memory is zero (wasmi filled it); give the pages back.
         let bytes = memory.data_mut(&mut self.store);
         // SAFETY: `bytes` is the whole memory wasmi just made over the reservation
         // pushed above, wasmi filled it with zeros and nothing has run since, and the

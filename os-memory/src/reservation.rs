@@ -13,6 +13,10 @@ pub const SUPPORTED: bool = cfg!(any(
 mod os {
     use core::ptr::NonNull;
 
+    /// The huge page size transparent huge pages use on x86_64 and on aarch64 with 4 KiB
+    /// pages; elsewhere asking for huge pages over such spans just has no effect.
+    const HUGE_PAGE: usize = 2 << 20;
+
     /// An anonymous private mapping, readable and writable over its whole length,
     /// that only its owner uses, unmapped when dropped.
     pub(crate) struct Reservation {
@@ -33,23 +37,42 @@ mod os {
             if len == 0 || len % page_size() != 0 {
                 return Err(std::io::ErrorKind::InvalidInput.into());
             }
+            // Aligned to a huge page (Linux, Android), so that the first pages can be
+            // filled as one (see `fill_begins`): reserve more, then unmap the ends.
+            let align = if cfg!(any(target_os = "linux", target_os = "android")) {
+                HUGE_PAGE
+            } else {
+                page_size()
+            };
+            let whole = len
+                .checked_add(align)
+                .ok_or(std::io::ErrorKind::OutOfMemory)?;
             let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
             // SAFETY: a new anonymous mapping at an address the kernel picks: it
             // overlaps nothing that exists, and its length and flags are valid.
-            let start = unsafe {
+            let base = unsafe {
                 libc::mmap(
                     core::ptr::null_mut(),
-                    len,
+                    whole,
                     libc::PROT_READ | libc::PROT_WRITE,
                     flags,
                     -1,
                     0,
                 )
             };
-            if start == libc::MAP_FAILED {
+            if base == libc::MAP_FAILED {
                 return Err(std::io::Error::last_os_error());
             }
-            let start = NonNull::new(start.cast::<u8>())
+            let base = base as usize;
+            let first = base.next_multiple_of(align);
+            for (from, to) in [(base, first), (first + len, base + whole)] {
+                if to > from {
+                    // SAFETY: unmaps a part of the mapping just made that is outside
+                    // `first..first + len`; nothing refers to it.
+                    let _ = unsafe { libc::munmap(from as *mut libc::c_void, to - from) };
+                }
+            }
+            let start = NonNull::new(first as *mut u8)
                 .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
             let reservation = Reservation { start, len };
             #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -61,6 +84,45 @@ mod os {
                 let _ = unsafe { libc::madvise(start.as_ptr().cast(), len, libc::MADV_NOHUGEPAGE) };
             }
             Ok(reservation)
+        }
+
+        /// Called before wasmi writes zeros over the first `bytes` of the reservation:
+        /// on Linux and Android, asks for huge pages there, so that the fill costs one
+        /// page fault per 2 MiB instead of one per 4 KiB (with transparent huge pages
+        /// off, nothing changes). Returns the span to give to [`Self::fill_ends`].
+        pub(crate) fn fill_begins(&mut self, bytes: usize) -> usize {
+            let span = bytes.next_multiple_of(HUGE_PAGE).min(self.len) / HUGE_PAGE * HUGE_PAGE;
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            if span > 0 {
+                // SAFETY: advice on whole huge pages at the start of the reservation;
+                // it changes no contents.
+                let _ =
+                    unsafe { libc::madvise(self.start.as_ptr().cast(), span, libc::MADV_HUGEPAGE) };
+            }
+            span
+        }
+
+        /// Called right after that fill: gives the first `span` bytes back (whole huge
+        /// pages, dropped at once) and returns them to small pages.
+        ///
+        /// # Safety
+        ///
+        /// The first `span` bytes are all zero (wasmi wrote zeros over the memory, and
+        /// the rest of the span was never written), and the caller holds the only
+        /// access to them: no reference into them is live.
+        pub(crate) unsafe fn fill_ends(&mut self, span: usize) {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            if span > 0 {
+                let start = self.start.as_ptr().cast::<libc::c_void>();
+                // SAFETY: whole pages of this private anonymous mapping, all zero (the
+                // caller's promise): after `MADV_DONTNEED` they read as zero again, so
+                // no byte the program can see changes; then advice only.
+                unsafe {
+                    let _ = libc::madvise(start, span, libc::MADV_DONTNEED);
+                    let _ = libc::madvise(start, span, libc::MADV_NOHUGEPAGE);
+                }
+            }
+            let _ = span;
         }
 
         /// Bytes reserved.
@@ -250,6 +312,20 @@ mod os {
         ///
         /// None needed.
         pub(crate) unsafe fn as_static_slice(&mut self) -> &'static mut [u8] {
+            match self.never {}
+        }
+
+        /// Never called: no reservation exists.
+        pub(crate) fn fill_begins(&mut self, _bytes: usize) -> usize {
+            match self.never {}
+        }
+
+        /// Never called: no reservation exists.
+        ///
+        /// # Safety
+        ///
+        /// None needed.
+        pub(crate) unsafe fn fill_ends(&mut self, _span: usize) {
             match self.never {}
         }
     }
