@@ -51,11 +51,11 @@ static uint8_t *read_file(const char *path, size_t *len) {
   return data;
 }
 
-static void call_once(ExtismPlugin *plugin) {
+static void call_once(ExtismPlugin *plugin, size_t index) {
   if (extism_plugin_call(plugin, "count_vowels", (const uint8_t *)INPUT,
                          sizeof INPUT - 1) != EXTISM_SUCCESS) {
     const char *error = extism_plugin_error(plugin);
-    fprintf(stderr, "call failed: %s\n", error ? error : "(no message)");
+    fprintf(stderr, "call of plug-in %zu failed: %s\n", index, error ? error : "(no message)");
     exit(1);
   }
   if (extism_plugin_output_length(plugin) == 0) {
@@ -119,7 +119,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "plug-in %zu: %s\n", i, error);
       return 1;
     }
-    call_once(plugins[i]);
+    call_once(plugins[i], i);
   }
   printf("mode=%s n=%zu base_kib=%ld rss_kib=%ld hwm_kib=%ld\n", argv[1], n, base,
          status_kib("VmRSS:"), status_kib("VmHWM:"));

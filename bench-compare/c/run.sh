@@ -24,24 +24,39 @@ wasm=spec-tests/fixtures/count_vowels.wasm
 
 # field KEY LINE: the value of KEY=... in LINE.
 field() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
-run() { "$out/live_$1" "$2" "$3" "$wasm"; }
+# run LIB MODE N: the program's report, or "failed=..." with its last error line.
+run() {
+  local err
+  err=$(mktemp)
+  if ! "$out/live_$1" "$2" "$3" "$wasm" 2>"$err"; then
+    echo "failed=$(tail -n 1 "$err" | tr ' ' '_')"
+  fi
+  rm -f "$err"
+}
 
-declare -A rss added per us
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2fx", a / b; else printf "-" }'; }
+declare -A rss added shown per
 for lib in official interplug; do
-  line=$(run "$lib" bytes 100)
-  rss[$lib.100]=$(field rss_kib "$line")
-  added[$lib.100]=$(( $(field rss_kib "$line") - $(field base_kib "$line") ))
-  line=$(run "$lib" compiled 10000)
-  rss[$lib.10k]=$(field rss_kib "$line")
-  added[$lib.10k]=$(( $(field rss_kib "$line") - $(field base_kib "$line") ))
+  for n in 100 10000; do
+    mode=bytes
+    [ "$n" = 10000 ] && mode=compiled
+    line=$(run "$lib" "$mode" "$n")
+    if [ -n "$(field failed "$line")" ]; then
+      rss[$lib.$n]=""; added[$lib.$n]=""
+      shown[$lib.$n]="failed ($(field failed "$line" | tr '_' ' '))"
+    else
+      rss[$lib.$n]=$(field rss_kib "$line")
+      added[$lib.$n]=$(( $(field rss_kib "$line") - $(field base_kib "$line") ))
+      shown[$lib.$n]="$(mib "${added[$lib.$n]}")"
+    fi
+  done
   per[$lib]=$(field us_per_instance "$(run "$lib" instantiate 2000)")
 done
 
-mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 echo "| count_vowels (Rust PDK), each plug-in called once | official (libextism) | libinterplug | libinterplug / official |"
 echo "|---|---:|---:|---:|"
 echo "| 100 live plug-ins from bytes: process RSS | $(mib "${rss[official.100]}") | $(mib "${rss[interplug.100]}") | $(ratio "${rss[interplug.100]}" "${rss[official.100]}") |"
-echo "| 100 live plug-ins from bytes: RSS added, per plug-in | $(( ${added[official.100]} / 100 )) KiB | $(( ${added[interplug.100]} / 100 )) KiB | $(ratio "${added[interplug.100]}" "${added[official.100]}") |"
-echo "| 10 000 live instances of one compiled plug-in: RSS added | $(mib "${added[official.10k]}") | $(mib "${added[interplug.10k]}") | $(ratio "${added[interplug.10k]}" "${added[official.10k]}") |"
+echo "| 100 live plug-ins from bytes: RSS added | ${shown[official.100]} | ${shown[interplug.100]} | $(ratio "${added[interplug.100]}" "${added[official.100]}") |"
+echo "| 10 000 live instances of one compiled plug-in: RSS added | ${shown[official.10000]} | ${shown[interplug.10000]} | $(ratio "${added[interplug.10000]}" "${added[official.10000]}") |"
 echo "| instantiate from compiled (and free), per instance | ${per[official]} us | ${per[interplug]} us | $(ratio "${per[interplug]}" "${per[official]}") |"

