@@ -40,7 +40,7 @@ command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is not installe
 # the whole script runs in about a minute.
 iters_for() {
     case "$1" in
-        create-bytes|create-compiled) echo 20 ;;
+        create-bytes|create-compiled|create-call|compiled-call) echo 20 ;;
         create-cold) echo 3 ;;
         echo-0|host-call|var-set|var-get) echo 500 ;;
         echo-1k) echo 50 ;;
@@ -50,7 +50,7 @@ iters_for() {
 }
 
 if [[ ${#cases[@]} -eq 0 ]]; then
-    cases=(create-bytes create-cold create-compiled echo-0 echo-1k echo-64k echo-1m
+    cases=(create-bytes create-cold create-compiled create-call echo-0 echo-1k echo-64k echo-1m
            vowels-4k vowels-64k host-call var-set var-get compute-int compute-noint compute-fuel)
 fi
 

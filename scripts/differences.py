@@ -30,6 +30,11 @@ KERNEL_FAR = b"""(module
     (local.set $h (call $alloc (i64.const 8)))
     (call $store (local.get $h) (i64.const 0x6b6f))
     (call $output_set (local.get $h) (i64.const 2)) (i32.const 0)))"""
+# A reactor (no `_start`) whose start function traps.
+TRAPPING_START = b"""(module
+  (func $boom unreachable)
+  (start $boom)
+  (func (export "zero") (result i32) (i32.const 0)))"""
 
 
 HOST_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64,
@@ -108,6 +113,9 @@ def main():
         ("oom, max_pages 4 < initial 17", dict(limits, memory={"max_pages": 4}),
          [("compute", b"1"), ("compute", b"1")]),
         ("trap", limits, [("unreachable", b""), ("compute", b"1")]),
+        ("start function traps",
+         {"wasm": [{"data": base64.b64encode(TRAPPING_START).decode()}]},
+         [("zero", b""), ("zero", b"")]),
         ("Extism memory far past any block",
          {"wasm": [{"data": base64.b64encode(KERNEL_FAR).decode()}]},
          [("load_far", b""), ("store_far", b""), ("ok", b"")]),

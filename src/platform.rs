@@ -8,7 +8,7 @@
 //! | host-function panics | caught, the call fails with [`ErrorKind::Host`](crate::ErrorKind::Host) | `panic = "abort"` targets have nothing to catch |
 //! | user-data lock ([`Lock`]) | `std::sync::Mutex` | a spin lock |
 //! | `EXTISM_ENABLE_WASI_OUTPUT` | read from the environment | off |
-//! | bulk I/O pass (`INTERPLUG_BULK_IO`) | on unless the variable says `0`/`off` (off on 32-bit x86) | off (no rewriting layer) |
+//! | bulk I/O pass (`INTERPLUG_BULK_IO`) | on unless the variable says `0`/`off` | off (no rewriting layer) |
 
 use crate::Error;
 
@@ -27,11 +27,9 @@ pub(crate) fn wasi_output_from_env() -> bool {
     return false;
 }
 
-/// Whether this build can run the bulk-I/O pass: it needs the rewriting layer (`std`),
-/// and its copies look up the calling module's memory, which crashes wasmi 2.0.0 on
-/// 32-bit x86 (as WASI does there, see `wasi_imports.rs`): off on that target.
+/// Whether this build can run the bulk-I/O pass: it needs the rewriting layer (`std`).
 pub(crate) fn bulk_io_supported() -> bool {
-    cfg!(feature = "std") && !cfg!(target_arch = "x86")
+    cfg!(feature = "std")
 }
 
 /// False when `INTERPLUG_BULK_IO` is `0` or `off` (read once per process) or when

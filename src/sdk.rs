@@ -82,8 +82,7 @@ pub type ExtismLogDrainFunctionType = extern "C" fn(data: *const core::ffi::c_ch
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use core::mem::{align_of, offset_of, size_of};
+    use super::{ExtismFunction, Function};
 
     /// The layout `include/interplug.h` gives `ExtismVal` with a 64-bit C ABI:
     /// `ExtismValType t` (an `int`) at 0, the 8-byte union at 8, 16 bytes in all
@@ -91,6 +90,8 @@ mod tests {
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn extism_val_has_the_c_layout() {
+        use super::{val_type, ExtismVal, ValUnion};
+        use core::mem::{align_of, offset_of, size_of};
         let val = ExtismVal {
             t: val_type::F64,
             v: ValUnion { f64: 2.5 },

@@ -45,10 +45,6 @@ fn plugin(wasm: &[u8], bulk_io: bool) -> interplug::Plugin {
 
 /// Echo of every length around the chunk boundaries, rewritten and not.
 #[test]
-#[cfg_attr(
-    target_arch = "x86",
-    ignore = "the echo fixture needs WASI, refused on 32-bit x86"
-)]
 fn echo_is_byte_identical_rewritten() {
     let wasm = fixture_bytes("echo");
     let mut fast = plugin(&wasm, true);
@@ -319,10 +315,6 @@ fn input_copier() -> Vec<u8> {
 /// 131 072 iterations of the original loop cost far more), and an endless series of
 /// bulk copies runs out of fuel; the plug-in answers afterwards.
 #[test]
-#[cfg_attr(
-    target_arch = "x86",
-    ignore = "no bulk I/O on 32-bit x86 (wasmi 2.0.0 crashes looking up the caller's memory)"
-)]
 fn bulk_copies_are_charged_fuel_by_size() {
     let wasm = input_copier();
     let input = vec![7u8; 1 << 20];
@@ -379,4 +371,34 @@ fn endless_bulk_copies_end_at_the_timeout() {
             .expect("answers"),
         vec![3u8; 8]
     );
+}
+
+/// A module other than `main` that the pass rewrote copies into its own linear memory:
+/// `lib` copies 1 MiB of input in bulk (its memory holds it; `main`'s one page does
+/// not), for the fuel of a bulk copy.
+#[test]
+fn bulk_copies_of_another_module_use_its_own_memory() {
+    let main = wat::parse_str(
+        r#"(module
+  (import "lib" "copy" (func $copy (result i32)))
+  (memory (export "memory") 1)
+  (func (export "copy") (result i32) (call $copy)))"#,
+    )
+    .expect("valid WAT");
+    let manifest = interplug::Manifest::new([
+        interplug::Wasm::data(input_copier()).with_name("lib"),
+        interplug::Wasm::data(main).with_name("main"),
+    ]);
+    let mut plugin = PluginBuilder::new(manifest)
+        .with_bulk_io(true)
+        .with_fuel_limit(10_000_000)
+        .build()
+        .expect("plug-in");
+    let input: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+    for _ in 0..2 {
+        let output: Vec<u8> = plugin.call("copy", input.as_slice()).expect("copy");
+        assert_eq!(output, input[..8]);
+        let fuel = plugin.fuel_consumed().expect("metered");
+        assert!((16_384..30_000).contains(&fuel), "{fuel}");
+    }
 }

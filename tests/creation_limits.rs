@@ -17,6 +17,13 @@ fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'st
         .unwrap_or_else(|_| panic!("still running after {limit:?}"))
 }
 
+/// Creates a plug-in of `manifest` and calls its `noop`: instantiation (start
+/// functions, constructors) happens at the first call.
+fn first_call(manifest: &Manifest) -> Result<(), interplug::Error> {
+    let mut plugin = Plugin::new(manifest, [], false)?;
+    plugin.call::<&str, &[u8]>("noop", "").map(|_| ())
+}
+
 /// A module whose `start` (or `_initialize`, when `reactor`) sends an HTTP GET to `url`.
 fn http_in_start(url: &str, reactor: bool) -> String {
     let request = format!(r#"{{"url":"{url}","method":"GET"}}"#);
@@ -64,13 +71,11 @@ fn start_function_waiting_on_a_silent_server_stops_at_the_timeout() {
             .with_allowed_host("127.0.0.1")
             .with_timeout(Duration::from_millis(300));
         let started = Instant::now();
-        let result = within(Duration::from_secs(10), move || {
-            Plugin::new(&manifest, [], false).map(|_| ())
-        });
+        let result = within(Duration::from_secs(10), move || first_call(&manifest));
         let error = result.expect_err("the server never answers");
         assert!(
             started.elapsed() < Duration::from_secs(3),
-            "creation took {:?}",
+            "creation and first call took {:?}",
             started.elapsed()
         );
         assert_eq!(error.kind(), ErrorKind::Timeout, "{error:#}");
@@ -85,10 +90,8 @@ fn endless_initialize_stops_at_the_timeout() {
         (func (export "noop") (result i32) i32.const 0))"#;
     let manifest = Manifest::new([Wasm::data(wat)]).with_timeout(Duration::from_millis(100));
     let started = Instant::now();
-    let error = within(Duration::from_secs(20), move || {
-        Plugin::new(&manifest, [], false).map(|_| ())
-    })
-    .expect_err("never ends");
+    let error =
+        within(Duration::from_secs(20), move || first_call(&manifest)).expect_err("never ends");
     assert_eq!(error.kind(), ErrorKind::Timeout, "{error:#}");
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -104,10 +107,8 @@ fn endless_start_function_is_bounded_by_the_timeout() {
         (start $spin)
         (func (export "noop") (result i32) i32.const 0))"#;
     let manifest = Manifest::new([Wasm::data(wat)]).with_timeout(Duration::from_millis(50));
-    let error = within(Duration::from_secs(20), move || {
-        Plugin::new(&manifest, [], false).map(|_| ())
-    })
-    .expect_err("never ends");
+    let error =
+        within(Duration::from_secs(20), move || first_call(&manifest)).expect_err("never ends");
     assert_eq!(error.kind(), ErrorKind::OutOfFuel, "{error:#}");
 }
 

@@ -267,6 +267,13 @@ fn var_entries_are_capped_whatever_max_var_bytes_allows() {
     });
 }
 
+/// A plug-in of `manifest`, instantiated at once (not at its first call).
+fn instantiated(manifest: &Manifest) -> Result<Plugin, interplug::Error> {
+    let mut plugin = Plugin::new(manifest, [], false)?;
+    plugin.instantiate()?;
+    Ok(plugin)
+}
+
 /// A module declaring `count` tables of `elements` elements each.
 fn tables_plugin(count: usize, elements: u32) -> String {
     let tables = format!("(table {elements} funcref)\n").repeat(count);
@@ -278,7 +285,7 @@ fn huge_tables_are_refused_within_the_budget() {
     let _lock = lock();
     let manifest = wat_manifest(&tables_plugin(64, 1_048_576)).with_memory_max(16);
     let before = reset_peak();
-    let result = Plugin::new(&manifest, [], false);
+    let result = instantiated(&manifest);
     let peak = peak() - before;
     eprintln!("64 tables of 2^20 under max_pages = 16: peak {peak} B");
     let error = result.expect_err("tables refused");
@@ -289,13 +296,13 @@ fn huge_tables_are_refused_within_the_budget() {
 
     // Within the cap but over a small budget: an out-of-memory error naming tables.
     let manifest = wat_manifest(&tables_plugin(1, 200_000)).with_memory_max(16);
-    let error = Plugin::new(&manifest, [], false).expect_err("tables refused");
+    let error = instantiated(&manifest).expect_err("tables refused");
     assert_eq!(error.kind(), ErrorKind::OutOfMemory, "{error:#}");
     assert!(format!("{error:#}").contains("tables"), "{error:#}");
 
     // Without a budget, the cap on table elements still holds.
     let manifest = wat_manifest(&tables_plugin(2, 1_048_576));
-    let error = Plugin::new(&manifest, [], false).expect_err("tables refused");
+    let error = instantiated(&manifest).expect_err("tables refused");
     assert_eq!(error.kind(), ErrorKind::LimitExceeded, "{error:#}");
 
     // Ordinary tables are fine under the same budget.

@@ -278,14 +278,21 @@ fn host_work_in_imports_counts_against_time_and_fuel() {
 }
 
 #[test]
-fn endless_start_function_fails_creation_within_the_init_fuel() {
+fn endless_start_function_fails_the_first_call_within_the_init_fuel() {
     // Found by the `kernel_calls` fuzz target: a start function that never returns.
+    // It runs at the first call, which instantiates the plug-in.
     let wat = r#"(module (func $forever (loop $l (br $l))) (start $forever)
       (func (export "f") (result i32) (i32.const 0)))"#;
-    let message = error_of(PluginBuilder::new(wat).with_fuel_limit(1_000_000).build());
+    let first_call = |builder: PluginBuilder| {
+        let mut plugin = builder.build()?;
+        plugin.call::<&str, Vec<u8>>("f", "")
+    };
+    let message = error_of(first_call(
+        PluginBuilder::new(wat).with_fuel_limit(1_000_000),
+    ));
     assert!(message.contains("fuel"), "{message}");
     let start = Instant::now();
-    let message = error_of(Plugin::new(wat, [], false));
+    let message = error_of(first_call(PluginBuilder::new(wat)));
     assert!(message.contains("fuel"), "{message}");
     assert!(
         start.elapsed() < Duration::from_secs(20),
@@ -417,10 +424,11 @@ fn initialization_fuel_limit_bounds_the_start_function() {
     plugin
         .call::<&str, &[u8]>("n", "")
         .expect("counted to 10,000");
-    let error = PluginBuilder::new(wat)
+    let mut plugin = PluginBuilder::new(wat)
         .with_fuel_limit(1_000_000)
         .with_initialization_fuel_limit(1_000)
         .build()
-        .unwrap_err();
+        .expect("created: the start function runs at the first call");
+    let error = plugin.call::<&str, &[u8]>("n", "").unwrap_err();
     assert!(format!("{error:#}").contains("fuel"), "{error:#}");
 }

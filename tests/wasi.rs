@@ -4,10 +4,9 @@
 //!
 //! Every test checks exact outputs or error substrings, that nothing changed outside
 //! the allowed directories, and that the plug-in still answers the next call.
-// 32-bit x86 builds refuse WASI (tests/platform_32bit.rs checks that).
-#![cfg(all(feature = "wasi", not(target_arch = "x86")))]
+#![cfg(feature = "wasi")]
 
-use interplug::{Manifest, Plugin, PluginBuilder, Wasm};
+use interplug::{ErrorExt, Manifest, Plugin, PluginBuilder, Wasm};
 use interplug_spec_tests::fixtures;
 use std::{fs, path::PathBuf, process::Command};
 
@@ -553,4 +552,91 @@ fn start_output_reaches_the_host_only_when_enabled() {
         assert!(stdout.contains("<printed bytes>"), "{mode}: {stdout}");
         assert!(stderr.contains("<printed bytes>"), "{mode}: {stderr}");
     }
+}
+
+/// A module of the plug-in other than `main` that calls WASI works on its own linear
+/// memory, and `main` on its own: each is found when the module is instantiated.
+/// `lib` writes the 5 bytes its iovec at 0 names, `main` the 3 bytes of its iovec at
+/// 32; each reads the count back from its own memory.
+#[test]
+fn each_module_calls_wasi_on_its_own_memory() {
+    let lib = wat::parse_str(
+        r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "\10\00\00\00\05\00\00\00")
+  (data (i32.const 16) "hello")
+  (func (export "written") (result i32)
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (i32.load (i32.const 8))))"#,
+    )
+    .expect("valid WAT");
+    let main = wat::parse_str(
+        r#"(module
+  (import "lib" "written" (func $lib_written (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 32) "\30\00\00\00\03\00\00\00")
+  (data (i32.const 48) "abc")
+  (func (export "check") (result i32)
+    (drop (call $fd_write (i32.const 1) (i32.const 32) (i32.const 1) (i32.const 40)))
+    (i32.add
+      (i32.mul (i32.const 10) (call $lib_written))
+      (i32.load (i32.const 40)))))"#,
+    )
+    .expect("valid WAT");
+    let manifest = Manifest::new([
+        Wasm::data(lib).with_name("lib"),
+        Wasm::data(main).with_name("main"),
+    ]);
+    let mut plugin = Plugin::new(&manifest, [], true).expect("the plug-in loads");
+    for _ in 0..2 {
+        let (_, rc) = plugin
+            .call_get_error_code::<&str, &[u8]>("check", "")
+            .expect_err("`check` returns 10 * 5 + 3");
+        assert_eq!(rc, 53, "lib wrote 5 bytes, main 3");
+    }
+}
+
+/// WASI needs the calling module's memory, found when the module is instantiated: a
+/// start function cannot call WASI (the instantiation fails, saying so), and a module
+/// that exports no memory gets an error naming the export, not a crash.
+#[test]
+fn wasi_without_a_known_memory_fails_clearly() {
+    let start = wat::parse_str(
+        r#"(module
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $time (param i32 i64 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func $start (drop (call $time (i32.const 0) (i64.const 0) (i32.const 0))))
+  (start $start)
+  (func (export "f") (result i32) (i32.const 0)))"#,
+    )
+    .expect("valid WAT");
+    // The modules are instantiated at the first call (or at creation).
+    let error = match Plugin::new(Manifest::new([Wasm::data(start)]), [], true) {
+        Err(error) => error,
+        Ok(mut plugin) => plugin
+            .call::<&str, &[u8]>("f", "")
+            .expect_err("WASI from a start function"),
+    };
+    let message = format!("{error:#}");
+    assert_eq!(error.kind(), interplug::ErrorKind::Invalid, "{message}");
+    assert!(message.contains("start function"), "{message}");
+
+    let hidden = wat::parse_str(
+        r#"(module
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $time (param i32 i64 i32) (result i32)))
+  (memory 1)
+  (func (export "f") (result i32) (call $time (i32.const 0) (i64.const 0) (i32.const 0))))"#,
+    )
+    .expect("valid WAT");
+    let mut plugin =
+        Plugin::new(Manifest::new([Wasm::data(hidden)]), [], true).expect("the plug-in loads");
+    let error = plugin
+        .call::<&str, &[u8]>("f", "")
+        .expect_err("no memory for WASI");
+    let message = format!("{error:#}");
+    assert_eq!(error.kind(), interplug::ErrorKind::Invalid, "{message}");
+    assert!(message.contains("`clock_time_get`"), "{message}");
+    assert!(message.contains("named `memory`"), "{message}");
 }

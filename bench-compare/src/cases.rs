@@ -64,6 +64,12 @@ pub enum Kind {
     CreateCold,
     /// Instantiate (and free) a plug-in from a compiled one.
     CreateCompiled,
+    /// Create a plug-in from module bytes (caches warm), call `count_vowels` once on
+    /// a short text, free it: what a host pays before its first answer, whichever
+    /// of creation and first call instantiates.
+    CreateCall,
+    /// The same from a compiled plug-in.
+    CompiledCall,
     /// `echo` with this many input bytes; `false`: interplug without interruption.
     Echo(usize, bool),
     /// `count_vowels` on this many bytes of text.
@@ -114,6 +120,8 @@ pub const CASES: &[Case] = &[
     case("create-bytes", "create from bytes, caches warm", Kind::CreateBytes),
     case("create-cold", "create from new bytes, no cache", Kind::CreateCold),
     case("create-compiled", "instantiate from compiled", Kind::CreateCompiled),
+    case("create-call", "create from bytes + first call", Kind::CreateCall),
+    case("compiled-call", "from compiled + first call", Kind::CompiledCall),
     case("echo-0", "echo 0 B", Kind::Echo(0, true)),
     case("echo-1k", "echo 1 KiB", Kind::Echo(KIB, true)),
     case("echo-64k", "echo 64 KiB", Kind::Echo(64 * KIB, true)),
@@ -361,6 +369,8 @@ fn prepare_inner(ctx: &Ctx, case: &Case, rt: Rt) -> Result<Runner, String> {
             create_runner(ctx, rt, case.kind == Kind::CreateCold)
         }
         Kind::CreateCompiled => compiled_runner(ctx, rt),
+        Kind::CreateCall => first_call_runner(ctx, rt, false),
+        Kind::CompiledCall => first_call_runner(ctx, rt, true),
         Kind::Echo(n, interrupt) => {
             let input = pattern(n);
             let expected = input.clone();
@@ -651,6 +661,78 @@ fn compiled_runner(ctx: &Ctx, rt: Rt) -> Result<Runner, String> {
             Ok(Box::new(move |iters| {
                 for _ in 0..iters {
                     drop(black_box(compiled.instantiate()?));
+                }
+                Ok(iters)
+            }))
+        }
+    }
+}
+
+/// The input of the first-call cases.
+const FIRST_CALL_INPUT: &[u8] = b"Hello, World!";
+
+/// The output `count_vowels` gives for [`FIRST_CALL_INPUT`] starts with this.
+const FIRST_CALL_OUTPUT: &[u8] = b"{\"count\":3,";
+
+/// Creating a plug-in of `count_vowels.wasm` (from its bytes, caches warm, or from a
+/// compiled plug-in when `compiled`), calling `count_vowels` once and dropping it.
+fn first_call_runner(ctx: &Ctx, rt: Rt, compiled: bool) -> Result<Runner, String> {
+    let wasm = ctx.fixtures.count_vowels.clone();
+    let name = CString::new("count_vowels").map_err(|e| e.to_string())?;
+    let expect =
+        |rt: Rt, out: &[u8]| check(rt, "count_vowels", out, out.starts_with(FIRST_CALL_OUTPUT));
+    match rt {
+        Rt::Interplug => {
+            let ready =
+                CompiledPlugin::new(PluginBuilder::new(&wasm)).map_err(|e| format!("{e:#}"))?;
+            Ok(Box::new(move |iters| {
+                for _ in 0..iters {
+                    let mut plugin = if compiled {
+                        Plugin::new_from_compiled(&ready)
+                    } else {
+                        Plugin::new(&wasm, [], false)
+                    }
+                    .map_err(|e| format!("{e:#}"))?;
+                    let out = plugin
+                        .call::<&[u8], &[u8]>("count_vowels", black_box(FIRST_CALL_INPUT))
+                        .map_err(|e| format!("{e:#}"))?;
+                    expect(rt, out)?;
+                }
+                Ok(iters)
+            }))
+        }
+        Rt::Official => {
+            let lib = ctx.official.clone().ok_or("no official library")?;
+            let ready = official_compiled(&lib, &wasm)?;
+            // One creation first, so the cache is warm.
+            drop(official_plugin(&lib, &wasm, false, None)?);
+            Ok(Box::new(move |iters| {
+                for _ in 0..iters {
+                    let mut plugin = if compiled {
+                        ready.instantiate()?
+                    } else {
+                        official_plugin(&lib, &wasm, false, None)?
+                    };
+                    let out = plugin
+                        .call_borrowed(&name, black_box(FIRST_CALL_INPUT))
+                        .map_err(|e| e.to_string())?;
+                    expect(rt, out)?;
+                }
+                Ok(iters)
+            }))
+        }
+        Rt::Raw => {
+            let ready = RawCompiled::new(&ctx.engine, &wasm)?;
+            Ok(Box::new(move |iters| {
+                for _ in 0..iters {
+                    let mut plugin = if compiled {
+                        ready.instantiate()?
+                    } else {
+                        RawPlugin::new(&raw::engine(), &wasm)?
+                    };
+                    let f = plugin.func("count_vowels")?;
+                    let out = plugin.call(f, black_box(FIRST_CALL_INPUT))?;
+                    expect(rt, out)?;
                 }
                 Ok(iters)
             }))

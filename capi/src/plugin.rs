@@ -300,7 +300,13 @@ pub unsafe extern "C" fn extism_plugin_free(plugin: *mut ExtismPlugin) {
             return;
         }
         // Wait for a call on another thread to end before the memory goes.
-        drop(shared.inner.lock().unwrap_or_else(PoisonError::into_inner));
+        let inner = shared.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        log::trace!(
+            target: "extism::sdk",
+            "called extism_plugin_free plugin=\"{}\"",
+            inner.plugin.id
+        );
+        drop(inner);
         // SAFETY: from Box::into_raw in `create::finish`; freed once per the contract.
         drop(unsafe { Box::from_raw(plugin) });
     })

@@ -122,7 +122,11 @@ struct Harness {
 
 impl Harness {
     fn fresh_plugin(&mut self) {
-        match Plugin::new_from_compiled(&self.compiled) {
+        let instantiated = Plugin::new_from_compiled(&self.compiled).and_then(|mut plugin| {
+            plugin.instantiate()?;
+            Ok(plugin)
+        });
+        match instantiated {
             Ok(plugin) => {
                 self.plugin = Some(plugin);
                 self.instantiate_error = None;

@@ -164,9 +164,14 @@ impl PluginOptions {
     }
 }
 
-/// Instantiates a compiled plug-in; a failure is a load error (exit code 3).
+/// Instantiates a compiled plug-in at once (not at its first call); a failure is a
+/// load error (exit code 3).
 pub fn instantiate(compiled: &CompiledPlugin) -> Result<Plugin, CliError> {
-    Plugin::new_from_compiled(compiled).map_err(|e| {
+    let instantiated = Plugin::new_from_compiled(compiled).and_then(|mut plugin| {
+        plugin.instantiate()?;
+        Ok(plugin)
+    });
+    instantiated.map_err(|e| {
         let text = format!("{e:#}");
         let hint = if e.kind() == interplug::ErrorKind::OutOfMemory {
             "\nhint: the memory budget is too small for the plug-in's memory: raise --memory-max \

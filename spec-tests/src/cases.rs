@@ -438,10 +438,6 @@ pub fn all() -> Vec<Case> {
             case.host = host_fns();
         }
     }
-    // 32-bit x86 builds of interplug refuse WASI (wasmi crashes there; docs/platforms.md).
-    if cfg!(target_arch = "x86") {
-        cases.retain(|case| !case.wasi);
-    }
     cases
 }
 

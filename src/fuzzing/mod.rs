@@ -409,10 +409,12 @@ impl Harness {
     ///
     /// # Errors
     ///
-    /// As [`Plugin::new_from_compiled`]; [`ErrorKind::Invalid`](crate::ErrorKind::Invalid)
-    /// when the plug-in is not instrumented.
+    /// As [`Plugin::new_from_compiled`] and [`Plugin::instantiate`] (the harness
+    /// instantiates at once); [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when the
+    /// plug-in is not instrumented.
     pub fn from_compiled(compiled: CompiledPlugin, map: CoverageMap) -> Result<Self, Error> {
         let mut plugin = Plugin::new_from_compiled(&compiled)?;
+        plugin.instantiate()?;
         if plugin.exported_memory(MEMORY_EXPORT).is_none() {
             return Err(fail!(
                 Invalid,

@@ -80,6 +80,9 @@ pub struct CurrentPlugin {
     pub(crate) cancel: crate::limits::cancel::CancelHandle,
     #[cfg(feature = "wasi")]
     pub(crate) wasi: Option<crate::os::wasi::WasiState>,
+    /// The linear memory of each module instance, found when it is instantiated: WASI
+    /// and the bulk copies take it from here.
+    pub(crate) linear_memories: crate::host::linear_memory::LinearMemories,
 }
 
 impl core::fmt::Debug for CurrentPlugin {
@@ -126,6 +129,7 @@ impl CurrentPlugin {
             cancel: crate::limits::cancel::CancelHandle::default(),
             #[cfg(feature = "wasi")]
             wasi: None,
+            linear_memories: Default::default(),
         }
     }
 
@@ -522,6 +526,7 @@ pub(crate) const IMPORT_FUEL: u64 = 16;
 pub(crate) const BLOCK_FUEL: u64 = 64;
 
 /// The fuel for an import doing `bytes` bytes of host work plus `fixed` units.
+#[inline]
 pub(crate) fn cost(fixed: u64, bytes: u64) -> u64 {
     fixed.saturating_add(bytes / BYTES_PER_FUEL)
 }
@@ -531,6 +536,7 @@ pub(crate) fn cost(fixed: u64, bytes: u64) -> u64 {
 /// are checked) like wasm instructions do. When the slice holds less, the fuel goes
 /// to 0 (the next wasm instruction stops the slice) and the rest is recorded as a
 /// debt the run loop takes from the fuel limit. No-op when fuel metering is off.
+#[inline]
 pub(crate) fn charge(c: &mut wasmi::Caller<'_, CurrentPlugin>, units: u64) {
     let Ok(fuel) = c.get_fuel() else {
         return;
@@ -545,11 +551,13 @@ pub(crate) fn charge(c: &mut wasmi::Caller<'_, CurrentPlugin>, units: u64) {
 }
 
 /// A memory error as a trap: the plug-in passed a bad address or handle.
+#[cold]
 pub(crate) fn memory_trap(error: MemoryError) -> wasmi::Error {
     crate::error::trap(crate::ErrorKind::Trap, alloc::format!("{error}"))
 }
 
 /// The out-of-memory error as a trap, noting that the budget was hit.
+#[cold]
 pub(crate) fn oom_trap(budget: &mut Budget) -> wasmi::Error {
     budget.refuse(None);
     crate::error::to_engine(&budget.oom_error(), crate::ErrorKind::OutOfMemory)

@@ -145,13 +145,21 @@ impl Function {
         let callback = move |plugin: &mut CurrentPlugin, inputs: &[Val], outputs: &mut [Val]| {
             f(plugin, inputs, outputs, user_data.clone())
         };
-        Function {
+        let function = Function {
             name: name.into(),
             namespace: None,
             params: params.into_iter().collect(),
             results: results.into_iter().collect(),
             callback: Arc::new(callback),
-        }
+        };
+        log::trace!(
+            target: "extism::function",
+            "Creating function {}: params={:?}, results={:?}",
+            function.name,
+            function.params,
+            function.results
+        );
+        function
     }
 
     /// The import name.

@@ -5,6 +5,7 @@
 pub mod convert;
 pub(crate) mod current_plugin;
 pub(crate) mod function;
+pub(crate) mod linear_memory;
 #[cfg(feature = "std")]
 pub(crate) mod log_callback;
 pub(crate) mod val;

@@ -16,13 +16,11 @@
 use crate::{
     host::current_plugin::CurrentPlugin,
     host::current_plugin::{charge, cost, input_address, memory_trap as trap, IMPORT_FUEL},
-    kernel::abi::{
-        LoopShape, BULK_MODULE, INPUT_TO_LINEAR, LINEAR_MEMORY_EXPORT, LINEAR_TO_MEMORY,
-        MEMORY_TO_LINEAR,
-    },
+    host::linear_memory::MAIN_MODULE_SLOT,
+    kernel::abi::{LoopShape, BULK_MODULE, INPUT_TO_LINEAR, LINEAR_TO_MEMORY, MEMORY_TO_LINEAR},
     kernel::memory::FIRST_BLOCK_OFFSET,
 };
-use wasmi::{Caller, Extern, Linker, TrapCode};
+use wasmi::{AsContextMut, Caller, Func, Linker, TrapCode};
 
 type Ctx<'a> = Caller<'a, CurrentPlugin>;
 type Trap = wasmi::Error;
@@ -73,17 +71,20 @@ fn plan(linear: i64, extism: i64, a0: i64, b0: i64, shape: i64) -> Option<Copy> 
     })
 }
 
-/// Runs a bulk call: copies what the loop's iterations copy, up to the first one
-/// that fails, and returns the iteration count (0: declined).
+/// Runs a bulk call from the module whose linear memory is in `slot`: copies what the
+/// loop's iterations copy, up to the first one that fails, and returns the iteration
+/// count (0: declined).
 fn bulk(
     c: &mut Ctx,
+    slot: usize,
     direction: Direction,
     [linear, extism, a0, b0, shape]: [i64; 5],
 ) -> Result<i64, Trap> {
     let Some(copy) = plan(linear, extism, a0, b0, shape) else {
         return Ok(0);
     };
-    let Some(Extern::Memory(memory)) = c.get_export(LINEAR_MEMORY_EXPORT) else {
+    // Found once at instantiation; unknown only in a start function (the loop runs).
+    let Some(memory) = c.data().linear_memories.get(slot) else {
         return Ok(0);
     };
     let (wasm, state) = memory.data_and_store_mut(&mut *c);
@@ -169,28 +170,42 @@ fn extism_error(state: &CurrentPlugin, direction: Direction, extism: u64, chunk:
     }
 }
 
-/// Defines the `interplug:bulk` functions on `linker`.
+/// The bulk call copying in `direction`, for the module whose linear memory is in
+/// `slot`.
+fn bulk_fn(
+    slot: usize,
+    direction: Direction,
+) -> impl Fn(Ctx<'_>, i64, i64, i64, i64, i64) -> Result<i64, Trap> + Send + Sync + 'static {
+    move |mut c: Ctx<'_>, linear: i64, extism: i64, a0: i64, b0: i64, shape: i64| {
+        bulk(&mut c, slot, direction, [linear, extism, a0, b0, shape])
+    }
+}
+
+/// The `interplug:bulk` functions and the way each copies.
+const FUNCTIONS: [(&str, Direction); 3] = [
+    (INPUT_TO_LINEAR, Direction::InputToLinear),
+    (MEMORY_TO_LINEAR, Direction::MemoryToLinear),
+    (LINEAR_TO_MEMORY, Direction::LinearToMemory),
+];
+
+/// Defines the `interplug:bulk` functions on `linker`, for the main module.
 pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wasmi::Error> {
-    for (name, direction) in [
-        (INPUT_TO_LINEAR, Direction::InputToLinear),
-        (MEMORY_TO_LINEAR, Direction::MemoryToLinear),
-        (LINEAR_TO_MEMORY, Direction::LinearToMemory),
-    ] {
-        linker.func_wrap(
-            BULK_MODULE,
-            name,
-            move |mut c: Ctx,
-                  linear: i64,
-                  extism: i64,
-                  a0: i64,
-                  b0: i64,
-                  shape: i64|
-                  -> Result<i64, Trap> {
-                bulk(&mut c, direction, [linear, extism, a0, b0, shape])
-            },
-        )?;
+    for (name, direction) in FUNCTIONS {
+        linker.func_wrap(BULK_MODULE, name, bulk_fn(MAIN_MODULE_SLOT, direction))?;
     }
     Ok(())
+}
+
+/// The bulk function `name`, made in `store` for the module in `slot` (a module other
+/// than the main one): it copies to and from that module's linear memory. `None` for
+/// a name that is not one.
+pub(crate) fn func_for(
+    store: impl AsContextMut<Data = CurrentPlugin>,
+    slot: usize,
+    name: &str,
+) -> Option<Func> {
+    let (_, direction) = FUNCTIONS.into_iter().find(|(n, _)| *n == name)?;
+    Some(Func::wrap(store, bulk_fn(slot, direction)))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! Without the `http` feature, every request is refused with an error that says so.
 
 use crate::{
-    error::{fail, to_engine, with_context, ErrorKind},
+    error::{fail, to_engine, ErrorKind},
     host::current_plugin::{charge, cost, oom_trap, CurrentPlugin, BLOCK_FUEL, IMPORT_FUEL},
     kernel::abi::ENV_MODULE,
     manifest::HttpRequest,
@@ -155,7 +155,7 @@ fn store_body(state: &mut CurrentPlugin, bytes: &[u8]) -> Result<i64, Error> {
         Some(handle) => Ok(handle as i64),
         None => {
             state.budget.oom = true;
-            Err(with_context(
+            Err(crate::error::with_context(
                 state.budget.oom_error(),
                 &format!(
                     "the HTTP response of {} bytes does not fit in the plug-in's memory",

@@ -4,14 +4,20 @@ use crate::{
     error::{bail_kind, fail, to_engine, with_context},
     host::current_plugin::CurrentPlugin,
     host::function::Function,
-    kernel::abi::{import_provider, ImportProvider},
+    kernel::abi::{import_provider, ImportProvider, MAIN_MODULE},
     platform, Error, ErrorKind,
 };
 use alloc::{format, string::String, sync::Arc, vec::Vec};
 use wasmi::{Linker, Module};
 
 /// Checks every import of `module` is one interplug can satisfy, naming the ones it
-/// cannot.
+/// cannot. `functions` are the host functions the plug-in links (after
+/// [`shadowed`]): one of them provides an import of its namespace and name, also in
+/// the WASI namespace when WASI is off.
+///
+/// The first unsatisfied import heads the message in wasmtime's words, `unknown
+/// import: `ns::name` has not been defined`, as the official runtime reports it (the
+/// official SDKs' tests match these words); every problem is then explained.
 pub(crate) fn check_imports(
     module_name: &str,
     module: &Module,
@@ -19,41 +25,56 @@ pub(crate) fn check_imports(
     module_names: &[&str],
     wasi: bool,
 ) -> Result<(), Error> {
+    let mut first: Option<String> = None;
     let mut problems = Vec::new();
     for import in module.imports() {
         let (m, n) = (import.module(), import.name());
         let is_func = matches!(import.ty(), wasmi::ExternType::Func(_));
-        match import_provider(module_name, m, n, is_func, module_names, wasi) {
-            ImportProvider::Kernel | ImportProvider::Wasi { enabled: true } => {}
+        let hosted = || functions.iter().any(|f| f.module() == m && f.name() == n);
+        let problem = match import_provider(module_name, m, n, is_func, module_names, wasi) {
+            ImportProvider::Kernel | ImportProvider::Wasi { enabled: true } => continue,
             // Another module of the manifest; the linker checks the name and type.
-            ImportProvider::Module => {}
-            ImportProvider::UnknownKernel => problems.push(format!(
-                "`{m}`.`{n}` is not an Extism kernel function (unknown import of {m})"
-            )),
-            ImportProvider::Wasi { enabled: false } => problems.push(format!(
+            ImportProvider::Module => continue,
+            ImportProvider::UnknownKernel => {
+                format!("`{m}`.`{n}` is not an Extism kernel function (unknown import of {m})")
+            }
+            ImportProvider::Wasi { enabled: false } if is_func && hosted() => continue,
+            ImportProvider::Wasi { enabled: false } => format!(
                 "`{m}`.`{n}` needs WASI, which is not enabled: create the plug-in with \
                  WASI on (with_wasi(true))"
-            )),
-            ImportProvider::HostFunction => {
-                if !functions.iter().any(|f| f.module() == m && f.name() == n) {
-                    problems.push(format!(
-                        "`{m}`.`{n}` ({}) is not provided: register a host function with that \
-                         namespace and name",
-                        describe_extern(import.ty())
-                    ));
-                }
-            }
-        }
+            ),
+            ImportProvider::HostFunction if hosted() => continue,
+            ImportProvider::HostFunction => format!(
+                "`{m}`.`{n}` ({}) is not provided: register a host function with that \
+                 namespace and name",
+                describe_extern(import.ty())
+            ),
+        };
+        first.get_or_insert_with(|| format!("unknown import: `{m}::{n}` has not been defined"));
+        problems.push(problem);
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        bail_kind!(
+    match first {
+        None => Ok(()),
+        Some(first) => bail_kind!(
             NotFound,
-            "module `{module_name}` has unresolved imports:\n  {}",
+            "{first} (module `{module_name}` has unresolved imports:\n  {})",
             problems.join("\n  ")
-        )
+        ),
     }
+}
+
+/// The host functions a plug-in links: when several have one namespace and name,
+/// the last one given wins and the others are dropped, as the official runtime's
+/// linker (which allows shadowing) does. The order of the rest is kept.
+pub(crate) fn shadowed(functions: Vec<Function>) -> Vec<Function> {
+    let mut seen = alloc::collections::BTreeSet::new();
+    let mut kept: Vec<Function> = functions
+        .into_iter()
+        .rev()
+        .filter(|f| seen.insert((String::from(f.module()), String::from(f.name()))))
+        .collect();
+    kept.reverse();
+    kept
 }
 
 /// A short text for an import's type.
@@ -66,11 +87,32 @@ fn describe_extern(ty: &wasmi::ExternType) -> String {
     }
 }
 
-/// Defines a user host function on the linker.
+/// Defines a user host function on the linker. One in the WASI namespace replaces
+/// the WASI function of that name (the linker must allow shadowing), as in the
+/// official runtime; one with the name of an Extism kernel function is refused.
 pub(crate) fn define_host_function(
     linker: &mut Linker<CurrentPlugin>,
     function: &Function,
 ) -> Result<(), Error> {
+    if matches!(
+        import_provider(
+            MAIN_MODULE,
+            function.module(),
+            function.name(),
+            true,
+            &[],
+            false
+        ),
+        ImportProvider::Kernel
+    ) {
+        bail_kind!(
+            Invalid,
+            "host function `{}`.`{}` has the name of an Extism kernel function, which \
+             host functions cannot replace: give it another namespace or name",
+            function.module(),
+            function.name()
+        );
+    }
     let params = function
         .params()
         .iter()

@@ -3,6 +3,7 @@
 
 use crate::{
     error::{bail_kind, fail},
+    kernel::abi::MAIN_MODULE,
     manifest::input::WasmInput,
     manifest::Wasm,
     Error, Manifest,
@@ -100,7 +101,8 @@ fn parse_toml(_bytes: &[u8]) -> Result<Manifest, Error> {
     Err(unknown_format())
 }
 
-/// Loads every module of the manifest and names them; exactly one is `main`.
+/// Loads every module of the manifest and names them; exactly one is `main`: the only
+/// module, else the one named (or left unnamed) `main`, else the last one.
 /// Hashes are checked and wasm text is converted to binary, as when a plug-in is
 /// created, but nothing is compiled: tools use it to inspect a plug-in's modules.
 ///
@@ -117,9 +119,10 @@ fn parse_toml(_bytes: &[u8]) -> Result<Manifest, Error> {
 ///   that is not allowed), `Timeout`, `LimitExceeded` (too large), `Invalid` (a
 ///   malformed URL);
 /// - [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when the manifest lists no
-///   module, two with one name or none named `main`, when a module's SHA-256 is not
-///   the manifest's `hash`, when a file is not a regular file, or when a module is
-///   neither a wasm binary nor valid wasm text (the parser's error is the source).
+///   module or two with one name (two unnamed modules are both `main`), when a
+///   module's SHA-256 is not the manifest's `hash`, when a file is not a regular file,
+///   or when a module is neither a wasm binary nor valid wasm text (the parser's error
+///   is the source).
 pub fn load_modules(manifest: &Manifest) -> Result<Vec<LoadedModule>, Error> {
     if manifest.wasm.is_empty() {
         bail_kind!(
@@ -127,18 +130,20 @@ pub fn load_modules(manifest: &Manifest) -> Result<Vec<LoadedModule>, Error> {
             "the manifest lists no wasm modules: add one to `wasm`"
         );
     }
-    let last_unnamed = manifest.wasm.iter().rposition(|w| w.meta().name.is_none());
-    let mut modules: Vec<LoadedModule> = Vec::with_capacity(manifest.wasm.len());
+    let count = manifest.wasm.len();
+    let mut modules: Vec<LoadedModule> = Vec::with_capacity(count);
     for (index, wasm) in manifest.wasm.iter().enumerate() {
-        let name = match &wasm.meta().name {
-            Some(name) => name.clone(),
-            None if Some(index) == last_unnamed => String::from("main"),
-            None => format!("module{index}"),
-        };
+        let name = module_name(
+            wasm.meta().name.as_deref(),
+            index,
+            count,
+            modules.iter().any(|m| m.name == MAIN_MODULE),
+        );
         if modules.iter().any(|m| m.name == name) {
             bail_kind!(
                 Invalid,
-                "two wasm modules are named `{name}`; module names must be unique"
+                "two wasm modules are named `{name}`; module names must be unique (a module \
+                 without a name is `main`, and so is the last one when no other is `main`)"
             );
         }
         let bytes = fetch(wasm)?;
@@ -151,13 +156,18 @@ pub fn load_modules(manifest: &Manifest) -> Result<Vec<LoadedModule>, Error> {
         let bytes = to_binary(bytes, &name)?;
         modules.push(LoadedModule { name, bytes });
     }
-    if !modules.iter().any(|m| m.name == "main") {
-        bail_kind!(
-            Invalid,
-            "no module is named `main`: name one module `main`, or leave one unnamed"
-        );
-    }
     Ok(modules)
+}
+
+/// The name a manifest's module is linked under, as in the official runtime: the only
+/// module is `main` whatever its name; with several, a module is its `name` (`main`
+/// when it has none), and the last one is `main` when no module before it is.
+fn module_name(name: Option<&str>, index: usize, count: usize, main_seen: bool) -> String {
+    if count == 1 || (index + 1 == count && !main_seen) {
+        String::from(MAIN_MODULE)
+    } else {
+        String::from(name.unwrap_or(MAIN_MODULE))
+    }
 }
 
 /// The error of a module whose SHA-256 is not the manifest's. The actual hash is

@@ -211,9 +211,8 @@ impl<'a> PluginBuilder<'a> {
     /// Extism PDKs run around `input_load_u64`, `load_u64` and `store_u64` (and their
     /// `u8` forms) are given one bulk copy each when the plug-in is compiled
     /// ([`crate::rewrite::bulk_io`]); plug-ins behave the same either way, only faster
-    /// and with less fuel used for large inputs and outputs. Without `std`, and on
-    /// 32-bit x86 (where looking up the calling module's memory crashes wasmi 2.0.0),
-    /// there is no rewriting and this has no effect.
+    /// and with less fuel used for large inputs and outputs. Without `std` there is no
+    /// rewriting and this has no effect.
     ///
     /// # Examples
     ///

@@ -4,13 +4,14 @@ use crate::{
     error::{fail, with_context},
     host::current_plugin::CurrentPlugin,
     host::function::Function,
-    kernel::abi::{LAZY_MEMORY_MODULE, LAZY_MEMORY_NAME},
+    host::linear_memory::MAIN_MODULE_SLOT,
+    kernel::abi::{BULK_MODULE, LAZY_MEMORY_MODULE, LAZY_MEMORY_NAME, LINEAR_MEMORY_EXPORT},
     limits::budget::PAGE_BYTES,
     limits::call::{CallLimits, FUEL_SLICE},
     limits::cancel::CancelHandle,
     limits::linear::reservation_pages,
     load::compile::{compile_modules, CachedModules},
-    load::link::{check_imports, define_host_function},
+    load::link::{check_imports, define_host_function, shadowed},
     load::{module_cache, sources, validate::validate_alongside},
     manifest::input::WasmInput,
     manifest::Manifest,
@@ -62,7 +63,7 @@ impl PluginBuilder<'_> {
     /// bodies are translated for the interpreter at their first call. Modules seen
     /// recently in this process (same bytes) are taken from an in-process cache. With
     /// `std` and more than one CPU, a helper thread validates while this thread
-    /// compiles (and, in [`PluginBuilder::build`], instantiates).
+    /// compiles and links.
     ///
     /// # Errors
     ///
@@ -173,9 +174,14 @@ impl CompiledPlugin {
         if options.wasi {
             crate::imports::wasi::add_to_linker(&mut linker)?;
         }
+        // Host functions shadow by namespace and name, the last one winning (also over
+        // a WASI function), as in the official runtime.
+        let functions = shadowed(functions);
+        linker.allow_shadowing(true);
         for function in &functions {
             define_host_function(&mut linker, function)?;
         }
+        linker.allow_shadowing(false);
         let module_names: Vec<&str> = others.iter().map(|(n, _)| n.as_str()).collect();
         for (name, module) in others
             .iter()
@@ -205,6 +211,11 @@ impl CompiledPlugin {
         &self.inner.options
     }
 
+    /// The main module, whose exports are the plug-in's functions.
+    pub(crate) fn main_module(&self) -> &Module {
+        &self.inner.main
+    }
+
     /// The manifest the plug-in was made from, without the bytes of inline modules
     /// (`Wasm::Data` keeps its name and hash; its `data` is empty): a plug-in does not
     /// keep a copy of modules it has compiled.
@@ -229,31 +240,57 @@ impl CompiledPlugin {
         }
     }
 
-    /// Creates a fresh store and instance under `limits`: the start functions and
-    /// constructors stop at the deadline and on cancel, and use at most [`INIT_FUEL`]
-    /// (or the fuel limit, or a timeout's worth of fuel slices, when lower).
+    /// Creates a fresh store and instance under `limits`: [`Self::new_store`], then
+    /// [`Self::instantiate_in`].
     pub(crate) fn instantiate(
         &self,
         id: uuid::Uuid,
         limits: &CallLimits,
     ) -> Result<(PluginStore<CurrentPlugin>, Instance), Error> {
+        let mut store = self.new_store(id, &limits.cancel)?;
+        let instance = self.instantiate_in(&mut store, limits)?;
+        Ok((store, instance))
+    }
+
+    /// A fresh store holding a plug-in's state (with its WASI context), with the
+    /// memory limiter installed and no instance yet: what a plug-in has between its
+    /// creation and its first call.
+    pub(crate) fn new_store(
+        &self,
+        id: uuid::Uuid,
+        cancel: &CancelHandle,
+    ) -> Result<PluginStore<CurrentPlugin>, Error> {
         let compiled = &*self.inner;
         let mut state = CurrentPlugin::new(compiled.manifest.clone(), id);
         state.clock = compiled.options.clock.clone();
-        state.deadline_ms = limits.deadline_ms;
         state.http.allow_response_headers = compiled.options.http_response_headers;
-        state.cancel = limits.cancel.clone();
+        state.cancel = cancel.clone();
         #[cfg(feature = "wasi")]
         if compiled.options.wasi {
             state.wasi = Some(crate::os::wasi::context(
                 &compiled.manifest,
                 compiled.options.wasi_output,
-                limits.cancel.clone(),
+                cancel.clone(),
                 state.clock.clone(),
             )?);
         }
         let mut store = PluginStore::new(&compiled.engine, state);
         store.limiter(|state| state as &mut dyn wasmi::ResourceLimiter);
+        Ok(store)
+    }
+
+    /// Instantiates the modules in `store` (made by [`Self::new_store`], with no
+    /// instance yet) under `limits`: the start functions and constructors stop at the
+    /// deadline and on cancel, and use at most [`INIT_FUEL`] (or the fuel limit, or a
+    /// timeout's worth of fuel slices, when lower). After a failure the store may hold
+    /// part of the modules: make a new one to try again.
+    pub(crate) fn instantiate_in(
+        &self,
+        store: &mut PluginStore<CurrentPlugin>,
+        limits: &CallLimits,
+    ) -> Result<Instance, Error> {
+        let compiled = &*self.inner;
+        store.data_mut().deadline_ms = limits.deadline_ms;
         let fueled = store.get_fuel().is_ok();
         // Constructors (`_initialize`...) run in fuel slices under the deadline and
         // cancel, with this much fuel at most.
@@ -276,34 +313,40 @@ impl CompiledPlugin {
         let instance = if compiled.others.is_empty() && compiled.main_memory.is_none() {
             compiled
                 .linker
-                .instantiate_and_start(&mut store, &compiled.main)
-                .map_err(|e| instantiation_error(&store, "main", e))?
+                .instantiate_and_start(&mut *store, &compiled.main)
         } else {
             // Each module that imports its memory (lazy memory) gets a new one, made
             // for it just before it is instantiated, on this instance's own linker.
             let mut linker = compiled.linker.clone();
             linker.allow_shadowing(true);
             let max_pages = compiled.manifest.memory.max_pages;
-            for ((name, module), ty) in compiled.others.iter().zip(&compiled.other_memories) {
-                define_memory(&mut linker, &mut store, name, *ty, max_pages)?;
-                let instance = linker
-                    .instantiate_and_start(&mut store, module)
-                    .map_err(|e| instantiation_error(&store, name, e))?;
+            let others = compiled.others.iter().zip(&compiled.other_memories);
+            for (index, ((name, module), ty)) in others.enumerate() {
+                // Slots after the main module's, in the order of instantiation.
+                let slot = MAIN_MODULE_SLOT + 1 + index;
+                define_memory(&mut linker, store, name, *ty, max_pages)?;
+                let own = own_memory_imports(&linker, store, slot, module)?;
+                let instance = own
+                    .as_ref()
+                    .unwrap_or(&linker)
+                    .instantiate_and_start(&mut *store, module)
+                    .map_err(|e| instantiation_error(store, name, e))?;
+                let memory = instance.get_memory(&*store, LINEAR_MEMORY_EXPORT);
+                store.data_mut().linear_memories.set(slot, memory);
                 linker
-                    .instance(&mut store, name, instance)
+                    .instance(&mut *store, name, instance)
                     .map_err(|e| fail!(Invalid from e, "cannot link module `{name}`"))?;
             }
-            define_memory(
-                &mut linker,
-                &mut store,
-                "main",
-                compiled.main_memory,
-                max_pages,
-            )?;
-            linker
-                .instantiate_and_start(&mut store, &compiled.main)
-                .map_err(|e| instantiation_error(&store, "main", e))?
-        };
+            define_memory(&mut linker, store, "main", compiled.main_memory, max_pages)?;
+            linker.instantiate_and_start(&mut *store, &compiled.main)
+        }
+        .map_err(|e| instantiation_error(store, "main", e))?;
+        // WASI and the bulk copies use the memory from here on (`host/linear_memory.rs`).
+        let memory = instance.get_memory(&*store, LINEAR_MEMORY_EXPORT);
+        store
+            .data_mut()
+            .linear_memories
+            .set(MAIN_MODULE_SLOT, memory);
 
         // Reactor and language-runtime constructors run once, before any call, under
         // the creation's deadline and cancel, with the start fuel as their fuel limit.
@@ -313,12 +356,13 @@ impl CompiledPlugin {
         };
         let init = ["_initialize", "__wasm_call_ctors"]
             .into_iter()
-            .find_map(|name| instance.get_func(&store, name).map(|f| (name, f)));
-        for (name, func) in init
-            .into_iter()
-            .chain(instance.get_func(&store, "hs_init").map(|f| ("hs_init", f)))
-        {
-            let ty = func.ty(&store);
+            .find_map(|name| instance.get_func(&*store, name).map(|f| (name, f)));
+        for (name, func) in init.into_iter().chain(
+            instance
+                .get_func(&*store, "hs_init")
+                .map(|f| ("hs_init", f)),
+        ) {
+            let ty = func.ty(&*store);
             let params: Vec<wasmi::Val> = ty
                 .params()
                 .iter()
@@ -329,11 +373,11 @@ impl CompiledPlugin {
                 .iter()
                 .map(|t| wasmi::Val::default_for_ty(*t))
                 .collect();
-            run(&mut store, func, &params, &mut results, &limits, fueled)
+            run(store, func, &params, &mut results, &limits, fueled)
                 .map_err(|e| with_context(e.error, &format!("the plug-in's `{name}` failed")))?;
         }
-        give_back_grown_pages(&mut store);
-        Ok((store, instance))
+        give_back_grown_pages(store);
+        Ok(instance)
     }
 }
 
@@ -382,6 +426,38 @@ fn lazy_memory_type(module: &Module) -> Option<MemoryType> {
         }
         _ => None,
     })
+}
+
+/// For a module other than the main one that imports WASI or bulk functions: a
+/// linker where those are bound to the module's own linear memory (`slot`), made in
+/// `store`; `None` when it imports neither (the shared linker serves).
+fn own_memory_imports(
+    linker: &Linker<CurrentPlugin>,
+    store: &mut PluginStore<CurrentPlugin>,
+    slot: usize,
+    module: &Module,
+) -> Result<Option<Linker<CurrentPlugin>>, Error> {
+    let mut own: Option<Linker<CurrentPlugin>> = None;
+    for import in module.imports() {
+        let (namespace, name) = (import.module(), import.name());
+        let func = match namespace {
+            BULK_MODULE => crate::imports::bulk::func_for(&mut *store, slot, name),
+            #[cfg(feature = "wasi")]
+            crate::kernel::abi::WASI_MODULE if store.data().wasi.is_some() => {
+                crate::imports::wasi::func_for(&mut *store, slot, name)
+            }
+            _ => None,
+        };
+        let Some(func) = func else { continue };
+        let own = own.get_or_insert_with(|| {
+            let mut own = linker.clone();
+            own.allow_shadowing(true);
+            own
+        });
+        own.define(namespace, name, func)
+            .map_err(|e| fail!(Invalid from e, "cannot define `{namespace}::{name}`"))?;
+    }
+    Ok(own)
 }
 
 /// Makes an instantiation error readable.

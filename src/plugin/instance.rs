@@ -29,16 +29,21 @@ use wasmi::{Func, Instance};
 /// A plug-in instance: call its functions.
 ///
 /// Made with [`Plugin::new`] (bytes or a [`Manifest`], host functions, WASI on or
-/// off), [`PluginBuilder::build`] or [`Plugin::new_from_compiled`]. A call that fails
-/// (error, trap, timeout, out of memory) leaves the plug-in usable; vars and config
-/// survive calls.
+/// off), [`PluginBuilder::build`] or [`Plugin::new_from_compiled`]. As in the official
+/// runtime, the modules are instantiated at the first call, not at creation: start
+/// functions and constructors (`_initialize`...) run then, and what they raise (a
+/// trap, a memory budget below the module's initial memory) is that call's error,
+/// again at every call until an instantiation succeeds. [`Plugin::instantiate`] does
+/// it earlier for a host that wants such errors at once. A call that fails (error,
+/// trap, timeout, out of memory) leaves the plug-in usable; vars and config survive
+/// calls.
 ///
 /// # Errors
 ///
 /// Creation fails when a module cannot be read or is invalid, or an import is missing;
-/// a call fails when the function does not exist, the plug-in sets an error or returns
-/// a non-zero code, traps, or runs out of time, fuel or memory. Each error carries an
-/// [`ErrorKind`](crate::ErrorKind).
+/// a call fails when the plug-in cannot be instantiated, the function does not exist,
+/// the plug-in sets an error or returns a non-zero code, traps, or runs out of time,
+/// fuel or memory. Each error carries an [`ErrorKind`](crate::ErrorKind).
 ///
 /// # Examples
 ///
@@ -54,11 +59,15 @@ use wasmi::{Func, Instance};
 /// ```
 pub struct Plugin {
     compiled: CompiledPlugin,
-    store: PluginStore<CurrentPlugin>,
-    instance: Instance,
+    pub(super) store: PluginStore<CurrentPlugin>,
+    /// `None` until the first call (or [`Plugin::instantiate`]) instantiates the
+    /// modules in `store`, as the official runtime does.
+    pub(super) instance: Option<Instance>,
     cancel: CancelHandle,
-    needs_rebuild: bool,
-    fuel_consumed: Option<u64>,
+    /// The next call needs a fresh store and instance: the last call may have left
+    /// the instance inconsistent, or an instantiation failed part of the way.
+    pub(super) needs_rebuild: bool,
+    pub(super) fuel_consumed: Option<u64>,
     /// The plug-in function called last, so that calling it again skips the export
     /// lookup and type check. Cleared with the instance.
     last_function: Option<PluginFunction>,
@@ -104,12 +113,11 @@ fn new_id() -> uuid::Uuid {
 }
 
 impl PluginBuilder<'_> {
-    /// Compiles and instantiates the plug-in.
+    /// Compiles the plug-in and makes its state; the first call instantiates it.
     ///
     /// # Errors
     ///
-    /// As [`PluginBuilder::compile`], and as [`Plugin::new_from_compiled`] when
-    /// instantiation fails.
+    /// As [`PluginBuilder::compile`], and as [`Plugin::new_from_compiled`].
     ///
     /// # Examples
     ///
@@ -163,25 +171,24 @@ impl Plugin {
         Plugin::new(manifest, functions, with_wasi)
     }
 
-    /// Instantiates a compiled plug-in.
+    /// A new plug-in of a compiled one: its own state (vars, config, Extism memory,
+    /// WASI context); the first call instantiates the modules.
     ///
     /// # Errors
     ///
-    /// `Trap` or `Exit` when a start function or constructor (`_initialize`...) traps
-    /// or exits; `Timeout`, `Cancelled`, `OutOfFuel` or `OutOfMemory` when it runs out
-    /// of time or is cancelled or goes past its fuel or memory; a host function's
-    /// error as in [`Plugin::call`]; with WASI, `NotFound`, `PermissionDenied` or `Io`
-    /// when an `allowed_paths` directory cannot be opened (the I/O error is the
-    /// source). The kinds are [`ErrorKind`]'s.
+    /// With WASI, `NotFound`, `PermissionDenied` or `Io` when an `allowed_paths`
+    /// directory cannot be opened (the I/O error is the source). The kinds are
+    /// [`ErrorKind`]'s. Instantiation errors come from the first call (or
+    /// [`Plugin::instantiate`]).
     pub fn new_from_compiled(compiled: &CompiledPlugin) -> Result<Plugin, Error> {
         let id = new_id();
         let cancel = CancelHandle::new(id);
-        let limits = compiled.limits_from_now(&cancel);
-        let (store, instance) = compiled.instantiate(id, &limits)?;
+        let store = compiled.new_store(id, &cancel)?;
+        log::debug!(target: "extism::plugin", "{id} created");
         Ok(Plugin {
             compiled: compiled.clone(),
             store,
-            instance,
+            instance: None,
             cancel,
             needs_rebuild: false,
             fuel_consumed: None,
@@ -195,19 +202,86 @@ impl Plugin {
         self.cancel.clone()
     }
 
-    /// True when `name` is a plug-in function: an export of type `() -> i32` or
-    /// `() -> ()`.
+    /// True when `name` is a plug-in function: an export of the main module of type
+    /// `() -> i32` or `() -> ()`. Answered from the compiled module, without
+    /// instantiating it.
     pub fn function_exists(&self, name: impl AsRef<str>) -> bool {
-        self.find_plugin_function(name.as_ref()).is_ok()
+        let Some(wasmi::ExternType::Func(ty)) =
+            self.compiled.main_module().get_export(name.as_ref())
+        else {
+            return false;
+        };
+        let types = |list: &[wasmi::ValType]| -> Vec<ValType> {
+            list.iter().copied().map(ValType::from_wasmi).collect()
+        };
+        is_plugin_function(&types(ty.params()), &types(ty.results()))
     }
 
-    /// The plug-in function `name` (`() -> i32` or `() -> ()`), and whether it returns
-    /// a code; the last one found is remembered.
-    fn plugin_function(&mut self, name: &str) -> Result<(Func, bool), Error> {
+    /// Instantiates the plug-in now, if no call has yet: runs its start functions
+    /// and constructors (`_initialize`...) under the limits a call has. Calls do it
+    /// themselves, as the official runtime's do; a host calls this to see
+    /// instantiation errors before the first call. Nothing happens when the plug-in
+    /// has a usable instance.
+    ///
+    /// # Errors
+    ///
+    /// `Trap` or `Exit` when a start function or constructor traps or exits;
+    /// `Timeout`, `Cancelled`, `OutOfFuel` or `OutOfMemory` when it runs out of time
+    /// or is cancelled or goes past its fuel or memory (a `max_pages` below the
+    /// module's initial memory is `OutOfMemory`); a host function's error as in
+    /// [`Plugin::call`]. The kinds are [`ErrorKind`]'s. After an error the next call
+    /// (or this) tries again on a fresh instance.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use interplug::{ErrorExt, ErrorKind, Manifest, Plugin, Wasm};
+    /// let wat = r#"(module (memory 17) (func (export "noop") (result i32) i32.const 0))"#;
+    /// let mut manifest = Manifest::new([Wasm::data(wat)]);
+    /// manifest.memory.max_pages = Some(4);
+    /// // Created; the 17 pages do not fit in the budget of 4 when instantiating.
+    /// let mut plugin = Plugin::new(&manifest, [], false)?;
+    /// assert!(plugin.function_exists("noop"));
+    /// assert_eq!(plugin.instantiate().unwrap_err().kind(), ErrorKind::OutOfMemory);
+    /// # Ok::<(), interplug::Error>(())
+    /// ```
+    pub fn instantiate(&mut self) -> Result<(), Error> {
+        let limits = self.start_limits();
+        self.instance_under(&limits).map(|_| ())
+    }
+
+    /// The instance, made under `limits` when there is none or the last one must be
+    /// rebuilt.
+    pub(super) fn instance_under(&mut self, limits: &CallLimits) -> Result<Instance, Error> {
+        match self.instance {
+            Some(instance) if !self.needs_rebuild => Ok(instance),
+            None if !self.needs_rebuild => {
+                // The store made at creation: the host state set since (config,
+                // vars, ...) is already in it.
+                match self.compiled.instantiate_in(&mut self.store, limits) {
+                    Ok(instance) => {
+                        self.instance = Some(instance);
+                        Ok(instance)
+                    }
+                    Err(error) => {
+                        // The store may hold part of the modules: the next try
+                        // starts from a fresh one.
+                        self.needs_rebuild = true;
+                        Err(error)
+                    }
+                }
+            }
+            _ => self.reinstantiate_under(limits),
+        }
+    }
+
+    /// The plug-in function `name` (`() -> i32` or `() -> ()`) of `instance`, and
+    /// whether it returns a code; the last one found is remembered.
+    fn plugin_function(&mut self, instance: Instance, name: &str) -> Result<(Func, bool), Error> {
         if let Some(last) = self.last_function.as_ref().filter(|f| f.name == name) {
             return Ok((last.func, last.returns_code));
         }
-        let (func, returns_code) = self.find_plugin_function(name)?;
+        let (func, returns_code) = self.find_plugin_function(instance, name)?;
         self.last_function = Some(PluginFunction {
             name: name.to_string(),
             func,
@@ -217,9 +291,8 @@ impl Plugin {
     }
 
     /// Looks up the export `name` and checks that it is a plug-in function.
-    fn find_plugin_function(&self, name: &str) -> Result<(Func, bool), Error> {
-        let func = self
-            .instance
+    fn find_plugin_function(&self, instance: Instance, name: &str) -> Result<(Func, bool), Error> {
+        let func = instance
             .get_func(&self.store, name)
             .ok_or_else(|| fail!(NotFound, "Function not found: {name}"))?;
         let ty = func.ty(&self.store);
@@ -256,15 +329,15 @@ impl Plugin {
     ///
     /// # Errors
     ///
-    /// As [`Plugin::new_from_compiled`]; the old instance is kept when this fails.
+    /// As [`Plugin::instantiate`]; the old instance is kept when this fails.
     pub fn reinstantiate(&mut self) -> Result<(), Error> {
         self.cancel.clear();
         let limits = self.compiled.limits_from_now(&self.cancel);
-        self.reinstantiate_under(&limits)
+        self.reinstantiate_under(&limits).map(|_| ())
     }
 
     /// Replaces the instance under the limits of the call that needs it.
-    fn reinstantiate_under(&mut self, limits: &CallLimits) -> Result<(), Error> {
+    fn reinstantiate_under(&mut self, limits: &CallLimits) -> Result<Instance, Error> {
         let (mut store, instance) = self.compiled.instantiate(self.id, limits)?;
         let old = self.store.data_mut();
         let state = store.data_mut();
@@ -272,10 +345,10 @@ impl Plugin {
         core::mem::swap(&mut state.config, &mut old.config);
         state.http.allow_response_headers = old.http.allow_response_headers;
         self.store = store;
-        self.instance = instance;
+        self.instance = Some(instance);
         self.last_function = None;
         self.needs_rebuild = false;
-        Ok(())
+        Ok(instance)
     }
 
     /// Fuel the last call used, also when it failed (`None` when fuel metering is off
@@ -299,8 +372,9 @@ impl Plugin {
     /// cap on a host resource; `PermissionDenied` for an HTTP host the manifest does
     /// not allow. When a host function fails, the call's error has its error as the
     /// [`source`](core::error::Error::source) and its kind: `Host` for one without a
-    /// kind (or a panic). A rebuild of the instance an earlier failure left fails as
-    /// [`Plugin::new_from_compiled`]. Errors of the host's own `ToBytes`/`FromBytes`
+    /// kind (or a panic). The first call instantiates the plug-in (and a call after
+    /// a failure that left the instance inconsistent rebuilds it): that fails first,
+    /// as [`Plugin::instantiate`], whatever `name` is. Errors of the host's own `ToBytes`/`FromBytes`
     /// types are returned as they are.
     pub fn call<'a, 'b, T: ToBytes<'a>, U: FromBytes<'b>>(
         &'b mut self,
@@ -409,88 +483,10 @@ impl Plugin {
         self.store.data_mut()
     }
 
-    /// The bytes of a memory the main module exports as `name`, or `None` when it
-    /// exports none by that name. Hosts read what an instrumented plug-in recorded
-    /// through it (see [`crate::fuzzing`]); the plug-in's state is not reset.
-    pub fn exported_memory(&mut self, name: &str) -> Option<&mut [u8]> {
-        let memory = self.instance.get_memory(&self.store, name)?;
-        Some(memory.data_mut(&mut self.store))
-    }
-
-    /// Calls any export `name` with wasm values, under the plug-in's limits (timeout,
-    /// cancel, fuel, memory), and returns its results.
-    ///
-    /// Unlike [`Plugin::call`] it does not start an Extism call: the Extism memory is
-    /// not reset, there is no input and no output, and an error the plug-in sets is
-    /// not turned into a failure. Hosts use it to drive modules that exchange memory
-    /// handles directly, e.g. a module standing in for host functions (allocate blocks
-    /// with [`Plugin::current_plugin`], pass their handles, free them after).
-    ///
-    /// # Errors
-    ///
-    /// `NotFound` without an exported function `name`; `Invalid` when `params` do
-    /// not match its parameters; else the kinds of [`Plugin::call`] but `Plugin`.
-    pub fn call_export(
-        &mut self,
-        name: &str,
-        params: &[crate::Val],
-    ) -> Result<Vec<crate::Val>, Error> {
-        let limits = self.start_limits();
-        if self.needs_rebuild {
-            self.reinstantiate_under(&limits)?;
-        }
-        let func = self
-            .instance
-            .get_func(&self.store, name)
-            .ok_or_else(|| fail!(NotFound, "Function not found: {name}"))?;
-        let ty = func.ty(&self.store);
-        if ty.params().len() != params.len() {
-            bail_kind!(
-                Invalid,
-                "`{name}` takes {} parameters ({:?}), {} given",
-                ty.params().len(),
-                ty.params(),
-                params.len()
-            );
-        }
-        let params = params
-            .iter()
-            .zip(ty.params())
-            .map(|(value, ty)| value.to_wasmi(*ty))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut results: Vec<wasmi::Val> = ty
-            .results()
-            .iter()
-            .map(|t| wasmi::Val::default_for_ty(*t))
-            .collect();
-        let fueled = self.store.get_fuel().is_ok();
-        self.store.data_mut().budget.oom = false;
-        let outcome = run(
-            &mut self.store,
-            func,
-            &params,
-            &mut results,
-            &limits,
-            fueled,
-        );
-        give_back_grown_pages(&mut self.store);
-        match outcome {
-            Ok(consumed) => {
-                self.fuel_consumed = fueled.then_some(consumed);
-                Ok(results.iter().map(crate::Val::from_wasmi).collect())
-            }
-            Err(failure) => {
-                self.fuel_consumed = fueled.then_some(failure.fuel_used);
-                self.needs_rebuild |= failure.poisoned;
-                Err(failure.error)
-            }
-        }
-    }
-
     /// The limits of a call starting now: clears a cancel that arrived before it and
     /// sets the deadline. A rebuild of the instance before the call runs under them, so
     /// a cancel arriving during the rebuild stops the call.
-    fn start_limits(&mut self) -> CallLimits {
+    pub(super) fn start_limits(&mut self) -> CallLimits {
         self.cancel.clear();
         let limits = self.compiled.limits_from_now(&self.cancel);
         // Host work (WASI waits, HTTP) reads the deadline from the state; a rebuilt
@@ -500,7 +496,8 @@ impl Plugin {
     }
 
     /// Runs `name` on raw input bytes; the output is then in [`Plugin::output`].
-    pub(crate) fn raw_call(
+    /// [`Plugin::raw_call`] (in `call_log.rs`) runs it and logs the call.
+    pub(crate) fn run_call(
         &mut self,
         name: &str,
         input: &[u8],
@@ -508,10 +505,10 @@ impl Plugin {
     ) -> Result<(), CallFailure> {
         let fail = |error: Error| CallFailure { error, rc: -1 };
         let limits = self.start_limits();
-        if self.needs_rebuild {
-            self.reinstantiate_under(&limits).map_err(fail)?;
-        }
-        let (func, returns_code) = self.plugin_function(name).map_err(fail)?;
+        // Instantiation first, then the function: the official runtime's order (a
+        // plug-in that cannot be instantiated fails with that, whatever the name).
+        let instance = self.instance_under(&limits).map_err(fail)?;
+        let (func, returns_code) = self.plugin_function(instance, name).map_err(fail)?;
         let fueled = self.store.get_fuel().is_ok();
         {
             let state = self.store.data_mut();

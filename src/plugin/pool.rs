@@ -5,7 +5,8 @@
 //! `Plugin::new_from_compiled` on a shared [`CompiledPlugin`](crate::CompiledPlugin)).
 //! [`Pool::get`] lends an idle instance, makes a new one while fewer than
 //! `max_instances` exist, or waits up to a timeout for one to come back. An instance
-//! returns to the pool when its [`PoolPlugin`] is dropped.
+//! returns to the pool when its [`PoolPlugin`] is dropped. As with the official
+//! runtime, a checkout does not instantiate a new plug-in: its first call does.
 //!
 //! # Examples
 //!

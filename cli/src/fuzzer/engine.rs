@@ -107,6 +107,7 @@ impl Fuzzer {
         config: FuzzConfig,
     ) -> Result<Self, Error> {
         let mut plugin = Plugin::new_from_compiled(&compiled)?;
+        plugin.instantiate()?;
         if coverage.is_some() && plugin.exported_memory(MEMORY_EXPORT).is_none() {
             return Err(Error::msg(
                 "the plug-in is not instrumented for coverage: compile it from the manifest \
@@ -472,7 +473,7 @@ impl Fuzzer {
     /// instantiate). Also returns the fuel the call used.
     pub fn execute(&mut self, input: &[u8]) -> (Outcome, Option<u64>) {
         if self.plugin.is_none() {
-            match Plugin::new_from_compiled(&self.compiled) {
+            match instantiated(&self.compiled) {
                 Ok(plugin) => self.plugin = Some(plugin),
                 Err(e) => return (instantiate_failure(e), None),
             }
@@ -491,7 +492,7 @@ impl Fuzzer {
 
     /// Runs `input` on a fresh instance.
     pub fn execute_fresh(&mut self, input: &[u8]) -> (Outcome, Option<u64>) {
-        match Plugin::new_from_compiled(&self.compiled) {
+        match instantiated(&self.compiled) {
             Ok(mut plugin) => run_call(
                 &mut plugin,
                 &self.config.function,
@@ -501,4 +502,12 @@ impl Fuzzer {
             Err(e) => (instantiate_failure(e), None),
         }
     }
+}
+
+/// A new plug-in of `compiled`, instantiated at once, so that an instantiation
+/// failure is told apart from the call's.
+fn instantiated(compiled: &CompiledPlugin) -> Result<Plugin, Error> {
+    let mut plugin = Plugin::new_from_compiled(compiled)?;
+    plugin.instantiate()?;
+    Ok(plugin)
 }

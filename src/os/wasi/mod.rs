@@ -5,16 +5,18 @@
 //! random numbers, an empty environment and no arguments. Its stdout and stderr are
 //! discarded unless the host opts in.
 //!
-//! The WASI layer is `wasi-common` (through `wasmi_wasi`) with three guards, one file
-//! each:
+//! The WASI layer is `wasi-common` (re-exported by `wasmi_wasi`) with three guards, one
+//! file each:
 //!
 //! - `fs.rs`: read-only directories, a cap of [`DEFAULT_MAX_OPEN_FILES`] open files
 //!   per plug-in (`EMFILE` past it), timestamps `wasi-common` cannot convert;
 //! - `sched.rs`: sleeps and clock polls wait in short slices and end when the call's
 //!   `timeout_ms` passes or it is cancelled;
-//! - `wasi_imports.rs` (beside this module, as it needs the plug-in state): every WASI
-//!   function runs under `catch_unwind`, so a panic below ends the call with an error
-//!   instead of the host process.
+//! - `imports/wasi.rs` (a layer above, as it needs the plug-in state): interplug's own
+//!   binding of every WASI function, on the calling module's memory found at
+//!   instantiation, under `catch_unwind` (a panic below ends the call with an error
+//!   instead of the host process), and paid for in fuel by the bytes and entries it
+//!   handles.
 
 mod fs;
 mod sched;

@@ -6,7 +6,7 @@
 //! of at most [`WAIT_SLICE`] and checks the call's deadline and cancel flag (a
 //! [`CallWatch`]) between them; when either has fired, the wait ends at once with a
 //! trap and the watch remembers why, so the call fails with kind `Timeout` or
-//! `Cancelled` (see `imports.rs`).
+//! `Cancelled` (see `imports/wasi.rs`).
 
 use crate::{error::ErrorKind, limits::cancel::CancelHandle, limits::clock::Clock};
 use alloc::sync::Arc;
@@ -29,7 +29,7 @@ const STOPPED_BY_CANCEL: u8 = 1;
 const STOPPED_BY_DEADLINE: u8 = 2;
 
 /// What a WASI wait checks while it sleeps: the plug-in's cancel flag and the running
-/// call's deadline (copied in before every WASI function, see `imports.rs`).
+/// call's deadline (copied in before every WASI function, see `imports/wasi.rs`).
 pub(crate) struct CallWatch {
     cancel: CancelHandle,
     clock: Option<Arc<dyn Clock>>,
