@@ -10,7 +10,9 @@
 //! Elsewhere (bare metal, wasm, 32-bit hosts, Windows) memories are the engine's own.
 
 /// True when this build gives instances lazy linear memory. The same condition
-/// chooses the store type in `plugin/store.rs`.
+/// chooses the store type in `plugin/store.rs`. (Read by the load-time pass, which
+/// needs `std`.)
+#[cfg(feature = "std")]
 pub(crate) const LAZY_LINEAR_MEMORY: bool = cfg!(all(
     feature = "std",
     not(miri),
