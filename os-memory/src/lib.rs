@@ -207,9 +207,10 @@ impl<T> Store<T> {
         self.reservations.iter().map(Reservation::len).sum()
     }
 
-    /// Makes a linear memory of type `ty` (32-bit, 64 KiB pages) over a new mapping of `reserve_bytes`
-    /// (rounded up to whole wasm pages, at least the type's minimum and at most its
-    /// maximum): `memory.grow` up to that size never moves the memory, and past it
+    /// Makes a linear memory of type `ty` (32-bit, 64 KiB pages) over a new mapping of
+    /// `reserve_bytes` (rounded up to whole wasm pages, at least the type's minimum and
+    /// at most its maximum): `memory.grow` up to that size never moves the memory, and
+    /// past it
     /// fails as it does past the type's maximum. The memory's pages are given back
     /// to the operating system right after wasmi's zero fill, so a page costs
     /// memory only once written. The resource limiter sees the creation as wasmi's
@@ -218,11 +219,10 @@ impl<T> Store<T> {
     /// # Errors
     ///
     /// [`LazyMemoryError::Unsupported`] on platforms without lazy memory and for
-    /// 64-bit memories; [`LazyMemoryError::Reserve`]
-    /// when the operating system refuses the mapping; [`LazyMemoryError::Engine`] when
-    /// wasmi refuses the memory (its resource limiter, a minimum above the
-    /// reservation). In every case nothing was created and the caller may make an
-    /// ordinary memory instead.
+    /// 64-bit memories; [`LazyMemoryError::Reserve`] when the operating system refuses
+    /// the mapping; [`LazyMemoryError::Engine`] when wasmi refuses the memory (its
+    /// resource limiter). In every case no memory was made, and the caller may make an
+    /// ordinary one instead.
     pub fn new_lazy_memory(
         &mut self,
         ty: MemoryType,
@@ -254,7 +254,9 @@ impl<T> Store<T> {
         unsafe { reservation.fill_ends(span) };
         self.reservations.push(reservation);
         let memory = made.map_err(LazyMemoryError::Engine)?;
-        let bytes = memory.data_mut(&mut self.store);
+        // What the span did not cover (a reservation too small for a huge page).
+        let data = memory.data_mut(&mut self.store);
+        let bytes = &mut data[span.min(data.len())..];
         // SAFETY: `bytes` is the whole memory wasmi just made over the reservation
         // pushed above, wasmi filled it with zeros and nothing has run since, and the
         // `&mut` borrow of the store ends no access in progress (this is the only one).
