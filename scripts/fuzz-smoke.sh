@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
 # Builds every cargo-fuzz target and runs each for FUZZ_SECONDS (default 30) from the
 # committed seed corpora in fuzz/seeds/ (the regression inputs). Needs nightly.
+#
+#   scripts/fuzz-smoke.sh                      # every target of `cargo fuzz list`
+#   scripts/fuzz-smoke.sh rewrite_layer ...    # only these targets
+#
+# The targets: manifest, memory_ops, plugin_input, kernel_calls, kernel_churn,
+# plugin_coverage, instrumented_vs_plain, bulk_io, rewrite_layer (fuzz/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 seconds="${FUZZ_SECONDS:-30}"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-cargo +nightly fuzz build -O
-for target in $(cargo +nightly fuzz list); do
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  cargo +nightly fuzz build -O
+  mapfile -t targets < <(cargo +nightly fuzz list)
+else
+  for target in "${targets[@]}"; do cargo +nightly fuzz build -O "$target"; done
+fi
+for target in "${targets[@]}"; do
   work="corpus/$target"
   mkdir -p "$work" "seeds/$target"
   echo "fuzz $target for ${seconds}s"

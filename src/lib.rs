@@ -121,6 +121,7 @@ pub mod __private {
     pub use crate::error::for_macros::{
         decode_error, encode_error, missing_argument, missing_function,
     };
+    pub use crate::host::function::owned_argument;
     #[cfg(feature = "std")]
     pub use crate::platform::panic_text;
     pub use alloc::vec::Vec;

@@ -27,6 +27,13 @@ fn pdk_fixtures_have_their_copy_loops_recognised() {
             Some((rewritten, loops)) => {
                 wasmparser::validate(&rewritten).expect("valid after rewriting");
                 eprintln!("{stem}: {loops:?}");
+                // Every PDK's input and output loops (their calls are often encoded
+                // with 5-byte indices, as linkers leave them); at most the input's u8
+                // tail is kept.
+                assert!(
+                    loops.recognised >= 2 && loops.kept <= 1,
+                    "{stem}: {loops:?}"
+                );
             }
             None => eprintln!("{stem}: nothing to rewrite"),
         }
@@ -370,6 +377,100 @@ fn endless_bulk_copies_end_at_the_timeout() {
             .call::<&[u8], Vec<u8>>("copy", &[3u8; 8][..])
             .expect("answers"),
         vec![3u8; 8]
+    );
+}
+
+/// The pass reaches the bulk functions through a table it exports as
+/// `interplug:bulk`: a module that exports that name itself, or imports it from
+/// another module, is refused with the pass on and off.
+#[test]
+fn the_private_table_name_is_refused() {
+    let exporting = wat::parse_str(
+        r#"(module (table (export "interplug:bulk") 3 funcref)
+           (memory (export "memory") 1)
+           (func (export "f") (result i32) i32.const 0))"#,
+    )
+    .expect("valid WAT");
+    let importing = wat::parse_str(
+        r#"(module (import "lib" "interplug:bulk" (table 3 funcref))
+           (memory (export "memory") 1)
+           (func (export "f") (result i32) i32.const 0))"#,
+    )
+    .expect("valid WAT");
+    for bulk_io in [true, false] {
+        for (wasm, kind) in [
+            (&exporting, interplug::ErrorKind::Invalid),
+            (&importing, interplug::ErrorKind::NotFound),
+        ] {
+            let Err(error) = PluginBuilder::new(wasm).with_bulk_io(bulk_io).build() else {
+                panic!("a module using the private table name loaded");
+            };
+            assert_eq!(error.kind(), kind, "{error:#}");
+            assert!(format!("{error:#}").contains("private"), "{error:#}");
+        }
+    }
+}
+
+/// A start function runs before the host has filled the bulk table: its copy loops
+/// run as written; calls after creation use the bulk functions. Both copy the same.
+#[test]
+fn copy_loops_in_a_start_function_run_as_written() {
+    let wasm = wat::parse_str(
+        r#"(module
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "load_u64" (func $load_u64 (param i64) (result i64)))
+  (import "extism:host/env" "store_u64" (func $store_u64 (param i64 i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "start function copies, calls too")
+  ;; 32 bytes of linear memory at $d into a new Extism block.
+  (func $to_block (param $d i32) (result i64)
+    (local $h i64) (local $i i64) (local $n i64)
+    (local.set $h (call $alloc (i64.const 32)))
+    (local.set $i (local.get $h))
+    (local.set $n (i64.const 4))
+    (loop
+      (call $store_u64 (local.get $i) (i64.load (local.get $d)))
+      (local.set $i (i64.add (local.get $i) (i64.const 8)))
+      (local.set $d (i32.add (local.get $d) (i32.const 8)))
+      (br_if 0 (i64.ne (local.tee $n (i64.add (local.get $n) (i64.const -1))) (i64.const 0))))
+    (local.get $h))
+  ;; 32 bytes of the Extism block $h into linear memory at $d.
+  (func $from_block (param $h i64) (param $d i32)
+    (local $end i64)
+    (local.set $end (i64.add (local.get $h) (i64.const 32)))
+    (loop
+      (i64.store (local.get $d) (call $load_u64 (local.get $h)))
+      (local.set $d (i32.add (local.get $d) (i32.const 8)))
+      (br_if 0 (i64.ne (local.get $end) (local.tee $h (i64.add (local.get $h) (i64.const 8)))))))
+  ;; In the start function, before the host fills the bulk table.
+  (func $start (call $from_block (call $to_block (i32.const 0)) (i32.const 64)))
+  (start $start)
+  (func (export "from_start") (result i32)
+    (call $output_set (call $to_block (i32.const 64)) (i64.const 32)) (i32.const 0))
+  (func (export "from_call") (result i32)
+    (call $from_block (call $to_block (i32.const 0)) (i32.const 128))
+    (call $output_set (call $to_block (i32.const 128)) (i64.const 32)) (i32.const 0)))"#,
+    )
+    .expect("valid WAT");
+    let (_, loops) = rewrite_bulk_io(&wasm).expect("rewrite").expect("imports");
+    assert_eq!(loops.recognised, 2);
+    let mut plugin = PluginBuilder::new(&wasm)
+        .with_bulk_io(true)
+        .build()
+        .expect("the start function runs");
+    let expected = b"start function copies, calls too".to_vec();
+    assert_eq!(
+        plugin
+            .call::<&[u8], Vec<u8>>("from_start", b"")
+            .expect("call"),
+        expected
+    );
+    assert_eq!(
+        plugin
+            .call::<&[u8], Vec<u8>>("from_call", b"")
+            .expect("call"),
+        expected
     );
 }
 

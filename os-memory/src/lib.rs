@@ -256,8 +256,9 @@ impl<T> Store<T> {
         let memory = made.map_err(LazyMemoryError::Engine)?;
         // What the span did not cover (a reservation too small for a huge page).
         let data = memory.data_mut(&mut self.store);
-        let bytes = &mut data[span.min(data.len())..];
-        // SAFETY: `bytes` is the whole memory wasmi just made over the reservation
+        let len = data.len();
+        let bytes = &mut data[span.min(len)..];
+        // SAFETY: `bytes` is the part past `span` of the memory wasmi just made over the reservation
         // pushed above, wasmi filled it with zeros and nothing has run since, and the
         // `&mut` borrow of the store ends no access in progress (this is the only one).
         unsafe { reservation::give_back_zeroed(bytes) };

@@ -78,6 +78,9 @@ pub struct CurrentPlugin {
     pub(crate) fuel_debt: u64,
     /// The plug-in's cancel flag, for host work that blocks (WASI waits, HTTP).
     pub(crate) cancel: crate::limits::cancel::CancelHandle,
+    /// True while the run loop runs the plug-in (a resumable call: host functions may
+    /// suspend it); false in a start function, which runs inside instantiation.
+    pub(crate) can_suspend: bool,
     #[cfg(feature = "wasi")]
     pub(crate) wasi: Option<crate::os::wasi::WasiState>,
     /// The linear memory of each module instance, found when it is instantiated: WASI
@@ -127,6 +130,7 @@ impl CurrentPlugin {
             deadline_ms: None,
             fuel_debt: 0,
             cancel: crate::limits::cancel::CancelHandle::default(),
+            can_suspend: false,
             #[cfg(feature = "wasi")]
             wasi: None,
             linear_memories: Default::default(),

@@ -8,5 +8,9 @@ pub(crate) mod function;
 pub(crate) mod linear_memory;
 #[cfg(feature = "std")]
 pub(crate) mod log_callback;
+pub(crate) mod suspend;
+#[cfg(feature = "std")]
+pub(crate) mod timer;
 pub(crate) mod val;
 pub(crate) mod vars;
+pub(crate) mod wait;

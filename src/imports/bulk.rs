@@ -1,9 +1,10 @@
-//! The private `interplug:bulk` imports: one call that does the work of a whole PDK
-//! copy loop (`input_load_u64`, `load_u64`, `store_u64` and their `u8` forms, 8 or 1
-//! bytes per host call) between the plug-in's linear memory and the Extism memory.
+//! The private bulk functions: one call that does the work of a whole PDK copy loop
+//! (`input_load_u64`, `load_u64`, `store_u64` and their `u8` forms, 8 or 1 bytes per
+//! host call) between the plug-in's linear memory and the Extism memory.
 //!
-//! Only modules rewritten by the bulk-I/O pass
-//! ([`crate::rewrite::bulk_io`]) call these; a plug-in may not import them itself.
+//! Only modules rewritten by the bulk-I/O pass ([`crate::rewrite::bulk_io`]) call
+//! these, through the table the pass adds, which [`fill_table`] fills at
+//! instantiation; a plug-in may not import `interplug:bulk` itself.
 //! The pass keeps the original loop behind the call: a call that returns 0 declined
 //! (a trip count it cannot state, or addresses that would wrap around) and the loop
 //! runs as written. Otherwise the call returns the number of iterations the loop
@@ -16,11 +17,10 @@
 use crate::{
     host::current_plugin::CurrentPlugin,
     host::current_plugin::{charge, cost, input_address, memory_trap as trap, IMPORT_FUEL},
-    host::linear_memory::MAIN_MODULE_SLOT,
-    kernel::abi::{LoopShape, BULK_MODULE, INPUT_TO_LINEAR, LINEAR_TO_MEMORY, MEMORY_TO_LINEAR},
+    kernel::abi::{LoopShape, BULK_TABLE_EXPORT},
     kernel::memory::FIRST_BLOCK_OFFSET,
 };
-use wasmi::{AsContextMut, Caller, Func, Linker, TrapCode};
+use wasmi::{AsContextMut, Caller, Func, Instance, Nullable, Ref, TrapCode};
 
 type Ctx<'a> = Caller<'a, CurrentPlugin>;
 type Trap = wasmi::Error;
@@ -181,31 +181,37 @@ fn bulk_fn(
     }
 }
 
-/// The `interplug:bulk` functions and the way each copies.
-const FUNCTIONS: [(&str, Direction); 3] = [
-    (INPUT_TO_LINEAR, Direction::InputToLinear),
-    (MEMORY_TO_LINEAR, Direction::MemoryToLinear),
-    (LINEAR_TO_MEMORY, Direction::LinearToMemory),
-];
-
-/// Defines the `interplug:bulk` functions on `linker`, for the main module.
-pub(crate) fn add_to_linker(linker: &mut Linker<CurrentPlugin>) -> Result<(), wasmi::Error> {
-    for (name, direction) in FUNCTIONS {
-        linker.func_wrap(BULK_MODULE, name, bulk_fn(MAIN_MODULE_SLOT, direction))?;
+/// Fills the table a module rewritten by the bulk-I/O pass exports as
+/// [`BULK_TABLE_EXPORT`] with the bulk functions, in the order of
+/// [`BULK_FUNCTIONS`](crate::kernel::abi::BULK_FUNCTIONS), made for the module whose
+/// linear memory is in `slot`; does nothing for an instance that exports no such
+/// table. Until it is filled (in a start function), the rewritten code runs its
+/// loops as written.
+pub(crate) fn fill_table<S: AsContextMut<Data = CurrentPlugin>>(
+    store: &mut S,
+    instance: &Instance,
+    slot: usize,
+) -> Result<(), wasmi::Error> {
+    // Without `std` nothing is rewritten (and a module's own export of the name is
+    // not refused): nothing to fill.
+    if !cfg!(feature = "std") {
+        return Ok(());
+    }
+    let Some(table) = instance.get_table(&*store, BULK_TABLE_EXPORT) else {
+        return Ok(());
+    };
+    for (index, direction) in [
+        Direction::InputToLinear,
+        Direction::MemoryToLinear,
+        Direction::LinearToMemory,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let func = Func::wrap(&mut *store, bulk_fn(slot, direction));
+        table.set(&mut *store, index as u64, Ref::Func(Nullable::Val(func)))?;
     }
     Ok(())
-}
-
-/// The bulk function `name`, made in `store` for the module in `slot` (a module other
-/// than the main one): it copies to and from that module's linear memory. `None` for
-/// a name that is not one.
-pub(crate) fn func_for(
-    store: impl AsContextMut<Data = CurrentPlugin>,
-    slot: usize,
-    name: &str,
-) -> Option<Func> {
-    let (_, direction) = FUNCTIONS.into_iter().find(|(n, _)| *n == name)?;
-    Some(Func::wrap(store, bulk_fn(slot, direction)))
 }
 
 #[cfg(test)]

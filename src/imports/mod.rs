@@ -10,3 +10,5 @@ pub(crate) mod registers;
 pub(crate) mod store;
 #[cfg(feature = "wasi")]
 pub(crate) mod wasi;
+#[cfg(feature = "wasi")]
+pub(crate) mod wasi_sleep;

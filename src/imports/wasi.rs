@@ -17,6 +17,8 @@
 //!    - a wait the watch interrupted ends the call with kind `Timeout` or `Cancelled`;
 //!    - `proc_exit` ends it with the engine's exit, which the run loop reports as
 //!      kind `Exit` with the code;
+//!    - a sleep, where the call can be suspended, ends the call's run for a while
+//!      instead: the call suspends until the sleep is over (`wasi_sleep.rs`);
 //! 4. charges fuel for the host work it did ([`Work`]): a fixed cost (more for a
 //!    call that asks the operating system), a cost per iovec and per poll
 //!    subscription, a unit per random byte, and the kernel imports' rate ([`cost`]: a
@@ -28,12 +30,15 @@
 use crate::{
     error::ErrorKind,
     host::current_plugin::{charge, cost, CurrentPlugin, IMPORT_FUEL},
+    host::function::{HostFuture, Writer},
     host::linear_memory::MAIN_MODULE_SLOT,
+    host::suspend::Suspend,
+    imports::wasi_sleep::{stopped, Sleep},
     kernel::abi::{LINEAR_MEMORY_EXPORT, WASI_MODULE},
     os::wasi::CallWatch,
     Error,
 };
-use alloc::{format, string::String, sync::Arc};
+use alloc::{format, sync::Arc};
 use core::{
     future::Future,
     task::{Context, Poll, Waker},
@@ -177,17 +182,28 @@ fn read_u32(memory: &[u8], at: u32) -> Option<u32> {
 trait Errno {
     /// True when the call succeeded.
     fn succeeded(&self) -> bool;
+
+    /// The value as the function's wasm result, if it has one.
+    fn result(&self) -> Option<crate::Val>;
 }
 
 impl Errno for i32 {
     fn succeeded(&self) -> bool {
         *self == 0
     }
+
+    fn result(&self) -> Option<crate::Val> {
+        Some(crate::Val::I32(*self))
+    }
 }
 
 impl Errno for () {
     fn succeeded(&self) -> bool {
         true
+    }
+
+    fn result(&self) -> Option<crate::Val> {
+        None
     }
 }
 
@@ -267,6 +283,7 @@ fn begin(
         return Err(without_memory(name));
     };
     wasi.watch.begin(state.deadline_ms);
+    wasi.watch.defer_sleeps(state.can_suspend);
     Ok((memory, wasi.watch.clone()))
 }
 
@@ -294,13 +311,26 @@ fn finish<R>(
     }
 }
 
-/// The error of a WASI wait stopped by the call's cancel or deadline.
-fn stopped(name: &str, kind: ErrorKind) -> Error {
-    let why: String = match kind {
-        ErrorKind::Cancelled => String::from("plug-in call cancelled"),
-        _ => String::from("timeout: the call ran longer than its timeout_ms"),
+/// The engine error that suspends the call until `until` (`None`: until its cancel or
+/// deadline), then resumes the WASI function `name` with its `result`.
+fn suspend_until(
+    name: &'static str,
+    watch: Arc<CallWatch>,
+    until: Option<std::time::Instant>,
+    result: Option<crate::Val>,
+) -> wasmi::Error {
+    let sleep = Sleep::new(name, watch, until);
+    let resume = move |_: &mut CurrentPlugin, outputs: &mut [crate::Val]| {
+        if let (Some(value), Some(slot)) = (result, outputs.first_mut()) {
+            *slot = value;
+        }
+        Ok(())
     };
-    crate::error::new(kind, format!("{why} (while waiting in WASI `{name}`)"))
+    let future: HostFuture = alloc::boxed::Box::pin(async move {
+        sleep.await?;
+        Ok(alloc::boxed::Box::new(resume) as Writer)
+    });
+    Suspend::<HostFuture>::error(None, future)
 }
 
 /// After a WASI function that returned: charges the fuel of its work.
@@ -334,9 +364,14 @@ macro_rules! wasi_functions {
                             let mut guest = WasmiGuestMemory::Unshared(bytes);
                             outcome(drive(preview_1::$name(ctx, &mut guest, $( $arg ),*))?)
                         }));
+                        let deferred = watch.take_deferred();
                         let value = finish(NAME, &watch, result)?;
                         pay(&mut caller, memory, work, value.succeeded());
-                        Ok(value)
+                        match deferred {
+                            // A sleep: the call suspends until then (`wasi_sleep.rs`).
+                            Some(until) => Err(suspend_until(NAME, watch, until, value.result())),
+                            None => Ok(value),
+                        }
                     }
                 }
             )*

@@ -98,6 +98,12 @@ pub const LAZY_MEMORY_MODULE: &str = "interplug:memory";
 /// The name of that memory import.
 pub const LAZY_MEMORY_NAME: &str = "memory";
 
+/// The export by which a module the bulk-I/O pass rewrote hands the host a table of
+/// functions (`funcref`, one entry per function of [`BULK_FUNCTIONS`], in that order)
+/// for the host to fill at instantiation; the rewritten code calls through it. A
+/// module may not export this name itself.
+pub const BULK_TABLE_EXPORT: &str = "interplug:bulk";
+
 /// The name of the linear memory export the bulk functions copy to and from (every
 /// PDK exports its memory 0 by this name).
 pub const LINEAR_MEMORY_EXPORT: &str = "memory";

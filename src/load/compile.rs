@@ -2,20 +2,13 @@
 
 use crate::{
     error::{bail_kind, fail},
+    load::bounds::LoadBounds,
+    load::module_cache::CachedModules,
     manifest::input::LoadedModule,
     Error,
 };
 use alloc::{string::String, vec::Vec};
 use wasmi::{Engine, Module};
-
-/// A plug-in's modules compiled on their engine.
-#[derive(Clone)]
-pub(crate) struct CachedModules {
-    pub(crate) engine: Engine,
-    pub(crate) main: Module,
-    /// The other modules, in an order where each only imports earlier ones.
-    pub(crate) others: Vec<(String, Module)>,
-}
 
 /// Fuel costs with compiling a function at its first call made free. wasmi charges
 /// fuel for lazy compilation by default, but running out of fuel there ends the call
@@ -29,13 +22,15 @@ const COMPILATION_IS_FREE: wasmi::CustomFuelCosts = wasmi::CustomFuelCosts {
     fuel_per_bytes_validated: 0,
 };
 
-/// Compiles `modules` on a new engine. Function bodies are translated at their first
-/// call. With `std` they are validated by [`crate::load::validate::alongside`] (the caller's
-/// job), without it here, before this returns.
+/// Compiles `modules` on a new engine, the load-time passes under `bounds`.
+/// Function bodies are translated at their first call. With `std` they are
+/// validated by [`crate::load::validate::alongside`] (the caller's job), without it
+/// here, before this returns.
 pub(crate) fn compile_modules(
     fueled: bool,
     bulk_io: bool,
     modules: &[LoadedModule],
+    bounds: &LoadBounds,
 ) -> Result<CachedModules, Error> {
     let mut config = wasmi::Config::default();
     config.consume_fuel(fueled).fuel_cost(COMPILATION_IS_FREE);
@@ -43,8 +38,12 @@ pub(crate) fn compile_modules(
     let engine = Engine::new(&config);
     let mut main = None;
     let mut others = Vec::new();
+    // What the modules hold counts against the load-time cap; the passes get the rest.
+    let held: u64 = modules.iter().map(|m| m.bytes.len() as u64).sum();
+    let pass_bytes = bounds.max_bytes.saturating_sub(held);
     for LoadedModule { name, bytes } in modules {
-        let rewritten = load_time_passes(bulk_io, bytes)?;
+        bounds.check()?;
+        let rewritten = load_time_passes(bulk_io, bytes, bounds, pass_bytes)?;
         let module = Module::new(&engine, rewritten.as_deref().unwrap_or(&bytes[..]))
             .map_err(|e| fail!(Invalid from e, "invalid wasm module `{name}`"))?;
         if name == "main" {
@@ -63,32 +62,41 @@ pub(crate) fn compile_modules(
 }
 
 /// The module rewritten by the load-time passes (the bulk-I/O pass when `bulk_io`,
-/// then the lazy-memory pass), or `None` to compile `bytes` as they are: nothing to
-/// rewrite, no `std`, or a module the rewriter cannot read (validation reports why).
+/// then the lazy-memory pass), or `None` to compile `bytes` as they are: nothing to rewrite, no `std`, or a module
+/// the rewriter cannot read (validation reports why). The passes hold at most
+/// `max_bytes` and stop at the deadline or a cancel of `bounds`.
 ///
 /// # Errors
 ///
-/// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when the module imports
-/// interplug's private bulk functions or memory itself (with the passes on or off).
+/// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) or
+/// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when the module uses interplug's
+/// private bulk names or memory import itself (with the passes on or off);
+/// [`ErrorKind::LimitExceeded`](crate::ErrorKind::LimitExceeded),
+/// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) or
+/// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled) past `bounds`.
 #[cfg(feature = "std")]
-fn load_time_passes(bulk_io: bool, bytes: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-    use crate::ErrorExt;
-    let result = if bulk_io {
-        crate::rewrite::bulk_io::rewrite_bulk_io(bytes).map(|r| r.map(|(wasm, _)| wasm))
-    } else {
-        crate::rewrite::bulk_io::refuse_private_imports(bytes).map(|()| None)
-    };
-    let rewritten = match result {
-        Ok(rewritten) => rewritten,
-        Err(error) if error.kind() == crate::ErrorKind::NotFound => return Err(error),
-        Err(_) => None,
-    };
+fn load_time_passes(
+    bulk_io: bool,
+    bytes: &[u8],
+    bounds: &LoadBounds,
+    max_bytes: u64,
+) -> Result<Option<Vec<u8>>, Error> {
+    let interrupt = || bounds.check();
+    let limits =
+        crate::rewrite::Limits::with_max_bytes(usize::try_from(max_bytes).unwrap_or(usize::MAX))
+            .with_interrupt(&interrupt);
+    let rewritten = crate::rewrite::bulk_io::for_loading(bytes, bulk_io, &limits)?;
     // Lazy linear memory: the module's own memory becomes an import.
     crate::rewrite::memory_import::for_this_build(bytes, rewritten)
 }
 
 #[cfg(not(feature = "std"))]
-fn load_time_passes(_bulk_io: bool, _bytes: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+fn load_time_passes(
+    _bulk_io: bool,
+    _bytes: &[u8],
+    _bounds: &LoadBounds,
+    _max_bytes: u64,
+) -> Result<Option<Vec<u8>>, Error> {
     Ok(None)
 }
 

@@ -3,7 +3,8 @@
 use crate::{
     error::{bail_kind, fail, to_engine, with_context},
     host::current_plugin::CurrentPlugin,
-    host::function::Function,
+    host::function::{wait_here, Callback, Function, HostFuture},
+    host::suspend::Suspend,
     kernel::abi::{import_provider, ImportProvider, MAIN_MODULE},
     platform, Error, ErrorKind,
 };
@@ -124,46 +125,81 @@ pub(crate) fn define_host_function(
         .map(|t| t.to_wasmi())
         .collect::<Result<Vec<_>, _>>()?;
     let ty = wasmi::FuncType::new(params, results.clone());
-    let callback = function.callback.clone();
     let label: Arc<str> = Arc::from(format!("{}::{}", function.module(), function.name()));
-    linker
-        .func_new(
-            function.module(),
-            function.name(),
-            ty,
-            move |mut caller, inputs, outputs| {
+    let (module, name) = (function.module(), function.name());
+    let defined = match &function.callback {
+        Callback::Sync(callback) => {
+            let callback = callback.clone();
+            linker.func_new(module, name, ty, move |mut caller, inputs, outputs| {
                 let inputs: Vec<crate::Val> = inputs.iter().map(crate::Val::from_wasmi).collect();
                 let mut values: Vec<crate::Val> =
                     outputs.iter().map(crate::Val::from_wasmi).collect();
                 let state = caller.data_mut();
                 // The host function's own error is the cause; its kind is kept (`Host`
                 // when it has none).
-                call_guarded(&*callback, state, &inputs, &mut values).map_err(|e| {
-                    to_engine(
-                        &with_context(e, &format!("host function `{label}` failed")),
-                        ErrorKind::Host,
-                    )
-                })?;
-                for ((slot, value), ty) in outputs.iter_mut().zip(values).zip(&results) {
-                    *slot = value.to_wasmi(*ty).map_err(|e| {
-                        to_engine(
-                            &with_context(e, &format!("host function `{label}`")),
-                            ErrorKind::Invalid,
-                        )
-                    })?;
+                call_guarded(&*callback, state, &inputs, &mut values)
+                    .map_err(|e| host_failure(e, &label))?;
+                write_results(&label, values, &results, outputs)
+            })
+        }
+        // The function reads its inputs and makes its future here; the run loop
+        // awaits it with the call suspended (`host/suspend.rs`).
+        Callback::Async(start) => {
+            let start = start.clone();
+            linker.func_new(module, name, ty, move |mut caller, inputs, outputs| {
+                let inputs: Vec<crate::Val> = inputs.iter().map(crate::Val::from_wasmi).collect();
+                let state = caller.data_mut();
+                let future = platform::catch_panic(|| Ok(start(state, &inputs)))
+                    .map_err(|e| host_failure(e, &label))?;
+                if state.can_suspend {
+                    return Err(Suspend::<HostFuture>::error(Some(label.clone()), future));
                 }
-                Ok(())
-            },
+                // A start function runs inside instantiation, which cannot be
+                // suspended: the future is waited for on this thread.
+                let mut values: Vec<crate::Val> =
+                    outputs.iter().map(crate::Val::from_wasmi).collect();
+                wait_here(state, Some(&label), future, &mut values)
+                    .map_err(|e| to_engine(&e, ErrorKind::Host))?;
+                write_results(&label, values, &results, outputs)
+            })
+        }
+    };
+    defined.map_err(|e| {
+        fail!(
+            Invalid from e,
+            "cannot register host function `{}`.`{}`",
+            function.module(),
+            function.name()
         )
-        .map_err(|e| {
-            fail!(
-                Invalid from e,
-                "cannot register host function `{}`.`{}`",
-                function.module(),
-                function.name()
+    })?;
+    Ok(())
+}
+
+/// Converts a host function's results for the engine.
+fn write_results(
+    label: &str,
+    values: Vec<crate::Val>,
+    types: &[wasmi::ValType],
+    outputs: &mut [wasmi::Val],
+) -> Result<(), wasmi::Error> {
+    for ((slot, value), ty) in outputs.iter_mut().zip(values).zip(types) {
+        *slot = value.to_wasmi(*ty).map_err(|e| {
+            to_engine(
+                &with_context(e, &format!("host function `{label}`")),
+                ErrorKind::Invalid,
             )
         })?;
+    }
     Ok(())
+}
+
+/// A host function's error as the engine carries it: the error is the cause, its kind
+/// kept (`Host` when it has none).
+fn host_failure(error: Error, label: &str) -> wasmi::Error {
+    to_engine(
+        &with_context(error, &format!("host function `{label}` failed")),
+        ErrorKind::Host,
+    )
 }
 
 /// Calls a host function, turning a panic into an error (with `std`).

@@ -7,8 +7,18 @@
 //! goes first. Plug-ins made from an entry share its engine, as plug-ins made from one
 //! [`CompiledPlugin`] do; host functions, WASI and options are not part of an entry.
 
-use crate::{load::compile::CachedModules, manifest::input::LoadedModule};
-use alloc::vec::Vec;
+use crate::manifest::input::LoadedModule;
+use alloc::{string::String, vec::Vec};
+use wasmi::{Engine, Module};
+
+/// A plug-in's modules compiled on their engine.
+#[derive(Clone)]
+pub(crate) struct CachedModules {
+    pub(crate) engine: Engine,
+    pub(crate) main: Module,
+    /// The other modules, in an order where each only imports earlier ones.
+    pub(crate) others: Vec<(String, Module)>,
+}
 
 /// Most entries kept.
 pub(super) const MAX_ENTRIES: usize = 16;

@@ -48,6 +48,8 @@ pub(crate) struct Options {
     pub(crate) initialization_fuel: Option<u64>,
     /// Whether the bulk I/O pass rewrites the plug-in's copy loops.
     pub(crate) bulk_io: bool,
+    /// Fuel an async call runs between two yields to the executor (`None`: never).
+    pub(crate) yield_fuel: Option<u64>,
     /// Debug settings of the `extism` crate's builder; kept, unused by the engine.
     pub(crate) debug: DebugOptions,
 }
@@ -100,6 +102,7 @@ impl<'a> PluginBuilder<'a> {
                 initialization_fuel: None,
                 debug: DebugOptions::default(),
                 bulk_io: crate::platform::bulk_io_from_env(),
+                yield_fuel: None,
             },
         }
     }
@@ -184,6 +187,28 @@ impl<'a> PluginBuilder<'a> {
     /// A fuel limit turns it back on.
     pub fn with_interruption(mut self, interruptible: bool) -> Self {
         self.options.interruptible = interruptible;
+        self
+    }
+
+    /// Under [`Plugin::call_async`](crate::Plugin::call_async), gives the executor its
+    /// thread back every `fuel` units of fuel the plug-in runs, so that a long call
+    /// shares its thread with other tasks (off by default: an async call then runs
+    /// until it ends or waits on a host function). Each yield wakes the task and
+    /// returns `Pending` once: no timer, no allocation. Sync calls never yield. Needs
+    /// fuel metering, so it keeps it on even with `with_interruption(false)`; 0 turns
+    /// yielding off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use interplug::PluginBuilder;
+    /// let wat = r#"(module (func (export "noop") (result i32) i32.const 0))"#;
+    /// let mut plugin = PluginBuilder::new(wat).with_yield_fuel(100_000).build()?;
+    /// assert_eq!(plugin.call::<&str, &str>("noop", "")?, "");
+    /// # Ok::<(), interplug::Error>(())
+    /// ```
+    pub fn with_yield_fuel(mut self, fuel: u64) -> Self {
+        self.options.yield_fuel = (fuel > 0).then_some(fuel);
         self
     }
 

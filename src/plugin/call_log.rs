@@ -5,8 +5,10 @@
 //! creation there at `debug`). The `log` macros test the level before formatting: a
 //! level that is off costs a comparison.
 //!
-//! [`Plugin::raw_call`], which every call of the call API goes through, is here: it
-//! wraps [`Plugin::run_call`] with the lines. Nothing in `src/` imports this file.
+//! [`Plugin::raw_call`], which every sync call of the call API goes through, is here:
+//! it wraps [`Plugin::run_call`] with the lines (`Plugin::call_async` writes the same
+//! through [`Plugin::log_calling`] and [`Plugin::log_finished`]). Nothing in `src/`
+//! imports this file.
 
 use crate::{plugin::instance::Plugin, plugin::run::CallFailure, Error, ErrorExt, ErrorKind};
 use alloc::boxed::Box;
@@ -24,15 +26,25 @@ impl Plugin {
         input: &[u8],
         host_context: Option<Box<dyn Any + Send + Sync>>,
     ) -> Result<(), CallFailure> {
-        calling(&self.id, name, input.len());
+        self.log_calling(name, input.len());
         let result = self.run_call(name, input, host_context);
+        self.log_finished(name, &result);
+        result
+    }
+
+    /// Logs that a call of `name` with `input_len` bytes of input starts.
+    pub(crate) fn log_calling(&self, name: &str, input_len: usize) {
+        calling(&self.id, name, input_len);
+    }
+
+    /// Logs how the call of `name` ended.
+    pub(crate) fn log_finished(&self, name: &str, result: &Result<(), CallFailure>) {
         let failure = result.as_ref().err().map(|f| (&f.error, f.rc));
         if failure.is_none() && log::log_enabled!(target: TARGET, log::Level::Debug) {
             let length = self.output().map_or(0, <[u8]>::len);
             log::debug!(target: TARGET, "output length={length} plugin=\"{}\"", self.id);
         }
         finished(&self.id, name, failure);
-        result
     }
 }
 

@@ -5,13 +5,15 @@ use crate::{
     host::current_plugin::CurrentPlugin,
     host::function::Function,
     host::linear_memory::MAIN_MODULE_SLOT,
-    kernel::abi::{BULK_MODULE, LAZY_MEMORY_MODULE, LAZY_MEMORY_NAME, LINEAR_MEMORY_EXPORT},
+    kernel::abi::{LAZY_MEMORY_MODULE, LAZY_MEMORY_NAME, LINEAR_MEMORY_EXPORT},
     limits::budget::PAGE_BYTES,
     limits::call::{CallLimits, FUEL_SLICE},
     limits::cancel::CancelHandle,
     limits::linear::reservation_pages,
-    load::compile::{compile_modules, CachedModules},
+    load::bounds::LoadBounds,
+    load::compile::compile_modules,
     load::link::{check_imports, define_host_function, shadowed},
+    load::module_cache::CachedModules,
     load::{module_cache, sources, validate::validate_alongside},
     manifest::input::WasmInput,
     manifest::Manifest,
@@ -130,20 +132,27 @@ impl CompiledPlugin {
     ) -> Result<(Self, T), Error> {
         let (manifest, modules) = sources::load(source)?;
         let manifest = without_module_bytes(manifest);
-        let fueled = options.interruptible || options.fuel_limit.is_some();
+        let fueled =
+            options.interruptible || options.fuel_limit.is_some() || options.yield_fuel.is_some();
         let bulk_io = options.bulk_io;
+        // Validating and rewriting the modules stop at the creation's deadline.
+        let bounds = LoadBounds::new(
+            options.clock.clone(),
+            manifest.timeout_ms,
+            CancelHandle::default(),
+        );
         if let Some(cached) = module_cache::get(fueled, options.bulk_io, &modules) {
             let compiled = Self::link(cached, manifest, functions, options)?;
             let value = then(&compiled)?;
             return Ok((compiled, value));
         }
         let compile_and_run = || -> Result<(CachedModules, CompiledPlugin, T), Error> {
-            let cached = compile_modules(fueled, bulk_io, &modules)?;
+            let cached = compile_modules(fueled, bulk_io, &modules, &bounds)?;
             let compiled = Self::link(cached.clone(), manifest, functions, options)?;
             let value = then(&compiled)?;
             Ok((cached, compiled, value))
         };
-        let (cached, compiled, value) = validate_alongside(&modules, compile_and_run)?;
+        let (cached, compiled, value) = validate_alongside(&modules, &bounds, compile_and_run)?;
         module_cache::put(fueled, bulk_io, modules, &cached);
         Ok((compiled, value))
     }
@@ -168,8 +177,6 @@ impl CompiledPlugin {
             .and_then(|()| crate::imports::log::add_to_linker(&mut linker))
             .and_then(|()| crate::imports::http::add_to_linker(&mut linker));
         imports.map_err(|e| fail!(Invalid from e, "cannot define the Extism kernel functions"))?;
-        crate::imports::bulk::add_to_linker(&mut linker)
-            .map_err(|e| fail!(Invalid from e, "cannot define the bulk-I/O functions"))?;
         #[cfg(feature = "wasi")]
         if options.wasi {
             crate::imports::wasi::add_to_linker(&mut linker)?;
@@ -330,6 +337,10 @@ impl CompiledPlugin {
                     .as_ref()
                     .unwrap_or(&linker)
                     .instantiate_and_start(&mut *store, module)
+                    .and_then(|instance| {
+                        crate::imports::bulk::fill_table(&mut *store, &instance, slot)?;
+                        Ok(instance)
+                    })
                     .map_err(|e| instantiation_error(store, name, e))?;
                 let memory = instance.get_memory(&*store, LINEAR_MEMORY_EXPORT);
                 store.data_mut().linear_memories.set(slot, memory);
@@ -340,6 +351,10 @@ impl CompiledPlugin {
             define_memory(&mut linker, store, "main", compiled.main_memory, max_pages)?;
             linker.instantiate_and_start(&mut *store, &compiled.main)
         }
+        .and_then(|instance| {
+            crate::imports::bulk::fill_table(&mut *store, &instance, MAIN_MODULE_SLOT)?;
+            Ok(instance)
+        })
         .map_err(|e| instantiation_error(store, "main", e))?;
         // WASI and the bulk copies use the memory from here on (`host/linear_memory.rs`).
         let memory = instance.get_memory(&*store, LINEAR_MEMORY_EXPORT);
@@ -428,9 +443,10 @@ fn lazy_memory_type(module: &Module) -> Option<MemoryType> {
     })
 }
 
-/// For a module other than the main one that imports WASI or bulk functions: a
-/// linker where those are bound to the module's own linear memory (`slot`), made in
-/// `store`; `None` when it imports neither (the shared linker serves).
+/// For a module other than the main one that imports WASI functions: a linker where
+/// those are bound to the module's own linear memory (`slot`), made in `store`; `None`
+/// when it imports none (the shared linker serves). (The bulk functions reach a
+/// module through its bulk table, filled for its slot by `imports/bulk.rs`.)
 fn own_memory_imports(
     linker: &Linker<CurrentPlugin>,
     store: &mut PluginStore<CurrentPlugin>,
@@ -440,13 +456,17 @@ fn own_memory_imports(
     let mut own: Option<Linker<CurrentPlugin>> = None;
     for import in module.imports() {
         let (namespace, name) = (import.module(), import.name());
+        #[cfg(feature = "wasi")]
         let func = match namespace {
-            BULK_MODULE => crate::imports::bulk::func_for(&mut *store, slot, name),
-            #[cfg(feature = "wasi")]
             crate::kernel::abi::WASI_MODULE if store.data().wasi.is_some() => {
                 crate::imports::wasi::func_for(&mut *store, slot, name)
             }
             _ => None,
+        };
+        #[cfg(not(feature = "wasi"))]
+        let func: Option<wasmi::Func> = {
+            let _ = (&store, slot, name);
+            None
         };
         let Some(func) = func else { continue };
         let own = own.get_or_insert_with(|| {

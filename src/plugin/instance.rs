@@ -13,13 +13,12 @@ use crate::{
     manifest::Manifest,
     plugin::builder::PluginBuilder,
     plugin::compiled::CompiledPlugin,
-    plugin::run::{run, CallFailure, RunError},
-    plugin::store::{give_back_grown_pages, PluginStore},
-    Error, ErrorKind,
+    plugin::run::{run, CallFailure},
+    plugin::store::PluginStore,
+    Error,
 };
 use alloc::{
     boxed::Box,
-    format,
     string::{String, ToString},
     vec::Vec,
 };
@@ -58,7 +57,7 @@ use wasmi::{Func, Instance};
 /// # Ok::<(), interplug::Error>(())
 /// ```
 pub struct Plugin {
-    compiled: CompiledPlugin,
+    pub(super) compiled: CompiledPlugin,
     pub(super) store: PluginStore<CurrentPlugin>,
     /// `None` until the first call (or [`Plugin::instantiate`]) instantiates the
     /// modules in `store`, as the official runtime does.
@@ -178,7 +177,7 @@ impl Plugin {
     ///
     /// With WASI, `NotFound`, `PermissionDenied` or `Io` when an `allowed_paths`
     /// directory cannot be opened (the I/O error is the source). The kinds are
-    /// [`ErrorKind`]'s. Instantiation errors come from the first call (or
+    /// [`ErrorKind`](crate::ErrorKind)'s. Instantiation errors come from the first call (or
     /// [`Plugin::instantiate`]).
     pub fn new_from_compiled(compiled: &CompiledPlugin) -> Result<Plugin, Error> {
         let id = new_id();
@@ -229,7 +228,7 @@ impl Plugin {
     /// `Timeout`, `Cancelled`, `OutOfFuel` or `OutOfMemory` when it runs out of time
     /// or is cancelled or goes past its fuel or memory (a `max_pages` below the
     /// module's initial memory is `OutOfMemory`); a host function's error as in
-    /// [`Plugin::call`]. The kinds are [`ErrorKind`]'s. After an error the next call
+    /// [`Plugin::call`]. The kinds are [`ErrorKind`](crate::ErrorKind)'s. After an error the next call
     /// (or this) tries again on a fresh instance.
     ///
     /// # Examples
@@ -277,7 +276,11 @@ impl Plugin {
 
     /// The plug-in function `name` (`() -> i32` or `() -> ()`) of `instance`, and
     /// whether it returns a code; the last one found is remembered.
-    fn plugin_function(&mut self, instance: Instance, name: &str) -> Result<(Func, bool), Error> {
+    pub(super) fn plugin_function(
+        &mut self,
+        instance: Instance,
+        name: &str,
+    ) -> Result<(Func, bool), Error> {
         if let Some(last) = self.last_function.as_ref().filter(|f| f.name == name) {
             return Ok((last.func, last.returns_code));
         }
@@ -361,7 +364,7 @@ impl Plugin {
     ///
     /// # Errors
     ///
-    /// The error's [`kind`](crate::ErrorExt::kind) (an [`ErrorKind`]) says what failed:
+    /// The error's [`kind`](crate::ErrorExt::kind) (an [`ErrorKind`](crate::ErrorKind)) says what failed:
     /// `NotFound` when there is no export `name` (`Function not found: NAME`);
     /// `Invalid` when it is not a plug-in function (`() -> i32` or `() -> ()`) or the
     /// input cannot be encoded or the output decoded; `Plugin { code }` when the
@@ -453,7 +456,7 @@ impl Plugin {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Trap`] when the plug-in's output is not inside its Extism memory.
+    /// [`ErrorKind::Trap`](crate::ErrorKind::Trap) when the plug-in's output is not inside its Extism memory.
     pub fn output(&self) -> Result<&[u8], Error> {
         self.store.data().output_bytes()
     }
@@ -496,79 +499,26 @@ impl Plugin {
     }
 
     /// Runs `name` on raw input bytes; the output is then in [`Plugin::output`].
-    /// [`Plugin::raw_call`] (in `call_log.rs`) runs it and logs the call.
+    /// [`Plugin::raw_call`] (in `call_log.rs`) runs it and logs the call; the set-up
+    /// and the end of the call, shared with `call_async`, are in `call.rs`.
     pub(crate) fn run_call(
         &mut self,
         name: &str,
         input: &[u8],
         host_context: Option<Box<dyn Any + Send + Sync>>,
     ) -> Result<(), CallFailure> {
-        let fail = |error: Error| CallFailure { error, rc: -1 };
-        let limits = self.start_limits();
-        // Instantiation first, then the function: the official runtime's order (a
-        // plug-in that cannot be instantiated fails with that, whatever the name).
-        let instance = self.instance_under(&limits).map_err(fail)?;
-        let (func, returns_code) = self.plugin_function(instance, name).map_err(fail)?;
-        let fueled = self.store.get_fuel().is_ok();
-        {
-            let state = self.store.data_mut();
-            state.begin_call(input).map_err(fail)?;
-            state.host_context = host_context;
-        }
+        let call = self.start_call(name, input, host_context)?;
         let mut code = [wasmi::Val::I32(0)];
-        let results = if returns_code {
-            &mut code[..]
-        } else {
-            &mut code[..0]
-        };
-        let outcome = run(&mut self.store, func, &[], results, &limits, fueled);
-        give_back_grown_pages(&mut self.store);
-        self.store.data_mut().host_context = None;
-        if name == "_start" {
-            self.needs_rebuild = true;
-        }
-        let plugin_error = self.store.data().error_message();
-        match outcome {
-            Ok(consumed) => {
-                self.fuel_consumed = fueled.then_some(consumed);
-                let rc = results.first().and_then(|v| v.i32()).unwrap_or(0);
-                match (plugin_error, rc) {
-                    (Some(message), rc) => {
-                        let code = if rc == 0 { -1 } else { rc };
-                        Err(CallFailure {
-                            error: crate::error::new(ErrorKind::Plugin { code }, message),
-                            rc: code,
-                        })
-                    }
-                    (None, 0) => Ok(()),
-                    (None, rc) => Err(CallFailure {
-                        error: crate::error::new(
-                            ErrorKind::Plugin { code: rc },
-                            format!("Returned non-zero exit code: {rc}"),
-                        ),
-                        rc,
-                    }),
-                }
-            }
-            Err(RunError {
-                error,
-                exit,
-                poisoned,
-                fuel_used,
-            }) => {
-                self.fuel_consumed = fueled.then_some(fuel_used);
-                self.needs_rebuild |= poisoned;
-                match (exit, plugin_error) {
-                    (Some(0), None) => Ok(()),
-                    (Some(code), Some(message)) => Err(CallFailure {
-                        error: crate::error::new(ErrorKind::Exit { code }, message),
-                        rc: code,
-                    }),
-                    (Some(code), None) => Err(CallFailure { error, rc: code }),
-                    (None, _) => Err(fail(error)),
-                }
-            }
-        }
+        let results = call.results(&mut code);
+        let outcome = run(
+            &mut self.store,
+            call.func,
+            &[],
+            results,
+            &call.limits,
+            call.fueled,
+        );
+        self.end_call(&call, outcome, &code)
     }
 }
 

@@ -3,6 +3,7 @@
 //! limiter, pools and typed plug-ins.
 
 pub(crate) mod builder;
+pub(crate) mod call;
 pub(crate) mod call_log;
 pub(crate) mod compiled;
 pub(crate) mod exports;

@@ -30,13 +30,17 @@
 
 use crate::{
     host::convert::{FromBytesOwned, ToBytes},
+    host::timer::Alarm,
     Error, Plugin,
 };
 use std::{
     collections::{BTreeMap, VecDeque},
+    future::Future,
     ops::{Deref, DerefMut},
+    pin::Pin,
     string::ToString,
     sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, Weak},
+    task::{Context, Poll, Waker},
     time::{Duration, Instant},
 };
 
@@ -85,6 +89,19 @@ struct PoolState {
     idle: VecDeque<Plugin>,
     /// Instances in existence or being made.
     live: usize,
+    /// Tasks waiting in [`Pool::get_async`], first come first woken, by id.
+    waiting_tasks: VecDeque<(u64, Waker)>,
+    /// The id of the next waiting task.
+    next_task: u64,
+}
+
+impl PoolState {
+    /// Wakes the task that has waited longest (an instance came back or a slot freed).
+    fn wake_a_task(&mut self) {
+        if let Some((_, waker)) = self.waiting_tasks.pop_front() {
+            waker.wake();
+        }
+    }
 }
 
 struct Shared {
@@ -128,6 +145,8 @@ impl Pool {
                 state: Mutex::new(PoolState {
                     idle: VecDeque::new(),
                     live: 0,
+                    waiting_tasks: VecDeque::new(),
+                    next_task: 0,
                 }),
                 returned: Condvar::new(),
                 known_functions: RwLock::new(BTreeMap::new()),
@@ -162,10 +181,7 @@ impl Pool {
                 return match (shared.source)() {
                     Ok(plugin) => Ok(Some(self.lend(plugin))),
                     Err(error) => {
-                        if let Ok(mut state) = shared.lock() {
-                            state.live -= 1;
-                        }
-                        shared.returned.notify_one();
+                        self.forget_one();
                         Err(error)
                     }
                 };
@@ -183,6 +199,55 @@ impl Pool {
                 .map_err(|_| crate::error::fail!(Host, "the plug-in pool's lock is poisoned: a thread panicked while holding it; make a new pool"))?
                 .0;
         }
+    }
+
+    /// An instance, as [`Pool::get`] gives one, as a future that waits without
+    /// blocking the thread: an idle instance, a new one, or the first one returned
+    /// within `timeout` (`Ok(None)` after that). Tasks waiting are served in the order
+    /// they started to wait. A new instance is made on the polling thread.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::get`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use interplug::{Manifest, Plugin, PoolBuilder, Wasm};
+    /// use std::{future::Future, time::Duration};
+    /// let manifest = Manifest::new([Wasm::file("spec-tests/fixtures/count_vowels.wasm")]);
+    /// let pool = PoolBuilder::new().with_max_instances(1).build(move || Plugin::new(&manifest, [], false));
+    /// let lent = pool.get(Duration::from_secs(1))?;
+    /// // The only instance is lent: a short wait ends without one.
+    /// let mut waiting = std::pin::pin!(pool.get_async(Duration::from_millis(10)));
+    /// let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// let none = loop {
+    ///     if let std::task::Poll::Ready(got) = waiting.as_mut().poll(&mut cx) { break got?; }
+    /// };
+    /// assert!(none.is_none());
+    /// # drop(lent);
+    /// # Ok::<(), interplug::Error>(())
+    /// ```
+    pub fn get_async(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Option<PoolPlugin>, Error>> + Send + 'static {
+        GetAsync {
+            pool: self.clone(),
+            deadline: Instant::now().checked_add(timeout),
+            task: None,
+            alarm: None,
+            done: false,
+        }
+    }
+
+    /// An instance being made failed: its slot is free again.
+    fn forget_one(&self) {
+        if let Ok(mut state) = self.shared.lock() {
+            state.live -= 1;
+            state.wake_a_task();
+        }
+        self.shared.returned.notify_one();
     }
 
     /// Runs `f` on an instance; `Ok(None)` when none was free within `timeout`.
@@ -264,6 +329,20 @@ impl PoolPlugin {
         self.deref_mut().call(name.as_ref(), input)
     }
 
+    /// Calls `name` with `input` as a future (as [`Plugin::call_async`], with an
+    /// owned result).
+    ///
+    /// # Errors
+    ///
+    /// As [`Plugin::call_async`].
+    pub fn call_async<'a, Input: ToBytes<'a>, Output: FromBytesOwned>(
+        &mut self,
+        name: impl AsRef<str>,
+        input: Input,
+    ) -> impl Future<Output = Result<Output, Error>> + Send + '_ {
+        self.deref_mut().call_async(name, input)
+    }
+
     /// The instance's id.
     pub fn id(&self) -> uuid::Uuid {
         self.deref().id
@@ -296,7 +375,114 @@ impl Drop for PoolPlugin {
         };
         if let Ok(mut state) = shared.state.lock() {
             state.idle.push_back(plugin);
+            state.wake_a_task();
         }
         shared.returned.notify_one();
+    }
+}
+
+/// The future of [`Pool::get_async`].
+struct GetAsync {
+    pool: Pool,
+    /// `None`: waits as long as it takes.
+    deadline: Option<Instant>,
+    /// Its id among the waiting tasks, once it waited.
+    task: Option<u64>,
+    alarm: Option<Alarm>,
+    done: bool,
+}
+
+impl GetAsync {
+    /// Takes this task off the waiting list.
+    fn stop_waiting(&mut self, state: &mut PoolState) {
+        if let Some(id) = self.task.take() {
+            state.waiting_tasks.retain(|(task, _)| *task != id);
+        }
+        self.alarm = None;
+    }
+}
+
+impl Future for GetAsync {
+    type Output = Result<Option<PoolPlugin>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let pool = this.pool.clone();
+        let shared = &pool.shared;
+        let mut state = match shared.lock() {
+            Ok(state) => state,
+            Err(error) => {
+                this.done = true;
+                return Poll::Ready(Err(error));
+            }
+        };
+        if let Some(plugin) = state.idle.pop_front() {
+            this.stop_waiting(&mut state);
+            this.done = true;
+            return Poll::Ready(Ok(Some(pool.lend(plugin))));
+        }
+        if state.live < shared.max_instances {
+            state.live += 1;
+            this.stop_waiting(&mut state);
+            this.done = true;
+            drop(state);
+            return Poll::Ready(match (shared.source)() {
+                Ok(plugin) => Ok(Some(pool.lend(plugin))),
+                Err(error) => {
+                    pool.forget_one();
+                    Err(error)
+                }
+            });
+        }
+        if this
+            .deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
+        {
+            this.stop_waiting(&mut state);
+            this.done = true;
+            return Poll::Ready(Ok(None));
+        }
+        let waker = cx.waker();
+        let listed = this
+            .task
+            .and_then(|id| state.waiting_tasks.iter_mut().find(|(task, _)| *task == id));
+        match listed {
+            Some((_, old)) if old.will_wake(waker) => {}
+            Some((_, old)) => *old = waker.clone(),
+            None => {
+                let id = state.next_task;
+                state.next_task = id.wrapping_add(1);
+                state.waiting_tasks.push_back((id, waker.clone()));
+                this.task = Some(id);
+            }
+        }
+        drop(state);
+        match (&mut this.alarm, this.deadline) {
+            (Some(alarm), _) => alarm.update(waker),
+            (None, Some(deadline)) => this.alarm = Alarm::set(deadline, waker),
+            (None, None) => {}
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for GetAsync {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let pool = self.pool.clone();
+        let Ok(mut state) = pool.shared.lock() else {
+            return;
+        };
+        let listed = self
+            .task
+            .is_some_and(|id| state.waiting_tasks.iter().any(|(task, _)| *task == id));
+        if listed {
+            self.stop_waiting(&mut state);
+        } else if self.task.is_some() {
+            // Woken for an instance it will never take: the next task gets the wake.
+            state.wake_a_task();
+        }
     }
 }

@@ -25,6 +25,8 @@ pub(super) struct Added {
     pub(super) memory_imports: Vec<(String, String, wasm_encoder::MemoryType)>,
     /// Imported globals: module, name, type.
     pub(super) global_imports: Vec<(String, String, wasm_encoder::GlobalType)>,
+    /// Defined tables.
+    pub(super) tables: Vec<wasm_encoder::TableType>,
     /// Defined globals and their initial values.
     pub(super) globals: Vec<(wasm_encoder::GlobalType, wasm_encoder::ConstExpr)>,
     /// Defined functions.

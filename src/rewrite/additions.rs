@@ -29,11 +29,20 @@ impl core::fmt::Debug for Additions {
             .field("types", &self.added.types.len())
             .field("function_imports", &self.added.function_imports)
             .field("memories", &self.memories.len())
+            .field("tables", &self.added.tables.len())
             .field("globals", &self.added.globals.len())
             .field("functions", &self.added.functions.len())
             .field("exports", &self.added.exports)
             .finish_non_exhaustive()
     }
+}
+
+/// The index of the last of `len` items whose first has index `first`, that is
+/// `first + len - 1`. The layer's counts are at most 2^24 and a pass adds few items,
+/// so it never saturates in practice; it is checked all the same.
+fn last_of(first: u32, len: usize) -> u32 {
+    let len = u32::try_from(len).unwrap_or(u32::MAX);
+    first.saturating_add(len).saturating_sub(1)
 }
 
 impl Additions {
@@ -54,7 +63,7 @@ impl Additions {
         self.added
             .types
             .push(wasm_encoder::FuncType::new(params, results));
-        self.base.types + self.added.types.len() as u32 - 1
+        last_of(self.base.types, self.added.types.len())
     }
 
     /// Imports a function of type `type_index`; returns its function index. The
@@ -75,7 +84,10 @@ impl Additions {
         self.added
             .function_imports
             .push((module.to_string(), name.to_string(), type_index));
-        Ok(self.base.imported_functions + self.added.function_imports.len() as u32 - 1)
+        Ok(last_of(
+            self.base.imported_functions,
+            self.added.function_imports.len(),
+        ))
     }
 
     /// Imports a memory; returns its memory index (the module's own memories move up).
@@ -93,7 +105,10 @@ impl Additions {
         self.added
             .memory_imports
             .push((module.to_string(), name.to_string(), ty));
-        Ok(self.base.imported_memories + self.added.memory_imports.len() as u32 - 1)
+        Ok(last_of(
+            self.base.imported_memories,
+            self.added.memory_imports.len(),
+        ))
     }
 
     /// Imports a global; returns its global index (the module's own globals move up).
@@ -111,14 +126,28 @@ impl Additions {
         self.added
             .global_imports
             .push((module.to_string(), name.to_string(), ty));
-        Ok(self.base.imported_globals + self.added.global_imports.len() as u32 - 1)
+        Ok(last_of(
+            self.base.imported_globals,
+            self.added.global_imports.len(),
+        ))
     }
 
     /// Defines a memory after the module's own; returns its memory index.
     pub fn add_memory(&mut self, ty: wasm_encoder::MemoryType) -> u32 {
         self.imports_frozen = true;
         self.memories.push(ty);
-        self.base.memories + self.added.memory_imports.len() as u32 + self.memories.len() as u32 - 1
+        last_of(
+            self.base.memories,
+            self.added.memory_imports.len() + self.memories.len(),
+        )
+    }
+
+    /// Defines a table after the module's own; returns its table index. No other
+    /// index moves: the module's own tables keep theirs.
+    pub fn add_table(&mut self, ty: wasm_encoder::TableType) -> u32 {
+        self.imports_frozen = true;
+        self.added.tables.push(ty);
+        last_of(self.base.tables, self.added.tables.len())
     }
 
     /// Defines a global after the module's own; returns its global index.
@@ -129,8 +158,10 @@ impl Additions {
     ) -> u32 {
         self.imports_frozen = true;
         self.added.globals.push((ty, init.clone()));
-        self.base.globals + self.added.global_imports.len() as u32 + self.added.globals.len() as u32
-            - 1
+        last_of(
+            self.base.globals,
+            self.added.global_imports.len() + self.added.globals.len(),
+        )
     }
 
     /// Defines a function after the module's own; returns its function index. Its
@@ -140,10 +171,10 @@ impl Additions {
         self.added
             .functions
             .push(AddedFunction { type_index, body });
-        self.base.functions
-            + self.added.function_imports.len() as u32
-            + self.added.functions.len() as u32
-            - 1
+        last_of(
+            self.base.functions,
+            self.added.function_imports.len() + self.added.functions.len(),
+        )
     }
 
     /// Replaces the body of function `index`, one this pass added (e.g. a helper
@@ -159,7 +190,7 @@ impl Additions {
         index: u32,
         body: wasm_encoder::Function,
     ) -> Result<(), Error> {
-        let first = self.base.functions + self.added.function_imports.len() as u32;
+        let first = last_of(self.base.functions, self.added.function_imports.len() + 1);
         let slot = index
             .checked_sub(first)
             .and_then(|i| self.added.functions.get_mut(i as usize))
@@ -198,9 +229,9 @@ impl Additions {
     pub(super) fn remap(&self) -> Remap {
         Remap {
             base: self.base,
-            functions: self.added.function_imports.len() as u32,
-            memories: self.added.memory_imports.len() as u32,
-            globals: self.added.global_imports.len() as u32,
+            functions: u32::try_from(self.added.function_imports.len()).unwrap_or(u32::MAX),
+            memories: u32::try_from(self.added.memory_imports.len()).unwrap_or(u32::MAX),
+            globals: u32::try_from(self.added.global_imports.len()).unwrap_or(u32::MAX),
         }
     }
 }

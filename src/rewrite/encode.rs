@@ -1,120 +1,155 @@
-//! Encoding the rewritten module: each original section re-encoded with its indices
-//! remapped and the additions of its kind appended, and the sections the original
-//! lacks inserted where the additions need them, in the order the binary format
-//! requires.
+//! Encoding the rewritten module: each original section copied as it is when nothing
+//! in it changes (no addition of its kind, no index moved), else re-encoded with its
+//! indices remapped and the additions of its kind appended; the sections the
+//! original lacks inserted where the additions need them, in the order the binary
+//! format requires.
 
 use super::added::Added;
+use super::limits::Usage;
 use super::remap::Remap;
 use super::sections::{
-    Section, RANK_CODE, RANK_EXPORT, RANK_FUNCTION, RANK_GLOBAL, RANK_IMPORT, RANK_MEMORY,
-    RANK_TYPE,
+    Code, Kept, Section, RANK_CODE, RANK_EXPORT, RANK_FUNCTION, RANK_GLOBAL, RANK_IMPORT,
+    RANK_MEMORY, RANK_TABLE, RANK_TYPE,
 };
 use crate::error::fail;
 use alloc::vec::Vec;
 use anyhow::Error;
 use wasm_encoder::reencode::Reencode;
+use wasm_encoder::Encode;
 
 /// A part of the module that cannot be encoded again.
 fn reencode_error<E: core::fmt::Display>(error: E) -> Error {
     fail!(Invalid, "cannot re-encode the wasm module: {error}")
 }
 
-/// Writes the new module from the original's `sections`, the module's own rewritten
-/// `bodies` and what the pass `added` (and its `memories`), with the module's own
-/// indices moved as `remap` says.
+/// Writes the new module from the original `wasm` and its `sections`, the module's own
+/// rewritten bodies (`code`) and what the pass `added` (and its memories), with the
+/// module's own indices moved as `remap` says. What it writes is counted in `usage`.
 ///
 /// # Errors
 ///
 /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when a section cannot be
-/// encoded again.
+/// encoded again; [`ErrorKind::LimitExceeded`](crate::ErrorKind::LimitExceeded) past
+/// the cap of `usage`.
 pub(super) fn encode(
-    sections: &[Section<'_>],
-    added: &Added,
-    memories: &[wasm_encoder::MemoryType],
-    remap: Remap,
-    bodies: Vec<wasm_encoder::Function>,
+    wasm: &[u8],
+    sections: &[Kept<'_>],
+    (added, memories, remap): (&Added, &[wasm_encoder::MemoryType], Remap),
+    code: Code,
+    usage: &mut Usage,
 ) -> Result<Vec<u8>, Error> {
     let mut encoder = Encoder {
         module: wasm_encoder::Module::new(),
+        wasm,
         add: added,
         memories,
         remap,
-        bodies: Some(bodies),
+        code: Some(code),
         emitted: 0,
+        usage,
     };
-    for section in sections {
-        if let Some(rank) = section.rank() {
+    for kept in sections {
+        if let Some(rank) = kept.section.rank() {
             encoder.emit_missing(rank)?;
             encoder.emitted = rank;
         }
-        encoder.section(section)?;
+        encoder.section(kept)?;
     }
     encoder.emit_missing(u8::MAX)?;
     Ok(encoder.module.finish())
 }
 
 /// The module being written.
-struct Encoder<'a> {
+struct Encoder<'a, 'u> {
     module: wasm_encoder::Module,
+    /// The original module.
+    wasm: &'a [u8],
     add: &'a Added,
     memories: &'a [wasm_encoder::MemoryType],
     remap: Remap,
     /// The module's own bodies, until the code section is written.
-    bodies: Option<Vec<wasm_encoder::Function>>,
+    code: Option<Code>,
     /// The rank of the last standard section written.
     emitted: u8,
+    usage: &'u mut Usage,
 }
 
-impl Encoder<'_> {
+impl Encoder<'_, '_> {
+    /// Appends a section, counting its bytes.
+    fn push(&mut self, section: &impl wasm_encoder::Section) -> Result<(), Error> {
+        let before = self.module.as_slice().len();
+        self.module.section(section);
+        self.usage.charge(self.module.as_slice().len() - before)
+    }
+
+    /// Whether the pass added items of the kind `section` holds (its entries are then
+    /// re-encoded and the additions appended).
+    fn has_additions(&self, section: &Section<'_>) -> bool {
+        let add = self.add;
+        match section {
+            Section::Type(_) => !add.types.is_empty(),
+            Section::Import(_) => add.has_imports(),
+            Section::Function(_) => !add.functions.is_empty(),
+            Section::Table(_) => !add.tables.is_empty(),
+            Section::Memory(_) => !self.memories.is_empty(),
+            Section::Global(_) => !add.globals.is_empty(),
+            Section::Export(_) => !add.exports.is_empty(),
+            Section::Code => true,
+            _ => false,
+        }
+    }
+
     /// Writes one original section, with the additions of its kind.
-    fn section(&mut self, section: &Section<'_>) -> Result<(), Error> {
+    fn section(&mut self, kept: &Kept<'_>) -> Result<(), Error> {
+        let section = &kept.section;
+        if self.remap.is_identity() && !self.has_additions(section) {
+            let data = self
+                .wasm
+                .get(kept.range.clone())
+                .ok_or_else(|| fail!(Invalid, "a section lies outside the module's bytes"))?;
+            return self.push(&wasm_encoder::RawSection {
+                id: section.id(),
+                data,
+            });
+        }
         match section {
             Section::Type(reader) => self.types(Some(reader))?,
             Section::Import(reader) => self.imports(Some(reader))?,
             Section::Function(reader) => self.functions(Some(reader))?,
-            Section::Table(reader) => {
-                let mut tables = wasm_encoder::TableSection::new();
-                self.remap
-                    .parse_table_section(&mut tables, reader.clone())
-                    .map_err(reencode_error)?;
-                self.module.section(&tables);
-            }
+            Section::Table(reader) => self.tables(Some(reader))?,
             Section::Memory(reader) => self.memories(Some(reader))?,
             Section::Tag(reader) => {
                 let mut tags = wasm_encoder::TagSection::new();
                 self.remap
                     .parse_tag_section(&mut tags, reader.clone())
                     .map_err(reencode_error)?;
-                self.module.section(&tags);
+                self.push(&tags)?;
             }
             Section::Global(reader) => self.globals(Some(reader))?,
             Section::Export(reader) => self.exports(Some(reader))?,
             Section::Start(func) => {
-                self.module.section(&wasm_encoder::StartSection {
+                let start = wasm_encoder::StartSection {
                     function_index: self.remap.function(*func),
-                });
+                };
+                self.push(&start)?;
             }
             Section::Element(reader) => {
                 let mut elements = wasm_encoder::ElementSection::new();
                 self.remap
                     .parse_element_section(&mut elements, reader.clone())
                     .map_err(reencode_error)?;
-                self.module.section(&elements);
+                self.push(&elements)?;
             }
             Section::DataCount(count) => {
-                self.module
-                    .section(&wasm_encoder::DataCountSection { count: *count });
+                self.push(&wasm_encoder::DataCountSection { count: *count })?;
             }
-            Section::Code => {
-                let own = self.bodies.take().unwrap_or_default();
-                self.code(own);
-            }
+            Section::Code => self.code()?,
             Section::Data(reader) => {
                 let mut data = wasm_encoder::DataSection::new();
                 self.remap
                     .parse_data_section(&mut data, reader.clone())
                     .map_err(reencode_error)?;
-                self.module.section(&data);
+                self.push(&data)?;
             }
             Section::Custom(reader) => self.custom(reader)?,
         }
@@ -136,6 +171,9 @@ impl Encoder<'_> {
         if wanted(RANK_FUNCTION) && !add.functions.is_empty() {
             self.functions(None)?;
         }
+        if wanted(RANK_TABLE) && !add.tables.is_empty() {
+            self.tables(None)?;
+        }
         if wanted(RANK_MEMORY) && !self.memories.is_empty() {
             self.memories(None)?;
         }
@@ -146,9 +184,9 @@ impl Encoder<'_> {
             self.exports(None)?;
         }
         if wanted(RANK_CODE) {
-            let own = self.bodies.take().unwrap_or_default();
-            if !own.is_empty() || !add.functions.is_empty() {
-                self.code(own);
+            let own = self.code.as_ref().map_or(0, |code| code.count);
+            if own != 0 || !add.functions.is_empty() {
+                self.code()?;
             }
         }
         Ok(())
@@ -165,8 +203,7 @@ impl Encoder<'_> {
         for ty in &self.add.types {
             types.ty().func_type(ty);
         }
-        self.module.section(&types);
-        Ok(())
+        self.push(&types)
     }
 
     /// The import section: added imports of a kind come right after the module's own
@@ -191,8 +228,7 @@ impl Encoder<'_> {
         for (module, name, ty) in &self.add.global_imports {
             imports.import(module, name, wasm_encoder::EntityType::Global(*ty));
         }
-        self.module.section(&imports);
-        Ok(())
+        self.push(&imports)
     }
 
     /// The function section: the original's functions, then the added ones.
@@ -209,8 +245,24 @@ impl Encoder<'_> {
         for f in &self.add.functions {
             functions.function(f.type_index);
         }
-        self.module.section(&functions);
-        Ok(())
+        self.push(&functions)
+    }
+
+    /// The table section: the original's tables, then the added ones.
+    fn tables(
+        &mut self,
+        original: Option<&wasmparser::TableSectionReader<'_>>,
+    ) -> Result<(), Error> {
+        let mut tables = wasm_encoder::TableSection::new();
+        if let Some(reader) = original {
+            self.remap
+                .parse_table_section(&mut tables, reader.clone())
+                .map_err(reencode_error)?;
+        }
+        for table in &self.add.tables {
+            tables.table(*table);
+        }
+        self.push(&tables)
     }
 
     /// The memory section: the original's memories, then the added ones.
@@ -227,8 +279,7 @@ impl Encoder<'_> {
         for memory in self.memories {
             memories.memory(*memory);
         }
-        self.module.section(&memories);
-        Ok(())
+        self.push(&memories)
     }
 
     /// The global section: the original's globals, then the added ones.
@@ -245,8 +296,7 @@ impl Encoder<'_> {
         for (ty, init) in &self.add.globals {
             globals.global(*ty, init);
         }
-        self.module.section(&globals);
-        Ok(())
+        self.push(&globals)
     }
 
     /// The export section: the original's exports, then the added ones.
@@ -263,20 +313,25 @@ impl Encoder<'_> {
         for (name, kind, index) in &self.add.exports {
             exports.export(name, *kind, *index);
         }
-        self.module.section(&exports);
-        Ok(())
+        self.push(&exports)
     }
 
     /// The code section: the module's own bodies, then the added functions'.
-    fn code(&mut self, own: Vec<wasm_encoder::Function>) {
-        let mut code = wasm_encoder::CodeSection::new();
-        for body in &own {
-            code.function(body);
-        }
+    fn code(&mut self) -> Result<(), Error> {
+        let Some(mut code) = self.code.take() else {
+            return Ok(());
+        };
+        let added = u32::try_from(self.add.functions.len()).unwrap_or(u32::MAX);
+        code.set_count(code.count.saturating_add(added));
         for f in &self.add.functions {
-            code.function(&f.body);
+            f.body.encode(&mut code.bodies);
         }
-        self.module.section(&code);
+        self.push(&wasm_encoder::RawSection {
+            id: 10,
+            data: &code.bodies,
+        })?;
+        self.usage.release(code.bodies.len());
+        Ok(())
     }
 
     /// A custom section: the `name` section with its indices remapped, any other as
@@ -287,13 +342,12 @@ impl Encoder<'_> {
                 .remap
                 .custom_name_section(names)
                 .map_err(reencode_error)?;
-            self.module.section(&names);
+            self.push(&names)
         } else {
-            self.module.section(&wasm_encoder::CustomSection {
+            self.push(&wasm_encoder::CustomSection {
                 name: reader.name().into(),
                 data: reader.data().into(),
-            });
+            })
         }
-        Ok(())
     }
 }

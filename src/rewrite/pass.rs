@@ -6,7 +6,9 @@ use super::additions::Additions;
 use super::encode::encode;
 use super::function::FunctionRewriter;
 use super::info::ModuleInfo;
+use super::limits::{Limits, Usage};
 use super::read::{read, Module};
+use super::sections::Code;
 use alloc::vec::Vec;
 use anyhow::Error;
 
@@ -40,6 +42,12 @@ pub trait Pass {
         body.keep_rest()
     }
 
+    /// Whether the pass reads [`ModuleInfo::function_names`] (when not, the layer
+    /// leaves the `name` section unread and the map empty). The default is `true`.
+    fn wants_function_names(&self) -> bool {
+        true
+    }
+
     /// Called once after every body was rewritten, before encoding.
     ///
     /// # Errors
@@ -57,7 +65,8 @@ pub struct Identity;
 
 impl Pass for Identity {}
 
-/// Rewrites `wasm` (a validated core module) with `pass`; returns the new module.
+/// Rewrites `wasm` (a core module) with `pass`; returns the new module. The same as
+/// [`rewrite_with`] without limits.
 ///
 /// # Errors
 ///
@@ -71,34 +80,62 @@ impl Pass for Identity {}
 /// # Ok::<(), interplug::Error>(())
 /// ```
 pub fn rewrite(wasm: &[u8], pass: &mut dyn Pass) -> Result<Vec<u8>, Error> {
-    let module = read(wasm)?;
+    rewrite_with(wasm, pass, &Limits::default())
+}
+
+/// Rewrites `wasm` (a core module) with `pass` under `limits`; returns the new module.
+///
+/// The layer's work is linear in the module's size: sections, and bodies the pass
+/// keeps whole, are copied as they are when no index moves; bodies are rewritten one
+/// at a time, streaming their operators. The module need not be valid: a module
+/// that cannot be read is refused, and for one that validation would refuse the
+/// output is not specified (but the rewrite ends, within its limits).
+///
+/// # Errors
+///
+/// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when the module cannot be read (or
+/// is a component); [`ErrorKind::LimitExceeded`](crate::ErrorKind::LimitExceeded) past
+/// [`Limits::max_bytes`]; whatever [`Limits::interrupt`] and the pass report.
+pub fn rewrite_with(
+    wasm: &[u8],
+    pass: &mut dyn Pass,
+    limits: &Limits<'_>,
+) -> Result<Vec<u8>, Error> {
+    let mut usage = Usage::new(limits);
+    let module = read(wasm, pass.wants_function_names(), &mut usage)?;
     let mut add = Additions::new(module.counts);
     pass.begin(&module.info, &mut add)?;
     add.freeze_imports();
-    let bodies = rewrite_bodies(&module, &mut add, pass)?;
+    let code = rewrite_bodies(&module, &mut add, pass, limits, &mut usage)?;
     pass.finish(&module.info, &mut add)?;
-    encode(
-        &module.sections,
-        &add.added,
-        &add.memories,
-        add.remap(),
-        bodies,
-    )
+    let additions = (&add.added, add.memories.as_slice(), add.remap());
+    encode(wasm, &module.sections, additions, code, &mut usage)
 }
 
-/// Lets `pass` rewrite each of the module's own function bodies, in order.
+/// Lets `pass` rewrite each of the module's own function bodies, in order; returns
+/// the contents of the new code section (the count, then each body), the added
+/// functions' bodies not included.
 fn rewrite_bodies(
     module: &Module<'_>,
     add: &mut Additions,
     pass: &mut dyn Pass,
-) -> Result<Vec<wasm_encoder::Function>, Error> {
+    limits: &Limits<'_>,
+    usage: &mut Usage,
+) -> Result<Code, Error> {
     let remap = add.remap();
-    let mut bodies = Vec::with_capacity(module.bodies.len());
+    let mut code = Code::new();
     for (i, body) in module.bodies.iter().enumerate() {
-        let index = module.info.imported_functions + i as u32;
-        let mut rewriter = FunctionRewriter::new(&module.info, index, body, remap)?;
+        limits.check()?;
+        let index = u32::try_from(i)
+            .ok()
+            .and_then(|i| module.info.imported_functions.checked_add(i))
+            .ok_or_else(|| crate::error::fail!(Invalid, "too many function bodies"))?;
+        let mut rewriter =
+            FunctionRewriter::new(&module.info, index, body, remap, limits.interrupt)?;
         pass.function(&module.info, add, &mut rewriter)?;
-        bodies.push(rewriter.finish());
+        let appended = rewriter.finish(&mut code.bodies);
+        usage.charge(appended)?;
+        code.count += 1;
     }
-    Ok(bodies)
+    Ok(code)
 }

@@ -6,7 +6,8 @@
 use core::convert::Infallible;
 use wasm_encoder::reencode::Reencode;
 
-/// Sizes of the original module's index spaces.
+/// Sizes of the original module's index spaces, each at most
+/// [`MAX_ITEMS`](super::read::MAX_ITEMS).
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Counts {
     /// Types.
@@ -23,6 +24,10 @@ pub(super) struct Counts {
     pub(super) imported_globals: u32,
     /// Globals (imported and defined).
     pub(super) globals: u32,
+    /// Imported tables.
+    pub(super) imported_tables: u32,
+    /// Tables (imported and defined).
+    pub(super) tables: u32,
 }
 
 /// Moves the module's own functions, memories and globals past added imports.
@@ -41,17 +46,29 @@ pub(super) struct Remap {
 impl Remap {
     /// The final index of the module's function `index`.
     pub(super) fn function(&self, index: u32) -> u32 {
-        shift(index, self.base.imported_functions, self.functions)
+        shift(
+            index,
+            self.base.imported_functions,
+            self.base.functions,
+            self.functions,
+        )
+    }
+
+    /// True when no index moves: original bytes can be copied as they are.
+    pub(super) fn is_identity(&self) -> bool {
+        self.functions == 0 && self.memories == 0 && self.globals == 0
     }
 }
 
-/// `index` moved past `added` imports when it is not one of the `imported` ones.
-fn shift(index: u32, imported: u32, added: u32) -> u32 {
-    if index < imported {
-        index
-    } else {
-        index + added
+/// `index` moved past `added` imports when it is one of the module's own items
+/// (`imported <= index < total`). An index past the last item (in an invalid body or
+/// a `name` section) stays as it is: validation refuses the first, the second names
+/// nothing either way. Checked: an index never wraps around.
+fn shift(index: u32, imported: u32, total: u32, added: u32) -> u32 {
+    if index < imported || index >= total {
+        return index;
     }
+    index.checked_add(added).unwrap_or(index)
 }
 
 impl Reencode for Remap {
@@ -62,10 +79,34 @@ impl Reencode for Remap {
     }
 
     fn memory_index(&mut self, memory: u32) -> u32 {
-        shift(memory, self.base.imported_memories, self.memories)
+        shift(
+            memory,
+            self.base.imported_memories,
+            self.base.memories,
+            self.memories,
+        )
     }
 
     fn global_index(&mut self, global: u32) -> u32 {
-        shift(global, self.base.imported_globals, self.globals)
+        shift(
+            global,
+            self.base.imported_globals,
+            self.base.globals,
+            self.globals,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indices_past_the_module_or_near_the_top_never_wrap() {
+        assert_eq!(shift(u32::MAX, 2, 10, 3), u32::MAX);
+        assert_eq!(shift(1, 2, 10, 3), 1);
+        assert_eq!(shift(2, 2, 10, 3), 5);
+        assert_eq!(shift(10, 2, 10, 3), 10);
+        assert_eq!(shift(u32::MAX - 1, 0, u32::MAX, 3), u32::MAX - 1);
     }
 }

@@ -303,3 +303,131 @@ fn added_memory_and_global_imports_shift_the_modules_own() {
     assert_eq!(exports.get("memory"), Some(&1));
     assert_eq!(exports.get("g"), Some(&1));
 }
+
+/// `wasm` with a `name` section naming function `index` `name`.
+fn with_function_name(wasm: &[u8], index: u32, name: &str) -> Vec<u8> {
+    let mut names = wasm_encoder::NameMap::new();
+    names.append(index, name);
+    let mut section = wasm_encoder::NameSection::new();
+    section.functions(&names);
+    let mut out = wasm.to_vec();
+    out.push(0); // a custom section
+    wasm_encoder::Encode::encode(&section, &mut out);
+    out
+}
+
+/// Issue 22, item 6: a `name` section naming function `0xFFFFFFFF`, or a body
+/// calling it, made `index + added` overflow (a panic in debug and test builds, a
+/// wrapped index in release). Such indices now stay as they are.
+#[test]
+fn indices_at_the_top_of_the_index_space_do_not_overflow() {
+    let base = wat::parse_str(SHIFTED).expect("wat");
+    let named = with_function_name(&base, u32::MAX, "nobody");
+    let out = rewrite(&named, &mut ImportAndCall { import: 0 }).expect("rewrite");
+    validate(&out).expect("valid");
+    let names = function_names(&out);
+    assert_eq!(names.get(&u32::MAX).map(String::as_str), Some("nobody"));
+    // A body calling function 0xFFFFFFFF (invalid: validation refuses it later).
+    let invalid = wat::parse_str(
+        r#"(module (import "env" "f" (func)) (func call 4294967295) (func call 4294967294))"#,
+    )
+    .expect("wat encodes it");
+    let out = rewrite(&invalid, &mut ImportAndCall { import: 0 }).expect("rewrite");
+    let mut calls = Vec::new();
+    for payload in Parser::new(0).parse_all(&out) {
+        if let Ok(Payload::CodeSectionEntry(body)) = payload {
+            for op in body
+                .get_operators_reader()
+                .expect("ops")
+                .into_iter()
+                .flatten()
+            {
+                if let Operator::Call { function_index } = op {
+                    calls.push(function_index);
+                }
+            }
+        }
+    }
+    assert_eq!(calls, vec![1, u32::MAX, 1, u32::MAX - 1]);
+    // Declared counts near 2^32 are refused, not summed.
+    let mut huge = wasm_encoder::Module::new();
+    huge.section(&wasm_encoder::RawSection {
+        id: 5,
+        data: &[0xff, 0xff, 0xff, 0xff, 0x0f],
+    });
+    let error = rewrite(huge.as_slice(), &mut ImportAndCall { import: 0 }).expect_err("count");
+    assert_eq!(crate::ErrorExt::kind(&error), crate::ErrorKind::Invalid);
+}
+
+/// Rewriting stops when its interruption check fails (the load path makes it from
+/// the creation's deadline and cancel), before each body and inside a long one.
+#[test]
+fn an_interruption_stops_the_rewrite() {
+    use super::{rewrite_with, Limits};
+    let wasm = wat::parse_str(SHIFTED).expect("wat");
+    let cancelled = || Err(crate::error::fail!(Cancelled, "stop"));
+    let limits = Limits::default().with_interrupt(&cancelled);
+    let error = rewrite_with(&wasm, &mut ImportAndCall { import: 0 }, &limits).expect_err("stop");
+    assert_eq!(crate::ErrorExt::kind(&error), crate::ErrorKind::Cancelled);
+    // One body of 100 000 operators: the check runs inside it.
+    let body = "nop ".repeat(100_000);
+    let long = wat::parse_str(format!("(module (func {body}))")).expect("wat");
+    let calls = core::cell::Cell::new(0u32);
+    let count = || {
+        calls.set(calls.get() + 1);
+        Ok(())
+    };
+    let limits = Limits::default().with_interrupt(&count);
+    rewrite_with(&long, &mut ImportAndCall { import: 0 }, &limits).expect("rewrite");
+    assert!(calls.get() >= 6, "{} checks", calls.get());
+}
+
+/// What a rewrite holds is counted: a cap below the module it writes refuses it.
+#[test]
+fn the_memory_cap_bounds_a_rewrite() {
+    use super::{rewrite_with, Limits};
+    let body = "nop ".repeat(100_000);
+    let long = wat::parse_str(format!("(module (func {body}))")).expect("wat");
+    let error = rewrite_with(
+        &long,
+        &mut ImportAndCall { import: 0 },
+        &Limits::with_max_bytes(50_000),
+    )
+    .expect_err("over the cap");
+    assert_eq!(
+        crate::ErrorExt::kind(&error),
+        crate::ErrorKind::LimitExceeded
+    );
+    rewrite_with(
+        &long,
+        &mut ImportAndCall { import: 0 },
+        &Limits::with_max_bytes(400_000),
+    )
+    .expect("within the cap");
+}
+
+/// When no index moves, the layer copies what the pass keeps as it is: the identity
+/// rewrite of a fixture is the fixture, but for the code section's count.
+#[test]
+fn sections_and_kept_bodies_are_copied_as_they_are() {
+    for (name, wasm) in fixtures() {
+        let same = rewrite(&wasm, &mut Identity).expect("identity");
+        let sizes = |bytes: &[u8]| -> Vec<(u8, usize)> {
+            Parser::new(0)
+                .parse_all(bytes)
+                .filter_map(|p| p.ok()?.as_section())
+                .map(|(id, range)| (id, range.len()))
+                .collect()
+        };
+        let (before, after) = (sizes(&wasm), sizes(&same));
+        assert_eq!(before.len(), after.len(), "{name}");
+        for ((id, a), (_, b)) in before.iter().zip(&after) {
+            // The code section's count is written in its 5-byte form.
+            let allowed = if *id == 10 { 4 } else { 0 };
+            assert!(
+                *b >= *a && *b <= *a + allowed,
+                "{name}: section {id}: {a} -> {b}"
+            );
+        }
+    }
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Rebuilds count_vowels.wasm from src/index.ts with the official Extism AssemblyScript
-# PDK (versions pinned in package.json / package-lock.json). Needs node and npm; the
-# firmware build and the tests only use the committed .wasm.
+# Rebuilds count_vowels.wasm from src/index.ts and sensor.wasm from src/sensor.ts with
+# the official Extism AssemblyScript PDK (versions pinned in package.json /
+# package-lock.json). Needs node and npm; the firmware build and the tests only use the
+# committed .wasm files.
 set -euo pipefail
 cd "$(dirname "$0")"
 npm ci --no-audit --no-fund
@@ -12,4 +13,9 @@ npx asc src/index.ts \
   --optimize --shrinkLevel 2 \
   --runtime stub \
   --use abort=src/index/trap
-ls -l count_vowels.wasm
+npx asc src/sensor.ts \
+  --outFile sensor.wasm \
+  --optimize --shrinkLevel 2 \
+  --runtime stub \
+  --use abort=src/sensor/trap
+ls -l count_vowels.wasm sensor.wasm

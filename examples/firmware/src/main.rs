@@ -1,10 +1,12 @@
-//! Bare-metal firmware: runs an Extism plug-in with the `no_std` interplug core on a
+//! Bare-metal firmware: runs Extism plug-ins with the `no_std` interplug core on a
 //! Cortex-M4 with no operating system, prints the results over semihosting and exits
 //! with status 0 when they are right, 1 otherwise.
 //!
-//! The plug-in (`plugin/count_vowels.wasm`, 4 KiB) is built from `plugin/src/index.ts`
-//! with the official AssemblyScript PDK by `plugin/build.sh`. Build and run on QEMU's
-//! MPS2 AN386 board:
+//! The plug-ins (`plugin/count_vowels.wasm`, 4 KiB, and `plugin/sensor.wasm`, 3 KiB)
+//! are built from `plugin/src/index.ts` and `plugin/src/sensor.ts` with the official
+//! AssemblyScript PDK by `plugin/build.sh`. `sensor.wasm` calls an async host
+//! function, run by `call_async` on the few-line executor of this file. Build and run
+//! on QEMU's MPS2 AN386 board:
 //!
 //! ```sh
 //! cd examples/firmware && cargo run --release
@@ -15,17 +17,23 @@
 
 extern crate alloc;
 
-use alloc::string::String;
+use alloc::{format, string::String};
 use core::alloc::{GlobalAlloc, Layout};
+use core::future::Future;
 use core::mem::MaybeUninit;
+use core::pin::{pin, Pin};
 use core::sync::atomic::{AtomicUsize, Ordering};
+use core::task::{Context, Poll, Waker};
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
 use embedded_alloc::LlffHeap as Heap;
-use interplug::{Manifest, PluginBuilder, Wasm};
+use interplug::{host_fn_async, Function, Manifest, PluginBuilder, UserData, Wasm, PTR};
 
 /// The plug-in, built with the official AssemblyScript PDK.
 static PLUGIN_WASM: &[u8] = include_bytes!("../plugin/count_vowels.wasm");
+
+/// A plug-in that calls the async host function `read_sensor`.
+static SENSOR_WASM: &[u8] = include_bytes!("../plugin/sensor.wasm");
 
 /// Bytes of RAM given to the heap: the plug-in's linear memory (one 64 KiB page),
 /// the interpreter's code and stacks, and the Extism memory all come from it.
@@ -125,6 +133,69 @@ fn run() -> Result<(), String> {
     match plugin.fuel_consumed() {
         Some(fuel) => hprintln!("firmware: fuel used by the last call: {}", fuel),
         None => hprintln!("firmware: no fuel count"),
+    }
+    drop(plugin);
+    read_sensor_async()
+}
+
+/// Polls since the firmware started: the "time" of the simulated sensor.
+static POLLS: AtomicUsize = AtomicUsize::new(0);
+
+/// A sensor conversion that takes a few polls, as an ADC's would take a few interrupts:
+/// pending until then (it wakes its task each time, as an interrupt handler would).
+struct Conversion {
+    ready_at: usize,
+}
+
+impl Future for Conversion {
+    type Output = u32;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
+        let now = POLLS.fetch_add(1, Ordering::Relaxed);
+        if now >= self.ready_at {
+            return Poll::Ready(215);
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+// `read_sensor(name) -> reading`: waits for a conversion without holding the plug-in.
+host_fn_async!(read_sensor(name: String) -> String {
+    let start = POLLS.load(Ordering::Relaxed);
+    let raw = Conversion { ready_at: start + 3 }.await;
+    Ok(format!("{}.{} C ({})", raw / 10, raw % 10, name.len()))
+});
+
+/// The executor: polls the future until it is ready (on real hardware, `wfi` between
+/// polls until an interrupt wakes the task).
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+}
+
+/// Calls `sensor.wasm`, whose host function is async, through `call_async`.
+fn read_sensor_async() -> Result<(), String> {
+    let manifest = Manifest::new([Wasm::data(SENSOR_WASM.to_vec())]).with_memory_max(4);
+    let read = Function::new_async("read_sensor", [PTR], [PTR], UserData::new(()), read_sensor);
+    let mut plugin = PluginBuilder::new(manifest)
+        .with_functions([read])
+        .with_fuel_limit(FUEL_PER_CALL)
+        .build()
+        .map_err(|e| format!("cannot load sensor.wasm: {e}"))?;
+    let before = POLLS.load(Ordering::Relaxed);
+    let output: String = block_on(plugin.call_async("read", "temperature"))
+        .map_err(|e| format!("read failed: {e}"))?;
+    let polls = POLLS.load(Ordering::Relaxed) - before;
+    hprintln!("read(\"temperature\") = {} (async host function, {} polls)", output, polls);
+    expect(&output, "temperature = 21.5 C (11)")?;
+    if polls < 4 {
+        return Err(format!("the host function did not wait: {polls} polls"));
     }
     Ok(())
 }

@@ -7,17 +7,26 @@
 //! creation returns; it does so on a helper thread while the caller compiles and
 //! instantiates, and the caller joins in once it is done. Validating the bodies is most
 //! of the cost of creating a plug-in from bytes no one has seen before.
+//!
+//! Validation stops at the creation's deadline or a cancel ([`LoadBounds`]): both
+//! threads check them between sections and bodies and every [`CHECK_EVERY`]
+//! operators inside a body, so one huge body cannot keep creation past its
+//! `timeout_ms`.
 
 use crate::error::fail;
+use crate::load::bounds::LoadBounds;
 use crate::manifest::input::LoadedModule;
 use crate::Error;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use wasmparser::{
-    FuncToValidate, FuncValidatorAllocations, FunctionBody, Parser, ValidPayload, Validator,
-    ValidatorResources, WasmFeatures,
+    FuncToValidate, FuncValidator, FuncValidatorAllocations, FunctionBody, Parser, ValidPayload,
+    Validator, ValidatorResources, WasmFeatures,
 };
+
+/// Operators validated between two checks of the deadline and cancel.
+const CHECK_EVERY: u32 = 1 << 14;
 
 /// The wasm proposals a plug-in may use: the set wasmi 2 enables by default, plus what
 /// its optional cargo features add in this build ([`optional_features`]). [`configure`]
@@ -94,13 +103,14 @@ pub(crate) fn configure(config: &mut wasmi::Config) {
 /// thread can be started) everything runs on this thread, validation first.
 pub(crate) fn alongside<T>(
     modules: &[LoadedModule],
+    bounds: &LoadBounds,
     work: impl FnOnce() -> Result<T, Error>,
 ) -> Result<T, Error> {
     if !several_cpus() {
-        validate_here(modules)?;
+        validate_here(modules, bounds)?;
         return work();
     }
-    let queue = Queue::default();
+    let queue = Queue::new(bounds);
     let (result, helper_finished) = std::thread::scope(|scope| {
         let shared = &queue;
         let helper = std::thread::Builder::new()
@@ -126,12 +136,12 @@ pub(crate) fn alongside<T>(
         return queue.finish().and(result);
     }
     // No helper, or it stopped half-way: validate everything on this thread.
-    validate_here(modules).and(result)
+    validate_here(modules, bounds).and(result)
 }
 
 /// Validates every module on this thread alone.
-fn validate_here(modules: &[LoadedModule]) -> Result<(), Error> {
-    let queue = Queue::default();
+fn validate_here(modules: &[LoadedModule], bounds: &LoadBounds) -> Result<(), Error> {
+    let queue = Queue::new(bounds);
     queue.parse(modules);
     queue.drain();
     queue.finish()
@@ -153,8 +163,9 @@ struct Job<'a> {
 }
 
 /// Work shared by the two threads.
-#[derive(Default)]
 struct Queue<'a> {
+    /// The deadline and cancel both threads check.
+    bounds: &'a LoadBounds,
     /// Set by the thread that parses the modules (the first to get there).
     parse_taken: AtomicBool,
     state: Mutex<State<'a>>,
@@ -174,6 +185,16 @@ struct State<'a> {
 }
 
 impl<'a> Queue<'a> {
+    /// No work yet, under `bounds`.
+    fn new(bounds: &'a LoadBounds) -> Self {
+        Queue {
+            bounds,
+            parse_taken: AtomicBool::new(false),
+            state: Mutex::default(),
+            changed: Condvar::new(),
+        }
+    }
+
     /// The shared state; a poisoned lock still holds consistent data (every update is
     /// a single assignment or push).
     fn lock(&self) -> MutexGuard<'_, State<'a>> {
@@ -196,6 +217,10 @@ impl<'a> Queue<'a> {
         for LoadedModule { name, bytes } in modules {
             let mut validator = Validator::new_with_features(features());
             for payload in Parser::new(0).parse_all(bytes) {
+                if let Err(error) = self.bounds.check() {
+                    self.stop(error);
+                    return;
+                }
                 let checked = payload.and_then(|payload| validator.payload(&payload));
                 match checked {
                     Ok(ValidPayload::Func(func, body)) => {
@@ -246,9 +271,16 @@ impl<'a> Queue<'a> {
                 }
             };
             let mut validator = job.func.into_validator(allocations);
-            if let Err(error) = validator.validate(&job.body) {
-                self.fail(job.module, error);
-                return;
+            match validate_body(&mut validator, &job.body, self.bounds) {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    self.fail(job.module, error);
+                    return;
+                }
+                Err(stopped) => {
+                    self.stop(stopped);
+                    return;
+                }
             }
             allocations = validator.into_allocations();
         }
@@ -256,9 +288,15 @@ impl<'a> Queue<'a> {
 
     /// Records the first validation error.
     fn fail(&self, module: &str, error: wasmparser::BinaryReaderError) {
+        self.stop(fail!(Invalid from error, "invalid wasm module `{module}`"));
+    }
+
+    /// Records the first error (validation's, or a deadline or cancel) and stops both
+    /// threads.
+    fn stop(&self, error: Error) {
         let mut state = self.lock();
         if state.error.is_none() {
-            state.error = Some(fail!(Invalid from error, "invalid wasm module `{module}`"));
+            state.error = Some(error);
         }
         drop(state);
         self.changed.notify_all();
@@ -275,6 +313,34 @@ impl<'a> Queue<'a> {
             None => Ok(()),
         }
     }
+}
+
+/// Validates one body operator by operator, checking `bounds` every [`CHECK_EVERY`]
+/// operators: the outer error is a deadline or cancel, the inner one validation's.
+fn validate_body(
+    validator: &mut FuncValidator<ValidatorResources>,
+    body: &FunctionBody<'_>,
+    bounds: &LoadBounds,
+) -> Result<Result<(), wasmparser::BinaryReaderError>, Error> {
+    let mut reader = body.get_binary_reader();
+    if let Err(error) = validator.read_locals(&mut reader) {
+        return Ok(Err(error));
+    }
+    reader.set_features(features());
+    let mut countdown = CHECK_EVERY;
+    while !reader.eof() {
+        countdown -= 1;
+        if countdown == 0 {
+            countdown = CHECK_EVERY;
+            bounds.check()?;
+        }
+        let offset = reader.original_position();
+        match reader.visit_operator(&mut validator.visitor(offset)) {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) | Err(error) => return Ok(Err(error)),
+        }
+    }
+    Ok(validator.finish(reader.original_position()))
 }
 
 /// Marks parsing as ended when dropped, also when parsing unwinds.
@@ -305,8 +371,9 @@ mod tests {
             r#"(module (func (export "f") (result i32) i32.const 1))"#,
         );
         let broken = module("lib", r#"(module (func (result i32) i64.const 1))"#);
-        assert!(validate_here(core::slice::from_ref(&fine)).is_ok());
-        let error = validate_here(&[fine, broken]).expect_err("invalid body");
+        let bounds = LoadBounds::unbounded();
+        assert!(validate_here(core::slice::from_ref(&fine), &bounds).is_ok());
+        let error = validate_here(&[fine, broken], &bounds).expect_err("invalid body");
         let message = format!("{error:#}");
         assert!(message.contains("invalid wasm module `lib`"), "{message}");
         assert!(message.contains("type mismatch"), "{message}");
@@ -318,7 +385,7 @@ mod tests {
             name: "main".into(),
             bytes: b"\0asm\x01\0\0\0\x01\xff\xff".to_vec(),
         };
-        let error = validate_here(&[garbage]).expect_err("malformed");
+        let error = validate_here(&[garbage], &LoadBounds::unbounded()).expect_err("malformed");
         assert!(format!("{error:#}").contains("invalid wasm module `main`"));
     }
 
@@ -334,8 +401,9 @@ mod tests {
     #[test]
     fn alongside_prefers_the_validation_error() {
         let broken = module("main", r#"(module (func (result i32) i64.const 1))"#);
-        let result: Result<(), Error> =
-            alongside(&[broken], || Err(fail!(Invalid, "instantiation failed")));
+        let result: Result<(), Error> = alongside(&[broken], &LoadBounds::unbounded(), || {
+            Err(fail!(Invalid, "instantiation failed"))
+        });
         let message = format!("{:#}", result.expect_err("invalid"));
         assert!(message.contains("invalid wasm module `main`"), "{message}");
     }

@@ -6,7 +6,7 @@
 #[cfg(feature = "std")]
 mod alongside;
 
-use crate::{manifest::input::LoadedModule, Error};
+use crate::{load::bounds::LoadBounds, manifest::input::LoadedModule, Error};
 
 /// Sets how the engine validates and translates function bodies.
 pub(crate) fn configure_compilation(config: &mut wasmi::Config) {
@@ -17,16 +17,18 @@ pub(crate) fn configure_compilation(config: &mut wasmi::Config) {
 }
 
 /// Runs `compile_and_run` (which compiles `modules`) while their function bodies are
-/// validated; an invalid body fails the whole, whatever `compile_and_run` returned.
+/// validated, validation stopping at the deadline or a cancel of `bounds`; an invalid
+/// body fails the whole, whatever `compile_and_run` returned.
 pub(crate) fn validate_alongside<T>(
     modules: &[LoadedModule],
+    bounds: &LoadBounds,
     compile_and_run: impl FnOnce() -> Result<T, Error>,
 ) -> Result<T, Error> {
     #[cfg(feature = "std")]
-    return alongside::alongside(modules, compile_and_run);
+    return alongside::alongside(modules, bounds, compile_and_run);
     #[cfg(not(feature = "std"))]
     {
-        let _ = modules;
+        let _ = (modules, bounds);
         compile_and_run()
     }
 }

@@ -7,8 +7,9 @@
 //!   the allow-list again (at most [`MAX_REDIRECTS`]);
 //! - the response body is read up to `memory.max_http_response_bytes` plus one byte;
 //!   a larger body fails the call without buffering more;
-//! - the request runs on a worker thread while the plug-in's thread waits for it in
-//!   slices, checking the plug-in's cancel flag and the call's deadline;
+//! - the request runs on a worker thread while the call waits for it as a future
+//!   that the worker, the plug-in's cancel and the call's deadline wake (an async call
+//!   holds no thread meanwhile);
 //! - the deadline is what is left of the call's `timeout_ms`; without one, each
 //!   request has [`DEFAULT_HTTP_TIMEOUT`] so a slow or trickling server cannot hold
 //!   the host forever;

@@ -1,10 +1,10 @@
 //! A plug-in's HTTP request, under its manifest's rules and its call's limits: the
 //! request runs on a worker thread that follows redirects (checking each hop against
-//! the allow-list again) and reads a capped body, while the calling thread waits for
-//! it in slices of [`WAIT_SLICE`], checking the call's cancel flag and deadline. A
-//! cancel or `timeout_ms` ends the wait within a slice, whatever the server does (the
-//! worker stops reading at its next chunk, and gives up at its own deadline at the
-//! latest).
+//! the allow-list again) and reads a capped body, while the call waits for it as a
+//! future ([`PendingResponse`]) that the worker, a cancel or the call's deadline wakes:
+//! an async call waits without holding a thread, a sync call blocks its own. A cancel
+//! or `timeout_ms` ends the wait at once, whatever the server does (the worker stops
+//! reading at its next chunk, and gives up at its own deadline at the latest).
 
 use super::policy::{check_allowed, first_hop, next_hop, Hop};
 use super::transport::{read_capped, send, timeout_message, ReadError};
@@ -15,11 +15,16 @@ use crate::{
     manifest::{HttpRequest, Manifest},
     Error,
 };
+use core::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll, Waker},
+};
 use std::{
     string::{String, ToString},
     sync::{
         atomic::{AtomicBool, Ordering},
-        mpsc, Arc, OnceLock,
+        Arc, Mutex, MutexGuard, OnceLock, PoisonError,
     },
     time::{Duration, Instant},
     vec::Vec,
@@ -28,10 +33,6 @@ use ureq::http;
 
 /// Default cap on an HTTP response body (50 MiB).
 pub(crate) const DEFAULT_MAX_HTTP_RESPONSE_BYTES: u64 = 50 << 20;
-
-/// How long the calling thread waits for the HTTP worker before checking the cancel
-/// flag and the deadline again.
-pub(crate) const WAIT_SLICE: Duration = Duration::from_millis(20);
 
 /// The limits of the call a request is made for.
 pub(crate) struct CallLimits {
@@ -101,12 +102,14 @@ fn plugin_agent() -> &'static ureq::Agent {
     })
 }
 
-/// Performs a plug-in's request under `manifest`'s rules (`allowed_hosts`,
+/// Starts a plug-in's request under `manifest`'s rules (`allowed_hosts`,
 /// `memory.max_http_response_bytes`, `timeout_ms` for messages) within `call`'s
-/// limits; returns the response, whatever its status.
+/// limits, on a worker thread; the response, whatever its status, is the
+/// [`PendingResponse`]'s output.
 ///
 /// # Errors
 ///
+/// Here or from the [`PendingResponse`]:
 /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) past the call's deadline (or
 /// [`DEFAULT_HTTP_TIMEOUT`] without one),
 /// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled) on a cancel,
@@ -115,14 +118,14 @@ fn plugin_agent() -> &'static ureq::Agent {
 /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) for a malformed request,
 /// [`ErrorKind::LimitExceeded`](crate::ErrorKind::LimitExceeded) for a body over the
 /// cap, [`ErrorKind::Io`](crate::ErrorKind::Io) when the client fails.
-pub(crate) fn perform(
+pub(crate) fn start(
     request: HttpRequest,
     body: Option<Vec<u8>>,
     manifest: &Manifest,
-    call: &CallLimits,
-) -> Result<Response, Error> {
+    call: CallLimits,
+) -> Result<PendingResponse, Error> {
     let url = request.url.clone();
-    let call_left = remaining_time(call, manifest, &url)?;
+    let call_left = remaining_time(&call, manifest, &url)?;
     let job = Job {
         patterns: manifest.allowed_hosts.clone().unwrap_or_default(),
         cap: manifest
@@ -135,25 +138,16 @@ pub(crate) fn perform(
         timeout_ms: call_left.and(manifest.timeout_ms),
     };
     check_allowed(&job.patterns, &job.hop, &job.original)?;
-    wait_for(call, manifest, &url, job)
-}
-
-/// Runs `job` on a worker thread and waits for it in slices, ending early (and
-/// telling the worker to stop) on a cancel or at the call's deadline.
-fn wait_for(
-    call: &CallLimits,
-    manifest: &Manifest,
-    url: &str,
-    job: Job,
-) -> Result<Response, Error> {
-    let abandoned = Arc::new(AtomicBool::new(false));
-    let (sender, receiver) = mpsc::sync_channel(1);
-    let worker_abandoned = abandoned.clone();
-    let own_deadline = job.deadline;
+    // The worker's own deadline is the request's; past it plus this grace, the
+    // worker is stuck (a DNS lookup, say) and the call stops waiting for it.
+    let give_up_at = job.deadline + Duration::from_secs(1);
+    let exchange = Arc::new(Exchange::default());
+    let worker = Finish(exchange.clone());
     std::thread::Builder::new()
         .name(String::from("interplug-http"))
         .spawn(move || {
-            let _ = sender.send(fetch(job, &worker_abandoned));
+            let result = fetch(job, &worker.0.abandoned);
+            *worker.0.lock_result() = Some(result);
         })
         .map_err(|e| {
             fail!(
@@ -161,35 +155,116 @@ fn wait_for(
                 "HTTP request to {url} failed: cannot start a thread: {e}"
             )
         })?;
-    // The worker's own deadline is the request's; past it plus this grace, the
-    // worker is stuck (a DNS lookup, say) and the call stops waiting for it.
-    let grace = Duration::from_secs(1);
-    loop {
-        match receiver.recv_timeout(WAIT_SLICE) {
-            Ok(result) => return result,
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(fail!(
+    Ok(PendingResponse {
+        exchange,
+        call,
+        url,
+        timeout_ms: manifest.timeout_ms,
+        give_up_at,
+    })
+}
+
+/// What the worker and the waiting call share.
+#[derive(Default)]
+struct Exchange {
+    /// Set by the call when it stops waiting: the worker stops at its next chunk.
+    abandoned: AtomicBool,
+    /// Set when the worker is done (with a result, or by a panic, without).
+    done: AtomicBool,
+    result: Mutex<Option<Result<Response, Error>>>,
+    /// The task waiting for the result.
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Exchange {
+    fn lock_result(&self) -> MutexGuard<'_, Option<Result<Response, Error>>> {
+        self.result.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Held by the worker: when it ends (also by a panic) the request is done and the
+/// waiting task is woken.
+struct Finish(Arc<Exchange>);
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        self.0.done.store(true, Ordering::Release);
+        let waker = self
+            .0
+            .waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// A request running on its worker: a future of its response that also ends on a
+/// cancel and at the call's deadline (whoever polls it wakes it at that deadline; a
+/// cancel and the worker wake it themselves). Dropping it abandons the request.
+pub(crate) struct PendingResponse {
+    exchange: Arc<Exchange>,
+    call: CallLimits,
+    url: String,
+    /// The manifest's `timeout_ms`, for messages.
+    timeout_ms: Option<u64>,
+    give_up_at: Instant,
+}
+
+impl PendingResponse {
+    /// When the call stops waiting for a worker that does not answer (past its own
+    /// deadline): the poller wakes the future then.
+    pub(crate) fn give_up_at(&self) -> Instant {
+        self.give_up_at
+    }
+}
+
+impl Future for PendingResponse {
+    type Output = Result<Response, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let exchange = &this.exchange;
+        *exchange
+            .waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
+        this.call.cancel.wake_on_cancel(cx.waker());
+        let url = &this.url;
+        if exchange.done.load(Ordering::Acquire) {
+            return Poll::Ready(exchange.lock_result().take().unwrap_or_else(|| {
+                Err(fail!(
                     Host,
                     "HTTP request to {url} failed: the HTTP client stopped without an answer \
                      (it panicked)"
                 ))
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }));
         }
-        let stop = if call.cancel.is_cancelled() {
+        let stop = if this.call.cancel.is_cancelled() {
             Some(fail!(
                 Cancelled,
                 "plug-in call cancelled (during the HTTP request to {url})"
             ))
-        } else if call_deadline_passed(call) || Instant::now() > own_deadline + grace {
-            Some(timeout_message(url, manifest.timeout_ms))
+        } else if call_deadline_passed(&this.call) || Instant::now() > this.give_up_at {
+            Some(timeout_message(url, this.timeout_ms))
         } else {
             None
         };
-        if let Some(error) = stop {
-            abandoned.store(true, Ordering::Release);
-            return Err(error);
+        match stop {
+            Some(error) => {
+                exchange.abandoned.store(true, Ordering::Release);
+                Poll::Ready(Err(error))
+            }
+            None => Poll::Pending,
         }
+    }
+}
+
+impl Drop for PendingResponse {
+    fn drop(&mut self) {
+        self.exchange.abandoned.store(true, Ordering::Release);
     }
 }
 
@@ -305,31 +380,31 @@ mod tests {
             .with_allowed_host("allowed.test");
         let request = |url: &str| HttpRequest::new(url);
 
-        let past_deadline = perform(
+        let past_deadline = start(
             request("http://allowed.test/"),
             None,
             &allowed,
-            &limits(10, Some(10)),
+            limits(10, Some(10)),
         );
         let error = past_deadline.err().expect("the call's time is up");
         assert_eq!(error.kind(), ErrorKind::Timeout);
 
-        let elsewhere = perform(
+        let elsewhere = start(
             request("http://other.test/"),
             None,
             &allowed,
-            &limits(0, None),
+            limits(0, None),
         );
         let error = elsewhere.err().expect("the host is not allowed");
         assert_eq!(error.kind(), ErrorKind::PermissionDenied);
         assert!(format!("{error:#}").contains("other.test"), "{error:#}");
 
         let no_hosts = Manifest::new([crate::manifest::Wasm::data(Vec::new())]);
-        let error = perform(
+        let error = start(
             request("http://allowed.test/"),
             None,
             &no_hosts,
-            &limits(0, None),
+            limits(0, None),
         )
         .err()
         .expect("no allowed_hosts, no HTTP");

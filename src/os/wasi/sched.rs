@@ -7,10 +7,19 @@
 //! [`CallWatch`]) between them; when either has fired, the wait ends at once with a
 //! trap and the watch remembers why, so the call fails with kind `Timeout` or
 //! `Cancelled` (see `imports/wasi.rs`).
+//!
+//! Where the call can be suspended (the run loop runs it; not in a start function), a
+//! sleep (`poll_oneoff` on one relative clock, what WASI libc's, Rust's and Go's
+//! sleeps use) is not slept here: the watch records until when
+//! ([`CallWatch::take_deferred`]) and the call suspends until then
+//! (`imports/wasi_sleep.rs`), so an async call holds no thread while the plug-in
+//! sleeps. Other polls on clocks wait here.
 
 use crate::{error::ErrorKind, limits::cancel::CancelHandle, limits::clock::Clock};
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use core::task::Waker;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use wasmi_wasi::wasi_common::{
     self,
@@ -35,6 +44,10 @@ pub(crate) struct CallWatch {
     clock: Option<Arc<dyn Clock>>,
     deadline_ms: AtomicU64,
     stopped: AtomicU8,
+    /// Whether sleeps are deferred to the caller (the running call can suspend).
+    defer: AtomicBool,
+    /// A sleep deferred to the caller: until when (`None`: for ever).
+    deferred: Mutex<Option<Option<Instant>>>,
 }
 
 impl CallWatch {
@@ -45,7 +58,42 @@ impl CallWatch {
             clock,
             deadline_ms: AtomicU64::new(NO_DEADLINE),
             stopped: AtomicU8::new(NOT_STOPPED),
+            defer: AtomicBool::new(false),
+            deferred: Mutex::new(None),
         }
+    }
+
+    /// Defers the sleeps of the next WASI function to its caller when `on` (the
+    /// running call can suspend), sleeps on this thread otherwise.
+    pub(crate) fn defer_sleeps(&self, on: bool) {
+        self.defer.store(on, Ordering::Release);
+        self.deferred
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+
+    /// The sleep the last WASI function deferred to its caller, if it did: until when
+    /// (`None`: for ever).
+    pub(crate) fn take_deferred(&self) -> Option<Option<Instant>> {
+        self.deferred
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// Why the call must stop now (a cancel, the deadline), if it must; remembered as
+    /// a stopped wait is.
+    pub(crate) fn stop_now(&self) -> Option<ErrorKind> {
+        self.check().map(|reason| match reason {
+            STOPPED_BY_CANCEL => ErrorKind::Cancelled,
+            _ => ErrorKind::Timeout,
+        })
+    }
+
+    /// Lets a cancel of the call wake `waker` (a deferred sleep waiting).
+    pub(crate) fn wake_on_cancel(&self, waker: &Waker) {
+        self.cancel.wake_on_cancel(waker);
     }
 
     /// Sets the deadline of the running call (`None`: no deadline) and forgets an
@@ -174,6 +222,23 @@ impl WasiSched for WatchedSched {
 
     async fn sleep(&self, duration: Duration) -> Result<(), wasi_common::Error> {
         // A duration too long for the clock (`u64::MAX` ns and the like) is forever.
-        self.watch.sleep_until(Instant::now().checked_add(duration))
+        let until = Instant::now().checked_add(duration);
+        if self.watch.defer.load(Ordering::Acquire) {
+            if let Some(reason) = self.watch.check() {
+                return Err(interrupted(
+                    reason,
+                    "a WASI sleep was interrupted by the call's cancel or deadline".into(),
+                ));
+            }
+            // The caller suspends the call until then; to the plug-in, the sleep
+            // returns when the call resumes.
+            *self
+                .watch
+                .deferred
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(until);
+            return Ok(());
+        }
+        self.watch.sleep_until(until)
     }
 }

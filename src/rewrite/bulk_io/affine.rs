@@ -1,7 +1,11 @@
-//! The values the recognition follows through a loop body: [`Affine`] sums of
-//! locals (as they are when an iteration starts) plus a constant, of a type [`Ty`].
+//! The values the recognition follows through a loop body: [`Affine`] sums of at
+//! most [`MAX_TERMS`] locals (as they are when an iteration starts) plus a constant,
+//! of a type [`Ty`]. Every operation on them is bounded by [`MAX_TERMS`].
 
-use std::collections::BTreeMap;
+use alloc::vec::Vec;
+
+/// The most locals one sum may name (a PDK loop's addresses name one or two).
+pub(super) const MAX_TERMS: usize = 4;
 
 /// A value type the pass follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,8 +32,8 @@ impl Ty {
 pub(super) struct Affine {
     /// Its type.
     pub(super) ty: Ty,
-    /// Local index to coefficient (never 0).
-    pub(super) terms: BTreeMap<u32, i64>,
+    /// Local index and coefficient (1 or -1), by local index; at most [`MAX_TERMS`].
+    pub(super) terms: Vec<(u32, i64)>,
     /// The constant, wrapped to the type's width.
     pub(super) constant: i64,
 }
@@ -39,7 +43,7 @@ impl Affine {
     pub(super) fn local(ty: Ty, local: u32) -> Self {
         Affine {
             ty,
-            terms: BTreeMap::from([(local, 1)]),
+            terms: alloc::vec![(local, 1)],
             constant: 0,
         }
     }
@@ -48,26 +52,33 @@ impl Affine {
     pub(super) fn constant(ty: Ty, value: i64) -> Self {
         Affine {
             ty,
-            terms: BTreeMap::new(),
+            terms: Vec::new(),
             constant: ty.wrap(value),
         }
     }
 
-    /// `self + sign * other`, when the coefficients stay 1 or -1.
+    /// `self + sign * other`, when the coefficients stay 1 or -1 and at most
+    /// [`MAX_TERMS`] locals remain.
     pub(super) fn combine(mut self, other: &Affine, sign: i64) -> Option<Self> {
         if self.ty != other.ty {
             return None;
         }
-        for (&local, &coefficient) in &other.terms {
-            let sum = self.terms.get(&local).copied().unwrap_or(0) + sign * coefficient;
-            match sum {
-                0 => {
-                    self.terms.remove(&local);
+        for &(local, coefficient) in &other.terms {
+            let added = sign * coefficient;
+            match self.terms.binary_search_by_key(&local, |&(l, _)| l) {
+                Ok(at) => match self.terms[at].1 + added {
+                    0 => {
+                        self.terms.remove(at);
+                    }
+                    sum @ (1 | -1) => self.terms[at].1 = sum,
+                    _ => return None,
+                },
+                Err(at) => {
+                    if self.terms.len() == MAX_TERMS {
+                        return None;
+                    }
+                    self.terms.insert(at, (local, added));
                 }
-                1 | -1 => {
-                    self.terms.insert(local, sum);
-                }
-                _ => return None,
             }
         }
         self.constant = self.ty.wrap(
@@ -77,16 +88,47 @@ impl Affine {
         Some(self)
     }
 
-    /// How much the value grows per iteration, given each local's step.
-    pub(super) fn step(&self, steps: &BTreeMap<u32, i64>) -> i64 {
-        let sum = self.terms.iter().fold(0i64, |sum, (local, coefficient)| {
-            sum.wrapping_add(coefficient.wrapping_mul(steps.get(local).copied().unwrap_or(0)))
+    /// How much the value grows per iteration, given each written local's step.
+    pub(super) fn step(&self, steps: &[(u32, Affine)]) -> i64 {
+        let sum = self.terms.iter().fold(0i64, |sum, &(local, coefficient)| {
+            let step = steps
+                .iter()
+                .find(|(l, _)| *l == local)
+                .map_or(0, |(_, value)| value.constant);
+            sum.wrapping_add(coefficient.wrapping_mul(step))
         });
         self.ty.wrap(sum)
     }
 
     /// True when the value is `local` plus a constant.
     pub(super) fn is_local_plus_constant(&self, local: u32) -> bool {
-        self.terms.len() == 1 && self.terms.get(&local) == Some(&1)
+        self.terms.as_slice() == [(local, 1)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_are_bounded_and_cancel() {
+        let mut sum = Affine::constant(Ty::I64, 3);
+        for local in 0..MAX_TERMS as u32 {
+            sum = sum
+                .combine(&Affine::local(Ty::I64, local), 1)
+                .expect("within the bound");
+        }
+        assert!(sum
+            .clone()
+            .combine(&Affine::local(Ty::I64, 99), 1)
+            .is_none());
+        let sum = sum
+            .combine(&Affine::local(Ty::I64, 0), -1)
+            .expect("cancels");
+        assert_eq!(sum.terms.len(), MAX_TERMS - 1);
+        assert!(sum.combine(&Affine::local(Ty::I64, 1), 1).is_none());
+        assert!(Affine::local(Ty::I32, 1)
+            .combine(&Affine::local(Ty::I64, 1), 1)
+            .is_none());
     }
 }

@@ -1,12 +1,12 @@
 //! What a module imports of the Extism kernel: the data-movement imports the pass
 //! looks for ([`Kernel`]), found by [`scan`] along with whether the module can be
 //! rewritten at all (a 32-bit memory 0 exported as `memory`, and no import of
-//! interplug's private [`BULK_MODULE`]).
+//! interplug's private [`BULK_MODULE`] nor export of its [`BULK_TABLE_EXPORT`]).
 
 use crate::error::{bail_kind, fail};
 use crate::kernel::abi::{
-    BULK_MODULE, ENV_MODULE, INPUT_TO_LINEAR, LINEAR_MEMORY_EXPORT, LINEAR_TO_MEMORY,
-    MEMORY_TO_LINEAR,
+    BULK_MODULE, BULK_TABLE_EXPORT, ENV_MODULE, INPUT_TO_LINEAR, LINEAR_MEMORY_EXPORT,
+    LINEAR_TO_MEMORY, MEMORY_TO_LINEAR,
 };
 use anyhow::Error;
 use std::collections::BTreeMap;
@@ -50,26 +50,50 @@ impl Kernel {
 /// The bulk function names, by [`Kernel::direction`].
 pub(super) const DIRECTIONS: [&str; 3] = [INPUT_TO_LINEAR, MEMORY_TO_LINEAR, LINEAR_TO_MEMORY];
 
+/// What [`scan`] found.
+pub(super) enum Scan {
+    /// The module cannot be read (validation says why when it is loaded).
+    Unreadable(Error),
+    /// Nothing to rewrite: no data-movement import, or no 32-bit memory 0 exported as
+    /// `memory`.
+    Nothing,
+    /// The data-movement imports, by function index.
+    Kernel(BTreeMap<u32, Kernel>),
+}
+
 /// Reads the imports and exports: the data-movement imports by function index, when
 /// the module has any and exports a 32-bit memory 0 as `memory`.
 ///
 /// # Errors
 ///
 /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when the module imports
-/// [`BULK_MODULE`], [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when it cannot be
-/// read.
-pub(super) fn scan(wasm: &[u8]) -> Result<Option<BTreeMap<u32, Kernel>>, Error> {
+/// from [`BULK_MODULE`] or a name [`BULK_TABLE_EXPORT`],
+/// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when it exports
+/// [`BULK_TABLE_EXPORT`]; a module that cannot be read is [`Scan::Unreadable`].
+pub(super) fn scan(wasm: &[u8]) -> Result<Scan, Error> {
     let mut kernel = BTreeMap::new();
     let mut functions = 0u32;
     let mut memory_is_32_bit = false;
     let mut memory_exported = false;
-    let bad = |e: wasmparser::BinaryReaderError| fail!(Invalid, "cannot read the wasm module: {e}");
+    macro_rules! read {
+        ($result:expr) => {
+            match $result {
+                Ok(value) => value,
+                Err(e) => {
+                    return Ok(Scan::Unreadable(fail!(
+                        Invalid,
+                        "cannot read the wasm module: {e}"
+                    )))
+                }
+            }
+        };
+    }
     for payload in Parser::new(0).parse_all(wasm) {
-        match payload.map_err(bad)? {
+        match read!(payload) {
             Payload::ImportSection(reader) => {
                 for import in reader {
-                    let import = import.map_err(bad)?;
-                    if import.module == BULK_MODULE {
+                    let import = read!(import);
+                    if import.module == BULK_MODULE || import.name == BULK_TABLE_EXPORT {
                         bail_kind!(
                             NotFound,
                             "the module imports `{}`.`{}`: `{BULK_MODULE}` is private to \
@@ -85,7 +109,7 @@ pub(super) fn scan(wasm: &[u8]) -> Result<Option<BTreeMap<u32, Kernel>>, Error> 
                                     kernel.insert(functions, k);
                                 }
                             }
-                            functions += 1;
+                            functions = functions.saturating_add(1);
                         }
                         TypeRef::Memory(ty) if !memory_is_32_bit => {
                             memory_is_32_bit = !ty.memory64;
@@ -96,13 +120,20 @@ pub(super) fn scan(wasm: &[u8]) -> Result<Option<BTreeMap<u32, Kernel>>, Error> 
             }
             Payload::MemorySection(reader) => {
                 if let Some(ty) = reader.into_iter().next() {
-                    let ty = ty.map_err(bad)?;
+                    let ty = read!(ty);
                     memory_is_32_bit |= !ty.memory64;
                 }
             }
             Payload::ExportSection(reader) => {
                 for export in reader {
-                    let export = export.map_err(bad)?;
+                    let export = read!(export);
+                    if export.name == BULK_TABLE_EXPORT {
+                        bail_kind!(
+                            Invalid,
+                            "the module exports `{BULK_TABLE_EXPORT}`, a name private to \
+                             interplug; rename that export"
+                        );
+                    }
                     if export.name == LINEAR_MEMORY_EXPORT
                         && export.kind == ExternalKind::Memory
                         && export.index == 0
@@ -115,5 +146,11 @@ pub(super) fn scan(wasm: &[u8]) -> Result<Option<BTreeMap<u32, Kernel>>, Error> 
             _ => {}
         }
     }
-    Ok((!kernel.is_empty() && memory_is_32_bit && memory_exported).then_some(kernel))
+    Ok(
+        if !kernel.is_empty() && memory_is_32_bit && memory_exported {
+            Scan::Kernel(kernel)
+        } else {
+            Scan::Nothing
+        },
+    )
 }
