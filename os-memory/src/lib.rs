@@ -65,6 +65,8 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 mod reservation;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod scratch;
 
 use reservation::Reservation;
 pub use reservation::SUPPORTED;
@@ -245,13 +247,15 @@ impl<T> Store<T> {
         let buffer = unsafe { reservation.as_static_slice() };
         let minimum =
             usize::try_from(ty.minimum().saturating_mul(WASM_PAGE_BYTES)).unwrap_or(usize::MAX);
-        let span = reservation.fill_begins(minimum);
+        // SAFETY: the reservation was just mapped and nothing has used `buffer` yet.
+        let fill = unsafe { reservation.fill_begins(minimum) };
         let made = wasmi::Memory::new_static(&mut self.store, ty, buffer);
         // Every byte of the new memory is zero (wasmi filled it, or refused before
-        // writing), and the rest of the span was never written: give the pages back.
+        // writing), and the rest of what the fill covers was never written: give the
+        // pages back.
         // SAFETY: as just said; wasmi keeps only a raw pointer to the buffer, and the
         // `&mut` borrow of the store makes this the only access.
-        unsafe { reservation.fill_ends(span) };
+        let span = unsafe { reservation.fill_ends(fill) };
         self.reservations.push(reservation);
         let memory = made.map_err(LazyMemoryError::Engine)?;
         // What the span did not cover (a reservation too small for a huge page).
