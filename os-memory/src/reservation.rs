@@ -82,12 +82,12 @@ mod os {
         pub(crate) unsafe fn fill_begins(&mut self, bytes: usize) -> Fill {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             if let Some(scratch) = crate::scratch::take(bytes, self.len) {
-                // SAFETY: the region covers whole pages (`scratch.len() <= self.len`) at
-                // the start of this reservation, never written (the caller's promise).
-                match unsafe { scratch.move_to(self.start) } {
-                    Ok(away) => return Fill::Scratch(away),
-                    // The kernel refused (the region is dropped): as below.
-                    Err(_) => {}
+                // Where the kernel refuses, the region is dropped: as below.
+                // SAFETY: the region covers whole pages at the start of this
+                // reservation (`take` gives one of at most `self.len` bytes), never
+                // written (the caller's promise).
+                if let Ok(away) = unsafe { scratch.move_to(self.start) } {
+                    return Fill::Scratch(away);
                 }
             }
             let span = bytes.next_multiple_of(HUGE_PAGE).min(self.len) / HUGE_PAGE * HUGE_PAGE;

@@ -72,9 +72,8 @@ unsafe fn move_pages(from: *mut u8, to: *mut u8, len: usize) -> bool {
     let moved = unsafe { libc::mremap(from.cast(), len, len, flags, to.cast::<libc::c_void>()) };
     #[cfg(target_os = "android")]
     // SAFETY: as above; the same system call, made directly (no wrapper in `libc`).
-    let moved = unsafe {
-        libc::syscall(libc::SYS_mremap, from, len, len, flags, to) as *mut libc::c_void
-    };
+    let moved =
+        unsafe { libc::syscall(libc::SYS_mremap, from, len, len, flags, to) as *mut libc::c_void };
     moved == to.cast()
 }
 
@@ -208,16 +207,7 @@ unsafe fn rejoin(at: NonNull<u8>, len: usize) {
     // SAFETY: replaces the range (empty, reading as zero, the caller's promise) by a
     // new private anonymous mapping with the same protection, which reads as zero
     // too: no byte the program can see changes. `MAP_FIXED` replaces in one step.
-    let mapped = unsafe {
-        libc::mmap(
-            addr,
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            flags,
-            -1,
-            0,
-        )
-    };
+    let mapped = unsafe { libc::mmap(addr, len, libc::PROT_READ | libc::PROT_WRITE, flags, -1, 0) };
     if mapped == addr {
         // SAFETY: advice on the mapping just made, as over the rest of the
         // reservation (the same flags let the kernel join the two); no contents change.
@@ -246,9 +236,7 @@ pub(crate) fn take(bytes: usize, limit: usize) -> Option<Scratch> {
     }
     let kept = {
         let mut pool = POOL.lock().ok()?;
-        let fits = pool
-            .iter()
-            .position(|s| s.len >= bytes && s.len <= limit);
+        let fits = pool.iter().position(|s| s.len >= bytes && s.len <= limit);
         fits.map(|index| pool.swap_remove(index))
     };
     kept.or_else(|| Scratch::new(bytes.next_multiple_of(crate::reservation::page_size())))

@@ -302,9 +302,16 @@ fn scribble(store: &mut Store<()>, memory: Memory, seed: u8) {
 fn a_new_memory_shows_nothing_of_a_dropped_one() {
     // Sizes in turn, so that kept fill regions are reused, replaced and too large for
     // a small reservation (2 pages reserved after 17-page memories).
-    for (round, (min, reserve)) in [(17, 64), (17, 64), (2, 2), (17, 17), (40, 40), (17, 1 << 16)]
-        .into_iter()
-        .enumerate()
+    for (round, (min, reserve)) in [
+        (17, 64),
+        (17, 64),
+        (2, 2),
+        (17, 17),
+        (40, 40),
+        (17, 1 << 16),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let Some((mut store, memory)) = lazy((), MemoryType::new(min, None), reserve) else {
             return;
@@ -331,8 +338,7 @@ fn many_threads_never_see_each_others_bytes() {
                 let mut kept = Vec::new();
                 for i in 0..40u32 {
                     let min = if i % 5 == 0 { 3 } else { 17 };
-                    let Some((mut store, memory)) = lazy((), MemoryType::new(min, None), 64)
-                    else {
+                    let Some((mut store, memory)) = lazy((), MemoryType::new(min, None), 64) else {
                         return;
                     };
                     assert!(memory.data(&store).iter().all(|b| *b == 0));
