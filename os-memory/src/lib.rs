@@ -10,7 +10,10 @@
 //!   `memory.grow` never moves or copies the memory;
 //! - right after wasmi's zero fill, every page of the new memory is zero, and the
 //!   crate gives them back to the operating system: a page is resident again only
-//!   when the plug-in (a data segment, its start function, its code) writes to it.
+//!   when the plug-in (a data segment, its start function, its code) writes to it;
+//! - on Linux and Android the fill itself runs over a few resident zero pages the
+//!   process keeps and moves in and out of the new mapping (`mremap`), so making a
+//!   memory costs no page faults.
 //!
 //! It is the one place of interplug, with the C API, that has `unsafe` code; every
 //! block says why it is sound in a `SAFETY:` comment. The platforms with lazy memory
@@ -51,7 +54,13 @@
 //!    zero at that moment. On Linux and Android `madvise(MADV_DONTNEED)` makes private
 //!    anonymous pages read as zero afterwards; elsewhere a fresh anonymous mapping
 //!    replaces the pages (`MAP_FIXED`). Either way every byte reads as before (zero):
-//!    the program cannot tell, only the resident memory changes.
+//!    the program cannot tell, only the resident memory changes. On Linux and Android
+//!    wasmi's zero fill runs over resident zero pages moved in from a region the
+//!    crate keeps (`mremap` with `MREMAP_DONTUNMAP`, before wasmi gets the slice to
+//!    write and right after [`wasmi::Memory::new_static`] returned, under the same
+//!    `&mut` borrow): the bytes read zero before, during and after each move, the
+//!    region is all zero again when it is kept (wasmi wrote only zeros), and no range
+//!    of a reservation is ever unmapped in between.
 //! 5. A reservation is readable and writable over its whole length from its creation
 //!    to its unmapping (`PROT_READ | PROT_WRITE`, `MAP_NORESERVE`), so the `'static`
 //!    slice covers only accessible memory; pages cost memory only once written.
@@ -65,6 +74,8 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 mod reservation;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod scratch;
 
 use reservation::Reservation;
 pub use reservation::SUPPORTED;
@@ -245,13 +256,15 @@ impl<T> Store<T> {
         let buffer = unsafe { reservation.as_static_slice() };
         let minimum =
             usize::try_from(ty.minimum().saturating_mul(WASM_PAGE_BYTES)).unwrap_or(usize::MAX);
-        let span = reservation.fill_begins(minimum);
+        // SAFETY: the reservation was just mapped and nothing has used `buffer` yet.
+        let fill = unsafe { reservation.fill_begins(minimum) };
         let made = wasmi::Memory::new_static(&mut self.store, ty, buffer);
         // Every byte of the new memory is zero (wasmi filled it, or refused before
-        // writing), and the rest of the span was never written: give the pages back.
+        // writing), and the rest of what the fill covers was never written: give the
+        // pages back.
         // SAFETY: as just said; wasmi keeps only a raw pointer to the buffer, and the
         // `&mut` borrow of the store makes this the only access.
-        unsafe { reservation.fill_ends(span) };
+        let span = unsafe { reservation.fill_ends(fill) };
         self.reservations.push(reservation);
         let memory = made.map_err(LazyMemoryError::Engine)?;
         // What the span did not cover (a reservation too small for a huge page).

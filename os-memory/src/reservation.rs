@@ -24,6 +24,15 @@ mod os {
         len: usize,
     }
 
+    /// What [`Reservation::fill_begins`] prepared for wasmi's zero fill.
+    pub(crate) enum Fill {
+        /// A region of resident zero pages is over the start of the reservation.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        Scratch(crate::scratch::Away),
+        /// Huge pages were asked for over this many bytes at the start.
+        Huge(usize),
+    }
+
     // SAFETY: a `Reservation` owns its mapping exclusively, like a `Box<[u8]>` owns its
     // bytes; nothing in it is tied to the thread that made it.
     unsafe impl Send for Reservation {}
@@ -38,42 +47,13 @@ mod os {
                 return Err(std::io::ErrorKind::InvalidInput.into());
             }
             // Aligned to a huge page (Linux, Android), so that the first pages can be
-            // filled as one (see `fill_begins`): reserve more, then unmap the ends.
+            // filled as one (see `fill_begins`).
             let align = if cfg!(any(target_os = "linux", target_os = "android")) {
                 HUGE_PAGE
             } else {
                 page_size()
             };
-            let whole = len
-                .checked_add(align)
-                .ok_or(std::io::ErrorKind::OutOfMemory)?;
-            let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
-            // SAFETY: a new anonymous mapping at an address the kernel picks: it
-            // overlaps nothing that exists, and its length and flags are valid.
-            let base = unsafe {
-                libc::mmap(
-                    core::ptr::null_mut(),
-                    whole,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    flags,
-                    -1,
-                    0,
-                )
-            };
-            if base == libc::MAP_FAILED {
-                return Err(std::io::Error::last_os_error());
-            }
-            let base = base as usize;
-            let first = base.next_multiple_of(align);
-            for (from, to) in [(base, first), (first + len, base + whole)] {
-                if to > from {
-                    // SAFETY: unmaps a part of the mapping just made that is outside
-                    // `first..first + len`; nothing refers to it.
-                    let _ = unsafe { libc::munmap(from as *mut libc::c_void, to - from) };
-                }
-            }
-            let start = NonNull::new(first as *mut u8)
-                .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+            let start = map_aligned(len, align)?;
             let reservation = Reservation { start, len };
             #[cfg(any(target_os = "linux", target_os = "android"))]
             {
@@ -86,11 +66,30 @@ mod os {
             Ok(reservation)
         }
 
-        /// Called before wasmi writes zeros over the first `bytes` of the reservation:
-        /// on Linux and Android, asks for huge pages there, so that the fill costs one
-        /// page fault per 2 MiB instead of one per 4 KiB (with transparent huge pages
-        /// off, nothing changes). Returns the span to give to [`Self::fill_ends`].
-        pub(crate) fn fill_begins(&mut self, bytes: usize) -> usize {
+        /// Called before wasmi writes zeros over the first `bytes` of the reservation.
+        /// On Linux and Android, moves a region of resident zero pages (a kept
+        /// [`Scratch`](crate::scratch::Scratch)) over them, so that the fill is a plain
+        /// write with no page faults; where there is none (scratch refused by the
+        /// kernel, or `bytes` past its limit), asks for huge pages there instead, so
+        /// that the fill costs one page fault per 2 MiB instead of one per 4 KiB (with
+        /// transparent huge pages off, nothing changes). Returns what to give to
+        /// [`Self::fill_ends`].
+        ///
+        /// # Safety
+        ///
+        /// Nothing has written to the reservation since it was mapped, and no access
+        /// to it is in progress.
+        pub(crate) unsafe fn fill_begins(&mut self, bytes: usize) -> Fill {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            if let Some(scratch) = crate::scratch::take(bytes, self.len) {
+                // Where the kernel refuses, the region is dropped: as below.
+                // SAFETY: the region covers whole pages at the start of this
+                // reservation (`take` gives one of at most `self.len` bytes), never
+                // written (the caller's promise).
+                if let Ok(away) = unsafe { scratch.move_to(self.start) } {
+                    return Fill::Scratch(away);
+                }
+            }
             let span = bytes.next_multiple_of(HUGE_PAGE).min(self.len) / HUGE_PAGE * HUGE_PAGE;
             #[cfg(any(target_os = "linux", target_os = "android"))]
             if span > 0 {
@@ -99,30 +98,46 @@ mod os {
                 let _ =
                     unsafe { libc::madvise(self.start.as_ptr().cast(), span, libc::MADV_HUGEPAGE) };
             }
-            span
+            Fill::Huge(span)
         }
 
-        /// Called right after that fill: gives the first `span` bytes back (whole huge
-        /// pages, dropped at once) and returns them to small pages.
+        /// Called right after that fill: moves the scratch's pages back out (the
+        /// reservation's range stays mapped, reading as zero, nothing resident), or
+        /// gives the huge pages back (whole huge pages, dropped at once) and returns
+        /// them to small pages. Returns how many bytes at the start of the
+        /// reservation are no longer resident.
         ///
         /// # Safety
         ///
-        /// The first `span` bytes are all zero (wasmi wrote zeros over the memory, and
-        /// the rest of the span was never written), and the caller holds the only
-        /// access to them: no reference into them is live.
-        pub(crate) unsafe fn fill_ends(&mut self, span: usize) {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            if span > 0 {
-                let start = self.start.as_ptr().cast::<libc::c_void>();
-                // SAFETY: whole pages of this private anonymous mapping, all zero (the
-                // caller's promise): after `MADV_DONTNEED` they read as zero again, so
-                // no byte the program can see changes; then advice only.
-                unsafe {
-                    let _ = libc::madvise(start, span, libc::MADV_DONTNEED);
-                    let _ = libc::madvise(start, span, libc::MADV_NOHUGEPAGE);
+        /// The bytes the fill covers are all zero (wasmi wrote zeros over the memory,
+        /// and the rest was never written), and the caller holds the only access to
+        /// them: no reference into them is live.
+        pub(crate) unsafe fn fill_ends(&mut self, fill: Fill) -> usize {
+            match fill {
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                Fill::Scratch(away) => {
+                    let len = away.len();
+                    // SAFETY: the caller's promise: the range is all zero and this is
+                    // the only access.
+                    unsafe { away.come_home() };
+                    len
+                }
+                Fill::Huge(span) => {
+                    #[cfg(any(target_os = "linux", target_os = "android"))]
+                    if span > 0 {
+                        let start = self.start.as_ptr().cast::<libc::c_void>();
+                        // SAFETY: whole pages of this private anonymous mapping, all
+                        // zero (the caller's promise): after `MADV_DONTNEED` they read
+                        // as zero again, so no byte the program can see changes; then
+                        // advice only.
+                        unsafe {
+                            let _ = libc::madvise(start, span, libc::MADV_DONTNEED);
+                            let _ = libc::madvise(start, span, libc::MADV_NOHUGEPAGE);
+                        }
+                    }
+                    span
                 }
             }
-            let _ = span;
         }
 
         /// Bytes reserved.
@@ -152,6 +167,43 @@ mod os {
             // leak, never an access to unmapped memory.
             let _ = unsafe { libc::munmap(self.start.as_ptr().cast(), self.len) };
         }
+    }
+
+    /// Maps `len` bytes (whole pages) of private anonymous memory, readable and
+    /// writable, with no memory behind it until written, at an address that is a
+    /// multiple of `align` (a power of two, at least the page size): maps more, then
+    /// unmaps the ends.
+    pub(crate) fn map_aligned(len: usize, align: usize) -> std::io::Result<NonNull<u8>> {
+        let whole = len
+            .checked_add(align)
+            .ok_or(std::io::ErrorKind::OutOfMemory)?;
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+        // SAFETY: a new anonymous mapping at an address the kernel picks: it
+        // overlaps nothing that exists, and its length and flags are valid.
+        let base = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                whole,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        let base = base as usize;
+        let first = base.next_multiple_of(align);
+        for (from, to) in [(base, first), (first + len, base + whole)] {
+            if to > from {
+                // SAFETY: unmaps a part of the mapping just made that is outside
+                // `first..first + len`; nothing refers to it.
+                let _ = unsafe { libc::munmap(from as *mut libc::c_void, to - from) };
+            }
+        }
+        NonNull::new(first as *mut u8)
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::OutOfMemory))
     }
 
     /// The operating system's page size.
@@ -290,6 +342,9 @@ mod os {
 
 #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
 mod os {
+    /// Never made on this platform.
+    pub(crate) enum Fill {}
+
     /// No reservations on this platform: [`Reservation::new`] always refuses.
     pub(crate) struct Reservation {
         never: core::convert::Infallible,
@@ -316,7 +371,11 @@ mod os {
         }
 
         /// Never called: no reservation exists.
-        pub(crate) fn fill_begins(&mut self, _bytes: usize) -> usize {
+        ///
+        /// # Safety
+        ///
+        /// None needed.
+        pub(crate) unsafe fn fill_begins(&mut self, _bytes: usize) -> Fill {
             match self.never {}
         }
 
@@ -325,7 +384,7 @@ mod os {
         /// # Safety
         ///
         /// None needed.
-        pub(crate) unsafe fn fill_ends(&mut self, _span: usize) {
+        pub(crate) unsafe fn fill_ends(&mut self, _fill: Fill) -> usize {
             match self.never {}
         }
     }
@@ -348,3 +407,5 @@ mod os {
 }
 
 pub(crate) use os::{give_back_zero_pages, give_back_zeroed, Reservation};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) use os::{map_aligned, page_size};

@@ -290,3 +290,70 @@ fn a_store_can_be_sent_to_another_thread() {
     .expect("thread");
     assert_eq!(moved.1.data(&moved.0)[3], 3);
 }
+
+/// Writes a pattern over every byte of `memory` (what a plug-in could leave behind).
+fn scribble(store: &mut Store<()>, memory: Memory, seed: u8) {
+    for (i, byte) in memory.data_mut(store).iter_mut().enumerate() {
+        *byte = (i as u8) ^ seed | 1;
+    }
+}
+
+#[test]
+fn a_new_memory_shows_nothing_of_a_dropped_one() {
+    // Sizes in turn, so that kept fill regions are reused, replaced and too large for
+    // a small reservation (2 pages reserved after 17-page memories).
+    for (round, (min, reserve)) in [
+        (17, 64),
+        (17, 64),
+        (2, 2),
+        (17, 17),
+        (40, 40),
+        (17, 1 << 16),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let Some((mut store, memory)) = lazy((), MemoryType::new(min, None), reserve) else {
+            return;
+        };
+        // (Before reading: a read maps the shared zero page, which counts as resident.)
+        if let Some(resident) = resident_pages(memory.data(&store)) {
+            assert_eq!(resident, 0, "round {round}: nothing resident");
+        }
+        assert!(
+            memory.data(&store).iter().all(|b| *b == 0),
+            "round {round}: a new memory reads zero"
+        );
+        scribble(&mut store, memory, round as u8);
+        memory.grow(&mut store, 0).expect("grows by nothing");
+        drop(store);
+    }
+}
+
+#[test]
+fn many_threads_never_see_each_others_bytes() {
+    let threads: Vec<_> = (0..6u8)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut kept = Vec::new();
+                for i in 0..40u32 {
+                    let min = if i % 5 == 0 { 3 } else { 17 };
+                    let Some((mut store, memory)) = lazy((), MemoryType::new(min, None), 64) else {
+                        return;
+                    };
+                    assert!(memory.data(&store).iter().all(|b| *b == 0));
+                    scribble(&mut store, memory, t);
+                    if i % 4 == 0 {
+                        kept.push((store, memory));
+                    }
+                }
+                for (store, memory) in kept {
+                    assert!(memory.data(&store).iter().all(|b| *b & 1 == 1));
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("thread");
+    }
+}
