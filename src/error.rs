@@ -341,7 +341,7 @@ pub(crate) use bail_kind;
 #[doc(hidden)]
 pub mod for_macros {
     use super::{caused, new, ErrorExt, ErrorKind};
-    use alloc::format;
+    use alloc::{format, string::String};
 
     /// `host_fn!`: the plug-in called the function with fewer arguments than it has.
     pub fn missing_argument(function: &str, argument: &str) -> crate::Error {
@@ -370,15 +370,7 @@ pub mod for_macros {
     where
         anyhow::Error: From<E>,
     {
-        let error = anyhow::Error::from(error);
-        if error.failure().is_some() {
-            return error;
-        }
-        caused(
-            ErrorKind::Invalid,
-            format!("cannot encode the value as `{name}`"),
-            error,
-        )
+        invalid_unless_kinded(error, || format!("cannot encode the value as `{name}`"))
     }
 
     /// `encoding!`: the deserialise function of encoding `name` failed, as
@@ -387,14 +379,21 @@ pub mod for_macros {
     where
         anyhow::Error: From<E>,
     {
+        invalid_unless_kinded(error, || {
+            format!("the bytes are not a valid `{name}` value")
+        })
+    }
+
+    /// `error` as it is when it has a kind, else the cause of an `Invalid` error saying
+    /// `message()`.
+    fn invalid_unless_kinded<E>(error: E, message: impl FnOnce() -> String) -> crate::Error
+    where
+        anyhow::Error: From<E>,
+    {
         let error = anyhow::Error::from(error);
         if error.failure().is_some() {
             return error;
         }
-        caused(
-            ErrorKind::Invalid,
-            format!("the bytes are not a valid `{name}` value"),
-            error,
-        )
+        caused(ErrorKind::Invalid, message(), error)
     }
 }

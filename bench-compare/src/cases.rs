@@ -88,6 +88,9 @@ pub enum Kind {
     VarGet,
     /// `limits` `compute` with [`COMPUTE_N`].
     Compute(ComputeMode),
+    /// A new plug-in whose memory grows one page per `memory.grow` (writing a byte in
+    /// each new page) until it has this many pages.
+    Grow(u32),
 }
 
 /// A case: its command-line name, its label in the table and its kind.
@@ -137,6 +140,8 @@ pub const CASES: &[Case] = &[
     case("compute-int", "compute 1e6, interruption on", Kind::Compute(ComputeMode::Interruptible)),
     case("compute-noint", "compute 1e6, interruption off", Kind::Compute(ComputeMode::Plain)),
     case("compute-fuel", "compute 1e6, fuel limit", Kind::Compute(ComputeMode::Fuel)),
+    case("grow-64m", "grow memory page by page to 64 MiB", Kind::Grow(1024)),
+    case("grow-256m", "grow memory page by page to 256 MiB", Kind::Grow(4096)),
 ];
 
 /// A [`Case`] (short to write).
@@ -490,7 +495,62 @@ fn prepare_inner(ctx: &Ctx, case: &Case, rt: Rt) -> Result<Runner, String> {
                 out == COMPUTE_RESULT
             })
         }
+        Kind::Grow(pages) => grow_runner(ctx, rt, pages),
     }
+}
+
+/// A plug-in whose `grow` grows its memory (1 page) one page at a time to `pages`
+/// pages, writing one byte in each new page; 0 on success.
+fn grower(pages: u32) -> Result<Vec<u8>, String> {
+    let text = format!(
+        r#"(module
+  (memory (export "memory") 1)
+  (func (export "grow") (result i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (memory.size) (i32.const {pages})))
+        (if (i32.lt_s (memory.grow (i32.const 1)) (i32.const 0))
+          (then (return (i32.const 1))))
+        (i32.store8 (i32.mul (i32.sub (memory.size) (i32.const 1)) (i32.const 65536))
+                    (i32.const 1))
+        (br $next)))
+    (i32.const 0)))"#
+    );
+    wat::parse_str(text).map_err(|e| e.to_string())
+}
+
+/// Makes a plug-in of [`grower`] and grows its memory to `pages` pages, each time.
+fn grow_runner(ctx: &Ctx, rt: Rt, pages: u32) -> Result<Runner, String> {
+    let wasm = grower(pages)?;
+    let cname = CString::new("grow").map_err(|e| e.to_string())?;
+    let engine = ctx.engine.clone();
+    let official = ctx.official.clone();
+    let once = move || -> Result<u64, String> {
+        let mut target = match rt {
+            Rt::Interplug => Target::Interplug(Box::new(
+                Plugin::new(&wasm, [], false).map_err(|e| format!("{e:#}"))?,
+            )),
+            Rt::Official => {
+                let lib = official.as_ref().ok_or("no official library")?;
+                Target::Official(official_plugin(lib, &wasm, false, None)?)
+            }
+            Rt::Raw => {
+                let mut plugin = RawPlugin::new(&engine, &wasm)?;
+                let f = plugin.func("grow")?;
+                Target::Raw(Box::new(plugin), f)
+            }
+        };
+        let out = target.call("grow", &cname, b"")?;
+        Ok(out.len() as u64 + 1)
+    };
+    once()?;
+    Ok(Box::new(move |iters| {
+        let mut sum = 0u64;
+        for _ in 0..iters {
+            sum = sum.wrapping_add(once()?);
+        }
+        Ok(black_box(sum))
+    }))
 }
 
 /// Creating plug-ins from the bytes of `count_vowels.wasm` (and dropping them).

@@ -341,11 +341,18 @@ const RSS_MODES: &[&str] = &[
 /// Number of live plug-ins in the RSS measurement.
 const RSS_PLUGINS: usize = 100;
 
+/// The child modes of the second memory table: many instances of one compiled
+/// plug-in (raw wasmi would need 11 GiB).
+const RSS_MANY_MODES: &[&str] = &["interplug-compiled-10k", "official-compiled-10k"];
+
+/// Number of live instances in that table.
+const RSS_MANY: usize = 10_000;
+
 /// Runs one child per mode and collects their reports.
 fn measure_rss(ctx: &Ctx) -> Result<Vec<Rss>, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    for mode in RSS_MODES {
+    for mode in RSS_MODES.iter().chain(RSS_MANY_MODES) {
         if mode.starts_with("official") && ctx.official.is_none() {
             continue;
         }
@@ -355,11 +362,14 @@ fn measure_rss(ctx: &Ctx) -> Result<Vec<Rss>, String> {
             .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         if !output.status.success() {
-            return Err(format!(
-                "RSS child {mode} failed: {}{}",
-                stdout,
-                String::from_utf8_lossy(&output.stderr)
-            ));
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let message = format!("{stdout}{stderr}");
+            if mode.ends_with("-10k") {
+                // A runtime that cannot keep that many instances is a result too.
+                println!("RSS child {mode} failed: {}", message.trim());
+                continue;
+            }
+            return Err(format!("RSS child {mode} failed: {message}"));
         }
         let field = |key: &str| -> Result<u64, String> {
             stdout
@@ -390,7 +400,7 @@ fn print_rss(rss: &[Rss]) {
     );
     println!("|---|---:|---:|---:|---:|");
     let mib = |kib: u64| format!("{:.1} MiB", kib as f64 / 1024.0);
-    for r in rss {
+    for r in rss.iter().filter(|r| !r.mode.ends_with("-10k")) {
         println!(
             "| {} | {} | {} | {} | {:.0} KiB |",
             r.mode,
@@ -398,6 +408,25 @@ fn print_rss(rss: &[Rss]) {
             mib(r.rss_kib),
             mib(r.base_kib),
             r.rss_kib.saturating_sub(r.base_kib) as f64 / RSS_PLUGINS as f64
+        );
+    }
+    println!();
+    let many: Vec<&Rss> = rss.iter().filter(|r| r.mode.ends_with("-10k")).collect();
+    if many.is_empty() {
+        return;
+    }
+    println!("Memory: {RSS_MANY} live instances of one compiled count_vowels, each called once.");
+    println!();
+    println!("| runtime | RSS at end (VmRSS) | RSS added | per instance |");
+    println!("|---|---:|---:|---:|");
+    for r in many {
+        let added = r.rss_kib.saturating_sub(r.base_kib);
+        println!(
+            "| {} | {} | {} | {:.0} KiB |",
+            r.mode.trim_end_matches("-10k"),
+            mib(r.rss_kib),
+            mib(added),
+            added as f64 / RSS_MANY as f64
         );
     }
     println!();
@@ -488,6 +517,28 @@ fn print_targets(rows: &[Row], rss: &[Rss]) {
         "x of official",
         &|v| v <= 0.25,
     );
+    let many_added = rss
+        .iter()
+        .find(|r| r.mode == "interplug-compiled-10k")
+        .map(|r| r.rss_kib.saturating_sub(r.base_kib) as f64 / 1024.0);
+    line(
+        "10 000 live instances of one compiled plug-in <= 1 GiB added",
+        many_added,
+        " MiB",
+        &|v| v <= 1024.0,
+    );
+    let grow = |case: &str| time(case, Rt::Interplug);
+    let linear = match (grow("grow-64m"), grow("grow-256m")) {
+        (Some(small), Some(large)) if small > 0.0 => Some(large / small),
+        _ => None,
+    };
+    // 4x the pages: linear is about 4x, a copy of the memory per grow about 16x.
+    line(
+        "growing to 256 MiB costs <= 6x growing to 64 MiB (linear in pages, not 16x)",
+        linear,
+        "x",
+        &|v| v <= 6.0,
+    );
 }
 
 /// Child mode: creates [`RSS_PLUGINS`] plug-ins of count_vowels, calls each once,
@@ -500,12 +551,16 @@ fn rss_child_main(mode: &str, fixtures: &Fixtures) -> Result<(), String> {
     } else {
         None
     };
+    let (mode, count) = match mode.strip_suffix("-10k") {
+        Some(mode) => (mode, RSS_MANY),
+        None => (mode, RSS_PLUGINS),
+    };
     let base = status_kib("VmRSS:")?;
     let mut sum = 0usize;
     match (mode, &lib) {
         ("interplug", _) => {
             let mut plugins = Vec::new();
-            for _ in 0..RSS_PLUGINS {
+            for _ in 0..count {
                 let mut p =
                     interplug::Plugin::new(wasm, [], false).map_err(|e| format!("{e:#}"))?;
                 sum += p
@@ -520,7 +575,7 @@ fn rss_child_main(mode: &str, fixtures: &Fixtures) -> Result<(), String> {
             let compiled = interplug::CompiledPlugin::new(interplug::PluginBuilder::new(wasm))
                 .map_err(|e| format!("{e:#}"))?;
             let mut plugins = Vec::new();
-            for _ in 0..RSS_PLUGINS {
+            for _ in 0..count {
                 let mut p = interplug::Plugin::new_from_compiled(&compiled)
                     .map_err(|e| format!("{e:#}"))?;
                 sum += p
@@ -534,7 +589,7 @@ fn rss_child_main(mode: &str, fixtures: &Fixtures) -> Result<(), String> {
         ("official", Some(lib)) => {
             let name = c"count_vowels";
             let mut plugins = Vec::new();
-            for _ in 0..RSS_PLUGINS {
+            for _ in 0..count {
                 let mut p = cases::official_plugin(lib, wasm, false, None)?;
                 sum += p
                     .call_borrowed(name, &input)
@@ -548,11 +603,13 @@ fn rss_child_main(mode: &str, fixtures: &Fixtures) -> Result<(), String> {
             let name = c"count_vowels";
             let compiled = cases::official_compiled(lib, wasm)?;
             let mut plugins = Vec::new();
-            for _ in 0..RSS_PLUGINS {
-                let mut p = compiled.instantiate()?;
+            for i in 0..count {
+                let mut p = compiled
+                    .instantiate()
+                    .map_err(|e| format!("instance {i}: {e}"))?;
                 sum += p
                     .call_borrowed(name, &input)
-                    .map_err(|e| e.to_string())?
+                    .map_err(|e| format!("instance {i}: {e}"))?
                     .len();
                 plugins.push(p);
             }
@@ -561,7 +618,7 @@ fn rss_child_main(mode: &str, fixtures: &Fixtures) -> Result<(), String> {
         ("raw", _) => {
             let engine = raw::engine();
             let mut plugins = Vec::new();
-            for _ in 0..RSS_PLUGINS {
+            for _ in 0..count {
                 let mut p = raw::RawPlugin::new(&engine, wasm)?;
                 let f = p.func("count_vowels")?;
                 sum += p.call(f, &input)?.len();

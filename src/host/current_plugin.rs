@@ -208,7 +208,8 @@ impl CurrentPlugin {
         self.id
     }
 
-    /// The manifest the plug-in was made from.
+    /// The manifest the plug-in was made from, without the bytes of inline modules
+    /// (as [`CompiledPlugin::manifest`](crate::CompiledPlugin::manifest)).
     pub fn manifest(&self) -> &crate::Manifest {
         &self.manifest
     }

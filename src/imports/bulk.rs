@@ -20,7 +20,7 @@ use crate::{
     kernel::abi::{LoopShape, BULK_TABLE_EXPORT},
     kernel::memory::FIRST_BLOCK_OFFSET,
 };
-use wasmi::{Caller, Func, Instance, Nullable, Ref, Store, TrapCode};
+use wasmi::{AsContextMut, Caller, Func, Instance, Nullable, Ref, TrapCode};
 
 type Ctx<'a> = Caller<'a, CurrentPlugin>;
 type Trap = wasmi::Error;
@@ -187,8 +187,8 @@ fn bulk_fn(
 /// linear memory is in `slot`; does nothing for an instance that exports no such
 /// table. Until it is filled (in a start function), the rewritten code runs its
 /// loops as written.
-pub(crate) fn fill_table(
-    store: &mut Store<CurrentPlugin>,
+pub(crate) fn fill_table<S: AsContextMut<Data = CurrentPlugin>>(
+    store: &mut S,
     instance: &Instance,
     slot: usize,
 ) -> Result<(), wasmi::Error> {

@@ -44,7 +44,7 @@ use core::{
     task::{Context, Poll, Waker},
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use wasmi::{Caller, Func, Linker, Memory, Store};
+use wasmi::{AsContextMut, Caller, Func, Linker, Memory};
 use wasmi_wasi::{
     wasi_common::{snapshots::preview_1::wasi_snapshot_preview1 as preview_1, I32Exit},
     WasiCtx, WasmiGuestMemory,
@@ -397,12 +397,12 @@ macro_rules! wasi_functions {
         /// other than the main one): it works on that module's linear memory. `None`
         /// when WASI preview 1 has no function of that name.
         pub(crate) fn func_for(
-            store: &mut Store<CurrentPlugin>,
+            mut store: impl AsContextMut<Data = CurrentPlugin>,
             slot: usize,
             name: &str,
         ) -> Option<Func> {
             match name {
-                $( stringify!($name) => Some(Func::wrap(&mut *store, bind::$name(slot))), )*
+                $( stringify!($name) => Some(Func::wrap(&mut store, bind::$name(slot))), )*
                 _ => None,
             }
         }

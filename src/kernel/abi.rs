@@ -90,6 +90,14 @@ pub const LINEAR_TO_MEMORY: &str = "linear_to_memory";
 /// Every function of [`BULK_MODULE`].
 pub const BULK_FUNCTIONS: &[&str] = &[INPUT_TO_LINEAR, MEMORY_TO_LINEAR, LINEAR_TO_MEMORY];
 
+/// The import module of the linear memory interplug gives a module in place of the
+/// one it defines (lazy memory: a mapping whose untouched pages cost nothing); only
+/// interplug adds this import (a plug-in that imports it itself is refused).
+pub const LAZY_MEMORY_MODULE: &str = "interplug:memory";
+
+/// The name of that memory import.
+pub const LAZY_MEMORY_NAME: &str = "memory";
+
 /// The export by which a module the bulk-I/O pass rewrote hands the host a table of
 /// functions (`funcref`, one entry per function of [`BULK_FUNCTIONS`], in that order)
 /// for the host to fill at instantiation; the rewritten code calls through it. A
@@ -185,6 +193,14 @@ pub fn import_provider(
         // Imports the bulk-I/O pass adds (a module that imports them itself is
         // refused before linking).
         if is_function && BULK_FUNCTIONS.contains(&name) {
+            ImportProvider::Kernel
+        } else {
+            ImportProvider::UnknownKernel
+        }
+    } else if module == LAZY_MEMORY_MODULE {
+        // The memory interplug gives in place of a module's own (a module that
+        // imports it itself is refused before linking).
+        if !is_function && name == LAZY_MEMORY_NAME {
             ImportProvider::Kernel
         } else {
             ImportProvider::UnknownKernel

@@ -11,10 +11,12 @@
 //! free range that reaches the top gives its bytes back. [`ExtismMemory::reset`]
 //! forgets every block and releases the bookkeeping.
 //!
-//! The bookkeeping is host memory a plug-in makes the host spend, so it counts
-//! against the arena's limit: every block record (live or free) is charged
-//! [`RECORD_BYTES`] in [`ExtismMemory::footprint_bytes`], and an instance holds at most
-//! [`MAX_BLOCKS`] records whatever its limit.
+//! What counts against the arena's limit is what the host holds for it: the arena's
+//! capacity (not only the bytes up to its top, so a freed block whose bytes the host
+//! keeps still counts) and the bookkeeping, every block record (live or free) charged
+//! [`RECORD_BYTES`], in [`ExtismMemory::footprint_bytes`]. An instance holds at most
+//! [`MAX_BLOCKS`] records whatever its limit. Capacity kept past the top is given back
+//! when the limit needs it ([`ExtismMemory::set_limit`]).
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
@@ -129,9 +131,31 @@ impl ExtismMemory {
     }
 
     /// Sets the most bytes the arena and its bookkeeping may take (header included).
-    /// Allocations that would pass it fail; blocks already handed out are kept.
+    /// Allocations that would pass it fail; blocks already handed out are kept. Host
+    /// capacity the arena keeps above its top is given back as far as the new limit
+    /// needs.
     pub fn set_limit(&mut self, limit_bytes: u64) {
         self.limit = limit_bytes.min(DEFAULT_ARENA_LIMIT);
+        self.fit_within(self.limit);
+    }
+
+    /// Gives back host capacity kept above the arena's top until the footprint fits in
+    /// `bytes`, or no spare capacity is left. Blocks are kept. Shrinking an allocation
+    /// does not copy it.
+    pub fn fit_within(&mut self, bytes: u64) {
+        if self.footprint_bytes() <= bytes {
+            return;
+        }
+        let room = bytes.saturating_sub(self.bookkeeping_bytes(self.blocks.len()));
+        let keep = usize::try_from(room)
+            .unwrap_or(usize::MAX)
+            .max(self.bytes.len());
+        self.bytes.shrink_to(keep);
+    }
+
+    /// Host bytes the arena holds: its capacity, at least its top.
+    pub fn capacity_bytes(&self) -> u64 {
+        self.bytes.capacity() as u64
     }
 
     /// The current limit in bytes.
@@ -146,9 +170,10 @@ impl ExtismMemory {
     }
 
     /// Host bytes this memory counts against its limit and the plug-in's memory
-    /// budget: the arena up to its top plus [`RECORD_BYTES`] per block record.
+    /// budget: what the arena holds ([`Self::capacity_bytes`], free bytes above the top
+    /// included) plus [`RECORD_BYTES`] per block record.
     pub fn footprint_bytes(&self) -> u64 {
-        self.reserved_bytes() + self.bookkeeping_bytes(self.blocks.len())
+        self.capacity_bytes() + self.bookkeeping_bytes(self.blocks.len())
     }
 
     /// The bookkeeping charge of `records` block records.
@@ -171,10 +196,19 @@ impl ExtismMemory {
     }
 
     /// True when one more record fits under [`MAX_BLOCKS`] and the limit, with the
-    /// arena's top at `top`.
-    fn record_fits(&self, top: u64) -> bool {
+    /// arena's top at `top` and the capacity it holds; spare capacity above the top is
+    /// given back when that is what stands in the way.
+    fn record_fits(&mut self, top: u64) -> bool {
         let records = self.blocks.len() + 1;
-        records <= MAX_BLOCKS && top.saturating_add(self.bookkeeping_bytes(records)) <= self.limit
+        let bookkeeping = self.bookkeeping_bytes(records);
+        if records > MAX_BLOCKS || top.saturating_add(bookkeeping) > self.limit {
+            return false;
+        }
+        if self.capacity_bytes().saturating_add(bookkeeping) > self.limit {
+            let room = usize::try_from(self.limit - bookkeeping).unwrap_or(usize::MAX);
+            self.bytes.shrink_to(room.max(self.bytes.len()));
+        }
+        true
     }
 
     /// Reserves a block of `len` bytes and returns its handle, or `None` when `len` is
@@ -190,8 +224,13 @@ impl ExtismMemory {
     /// memory.free(a);
     /// // The freed range is reused, and the rest of it split off.
     /// assert_eq!(memory.alloc(40), Some(a));
-    /// // Block records count against the limit with the bytes.
-    /// assert_eq!(memory.footprint_bytes(), b + 10 + 3 * RECORD_BYTES);
+    /// // Block records count against the limit with the bytes the host holds.
+    /// assert_eq!(memory.reserved_bytes(), b + 10);
+    /// assert_eq!(
+    ///     memory.footprint_bytes(),
+    ///     memory.capacity_bytes() + 3 * RECORD_BYTES
+    /// );
+    /// assert!(memory.footprint_bytes() <= 1024);
     /// assert_eq!(memory.alloc(2000), None);
     /// ```
     pub fn alloc(&mut self, len: u64) -> Option<u64> {
@@ -599,6 +638,44 @@ mod tests {
             assert_eq!(memory.records(), records);
             assert_eq!(memory.reserved_bytes(), top);
         }
+        memory.check_structure();
+    }
+
+    #[test]
+    fn freed_capacity_counts_until_the_limit_takes_it_back() {
+        // Issue 22, item 5: a freed block at the top keeps its host capacity; the
+        // footprint counts it, and lowering the limit gives it back.
+        let mut memory = ExtismMemory::new();
+        let big = 4 << 20;
+        let handle = memory.alloc(big).expect("fits the default limit");
+        memory.free(handle);
+        assert_eq!(memory.reserved_bytes(), FIRST_BLOCK_OFFSET);
+        assert!(memory.capacity_bytes() >= big);
+        assert!(memory.footprint_bytes() >= big, "the capacity held counts");
+        memory.set_limit(1 << 20);
+        assert!(memory.capacity_bytes() <= 1 << 20);
+        assert!(memory.footprint_bytes() <= memory.limit());
+        // Live blocks are kept whatever the limit.
+        let kept = memory.alloc(64 << 10).expect("fits");
+        memory.set_limit(0);
+        assert_eq!(memory.length(kept), 64 << 10);
+        memory.check_structure();
+    }
+
+    #[test]
+    fn spare_capacity_gives_way_to_new_records() {
+        let mut memory = ExtismMemory::new();
+        memory.set_limit(4096);
+        let a = memory.alloc(3000).expect("fits");
+        memory.free(a);
+        // 3 000 bytes of capacity are held; one more record still fits because the
+        // spare capacity is given back for it.
+        let mut handles = Vec::new();
+        while let Some(h) = memory.alloc(1) {
+            handles.push(h);
+        }
+        assert!(handles.len() > 40, "{}", handles.len());
+        assert!(memory.footprint_bytes() <= 4096);
         memory.check_structure();
     }
 

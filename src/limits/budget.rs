@@ -34,6 +34,21 @@ pub(crate) struct Budget {
     /// Why the last request was refused, when that was not the Extism memory or a
     /// linear memory going over the budget (a table cap).
     pub(crate) refusal: Option<Failure>,
+    /// What the budget counted before the last growth it allowed, until the engine
+    /// either makes it or reports that it failed ([`Budget::undo_growth`]).
+    pub(crate) before_growth: Option<Counted>,
+    /// The bytes linear memories grew over since [`Budget::take_grown`] was last
+    /// called (the smallest start and largest end): the engine wrote zeros there.
+    grown: Option<(u64, u64)>,
+}
+
+/// What the budget counts for an instance's linear memories and tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Counted {
+    /// Bytes of linear memory.
+    pub(crate) linear_bytes: u64,
+    /// Table elements.
+    pub(crate) table_elements: u64,
 }
 
 impl Budget {
@@ -44,6 +59,44 @@ impl Budget {
             table_elements: 0,
             oom: false,
             refusal: None,
+            before_growth: None,
+            grown: None,
+        }
+    }
+
+    /// Counts a growth the engine is about to make: `linear_bytes` and
+    /// `table_elements` become the new totals. The engine may still fail the growth
+    /// after this (out of fuel, out of host memory, past a table's maximum): then
+    /// [`Budget::undo_growth`] restores the totals, so that a growth is counted once
+    /// even when the call resumes and asks again.
+    pub(crate) fn commit_growth(&mut self, linear_bytes: u64, table_elements: u64) {
+        self.before_growth = Some(Counted {
+            linear_bytes: self.linear_bytes,
+            table_elements: self.table_elements,
+        });
+        self.linear_bytes = linear_bytes;
+        self.table_elements = table_elements;
+    }
+
+    /// Notes that a linear memory grows from `current` to `desired` bytes.
+    pub(crate) fn note_grown(&mut self, current: u64, desired: u64) {
+        self.grown = Some(match self.grown {
+            Some((start, end)) => (start.min(current), end.max(desired)),
+            None => (current, desired),
+        });
+    }
+
+    /// The bytes linear memories grew over since the last call (`start..end`), if any.
+    pub(crate) fn take_grown(&mut self) -> Option<core::ops::Range<u64>> {
+        self.grown.take().map(|(start, end)| start..end)
+    }
+
+    /// Forgets the last growth [`Budget::commit_growth`] counted: the engine did not
+    /// make it.
+    pub(crate) fn undo_growth(&mut self) {
+        if let Some(before) = self.before_growth.take() {
+            self.linear_bytes = before.linear_bytes;
+            self.table_elements = before.table_elements;
         }
     }
 

@@ -4,6 +4,7 @@ pub(crate) mod budget;
 pub(crate) mod call;
 pub(crate) mod cancel;
 pub(crate) mod clock;
+pub(crate) mod linear;
 
 pub use budget::{MAX_TABLE_ELEMENTS, PAGE_BYTES, TABLE_ELEMENT_BYTES};
 pub use call::FUEL_SLICE;

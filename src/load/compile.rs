@@ -61,8 +61,8 @@ pub(crate) fn compile_modules(
     })
 }
 
-/// The module rewritten by the load-time passes (the bulk-I/O pass when `bulk_io`),
-/// or `None` to compile `bytes` as they are: nothing to rewrite, no `std`, or a module
+/// The module rewritten by the load-time passes (the bulk-I/O pass when `bulk_io`,
+/// then the lazy-memory pass), or `None` to compile `bytes` as they are: nothing to rewrite, no `std`, or a module
 /// the rewriter cannot read (validation reports why). The passes hold at most
 /// `max_bytes` and stop at the deadline or a cancel of `bounds`.
 ///
@@ -70,7 +70,7 @@ pub(crate) fn compile_modules(
 ///
 /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) or
 /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when the module uses interplug's
-/// private bulk names itself (with the pass on or off);
+/// private bulk names or memory import itself (with the passes on or off);
 /// [`ErrorKind::LimitExceeded`](crate::ErrorKind::LimitExceeded),
 /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) or
 /// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled) past `bounds`.
@@ -85,7 +85,9 @@ fn load_time_passes(
     let limits =
         crate::rewrite::Limits::with_max_bytes(usize::try_from(max_bytes).unwrap_or(usize::MAX))
             .with_interrupt(&interrupt);
-    crate::rewrite::bulk_io::for_loading(bytes, bulk_io, &limits)
+    let rewritten = crate::rewrite::bulk_io::for_loading(bytes, bulk_io, &limits)?;
+    // Lazy linear memory: the module's own memory becomes an import.
+    crate::rewrite::memory_import::for_this_build(bytes, rewritten)
 }
 
 #[cfg(not(feature = "std"))]

@@ -5,9 +5,11 @@ use crate::{
     host::current_plugin::CurrentPlugin,
     host::function::Function,
     host::linear_memory::MAIN_MODULE_SLOT,
-    kernel::abi::LINEAR_MEMORY_EXPORT,
+    kernel::abi::{LAZY_MEMORY_MODULE, LAZY_MEMORY_NAME, LINEAR_MEMORY_EXPORT},
+    limits::budget::PAGE_BYTES,
     limits::call::{CallLimits, FUEL_SLICE},
     limits::cancel::CancelHandle,
+    limits::linear::reservation_pages,
     load::bounds::LoadBounds,
     load::compile::compile_modules,
     load::link::{check_imports, define_host_function, shadowed},
@@ -17,10 +19,11 @@ use crate::{
     manifest::Manifest,
     plugin::builder::{Options, PluginBuilder},
     plugin::run::run,
+    plugin::store::{give_back_grown_pages, new_linear_memory, PluginStore},
     Error, ErrorExt, ErrorKind,
 };
 use alloc::{format, string::String, sync::Arc, vec::Vec};
-use wasmi::{Engine, Instance, Linker, Module, Store};
+use wasmi::{Engine, Instance, Linker, MemoryType, Module};
 
 /// Fuel a module's start function and constructors may use at instantiation (about
 /// a second of interpretation), unless the plug-in's fuel limit is lower.
@@ -33,6 +36,11 @@ struct Compiled {
     main: Module,
     /// Other modules, named, in an order where each only imports earlier ones.
     others: Vec<(String, Module)>,
+    /// The type of the memory `main` imports in place of its own (lazy memory), if
+    /// the lazy-memory pass moved it.
+    main_memory: Option<MemoryType>,
+    /// The same for each of `others`, in their order.
+    other_memories: Vec<Option<MemoryType>>,
     manifest: Arc<Manifest>,
     options: Options,
 }
@@ -123,6 +131,7 @@ impl CompiledPlugin {
         then: impl FnOnce(&CompiledPlugin) -> Result<T, Error>,
     ) -> Result<(Self, T), Error> {
         let (manifest, modules) = sources::load(source)?;
+        let manifest = without_module_bytes(manifest);
         let fueled =
             options.interruptible || options.fuel_limit.is_some() || options.yield_fuel.is_some();
         let bulk_io = options.bulk_io;
@@ -188,12 +197,16 @@ impl CompiledPlugin {
         {
             check_imports(name, module, &functions, &module_names, options.wasi)?;
         }
+        let main_memory = lazy_memory_type(&main);
+        let other_memories = others.iter().map(|(_, m)| lazy_memory_type(m)).collect();
         Ok(CompiledPlugin {
             inner: Arc::new(Compiled {
                 engine,
                 linker,
                 main,
                 others,
+                main_memory,
+                other_memories,
                 manifest: Arc::new(manifest),
                 options,
             }),
@@ -210,7 +223,9 @@ impl CompiledPlugin {
         &self.inner.main
     }
 
-    /// The manifest the plug-in was made from.
+    /// The manifest the plug-in was made from, without the bytes of inline modules
+    /// (`Wasm::Data` keeps its name and hash; its `data` is empty): a plug-in does not
+    /// keep a copy of modules it has compiled.
     pub fn manifest(&self) -> &Manifest {
         &self.inner.manifest
     }
@@ -238,7 +253,7 @@ impl CompiledPlugin {
         &self,
         id: uuid::Uuid,
         limits: &CallLimits,
-    ) -> Result<(Store<CurrentPlugin>, Instance), Error> {
+    ) -> Result<(PluginStore<CurrentPlugin>, Instance), Error> {
         let mut store = self.new_store(id, &limits.cancel)?;
         let instance = self.instantiate_in(&mut store, limits)?;
         Ok((store, instance))
@@ -251,7 +266,7 @@ impl CompiledPlugin {
         &self,
         id: uuid::Uuid,
         cancel: &CancelHandle,
-    ) -> Result<Store<CurrentPlugin>, Error> {
+    ) -> Result<PluginStore<CurrentPlugin>, Error> {
         let compiled = &*self.inner;
         let mut state = CurrentPlugin::new(compiled.manifest.clone(), id);
         state.clock = compiled.options.clock.clone();
@@ -266,7 +281,7 @@ impl CompiledPlugin {
                 state.clock.clone(),
             )?);
         }
-        let mut store = Store::new(&compiled.engine, state);
+        let mut store = PluginStore::new(&compiled.engine, state);
         store.limiter(|state| state as &mut dyn wasmi::ResourceLimiter);
         Ok(store)
     }
@@ -278,7 +293,7 @@ impl CompiledPlugin {
     /// part of the modules: make a new one to try again.
     pub(crate) fn instantiate_in(
         &self,
-        store: &mut Store<CurrentPlugin>,
+        store: &mut PluginStore<CurrentPlugin>,
         limits: &CallLimits,
     ) -> Result<Instance, Error> {
         let compiled = &*self.inner;
@@ -302,15 +317,21 @@ impl CompiledPlugin {
                 .set_fuel(start_fuel)
                 .map_err(|e| fail!(Invalid from e, "cannot set fuel"))?;
         }
-        let instance = if compiled.others.is_empty() {
+        let instance = if compiled.others.is_empty() && compiled.main_memory.is_none() {
             compiled
                 .linker
                 .instantiate_and_start(&mut *store, &compiled.main)
         } else {
+            // Each module that imports its memory (lazy memory) gets a new one, made
+            // for it just before it is instantiated, on this instance's own linker.
             let mut linker = compiled.linker.clone();
-            for (index, (name, module)) in compiled.others.iter().enumerate() {
+            linker.allow_shadowing(true);
+            let max_pages = compiled.manifest.memory.max_pages;
+            let others = compiled.others.iter().zip(&compiled.other_memories);
+            for (index, ((name, module), ty)) in others.enumerate() {
                 // Slots after the main module's, in the order of instantiation.
                 let slot = MAIN_MODULE_SLOT + 1 + index;
+                define_memory(&mut linker, store, name, *ty, max_pages)?;
                 let own = own_memory_imports(&linker, store, slot, module)?;
                 let instance = own
                     .as_ref()
@@ -327,6 +348,7 @@ impl CompiledPlugin {
                     .instance(&mut *store, name, instance)
                     .map_err(|e| fail!(Invalid from e, "cannot link module `{name}`"))?;
             }
+            define_memory(&mut linker, store, "main", compiled.main_memory, max_pages)?;
             linker.instantiate_and_start(&mut *store, &compiled.main)
         }
         .and_then(|instance| {
@@ -369,8 +391,56 @@ impl CompiledPlugin {
             run(store, func, &params, &mut results, &limits, fueled)
                 .map_err(|e| with_context(e.error, &format!("the plug-in's `{name}` failed")))?;
         }
+        give_back_grown_pages(store);
         Ok(instance)
     }
+}
+
+/// `manifest` without the bytes of its inline modules, which are compiled by now:
+/// every live plug-in would otherwise hold a copy of its module (85 KiB for a Rust-PDK
+/// plug-in).
+fn without_module_bytes(mut manifest: Manifest) -> Manifest {
+    for wasm in &mut manifest.wasm {
+        if let crate::manifest::Wasm::Data { data, .. } = wasm {
+            *data = Vec::new();
+        }
+    }
+    manifest
+}
+
+/// Defines on `linker` a new linear memory of type `ty` (when the module `name`
+/// imports its memory: lazy memory), reserving as much as it may grow to under a
+/// budget of `max_pages`.
+fn define_memory(
+    linker: &mut Linker<CurrentPlugin>,
+    store: &mut PluginStore<CurrentPlugin>,
+    name: &str,
+    ty: Option<MemoryType>,
+    max_pages: Option<u32>,
+) -> Result<(), Error> {
+    let Some(ty) = ty else {
+        return Ok(());
+    };
+    let reserve = reservation_pages(ty.maximum(), max_pages) * PAGE_BYTES;
+    let memory =
+        new_linear_memory(store, ty, reserve).map_err(|e| instantiation_error(store, name, e))?;
+    linker
+        .define(LAZY_MEMORY_MODULE, LAZY_MEMORY_NAME, memory)
+        .map_err(|e| fail!(Invalid from e, "cannot link the memory of `{name}`"))?;
+    Ok(())
+}
+
+/// The type of the memory `module` imports from [`LAZY_MEMORY_MODULE`] (the
+/// lazy-memory pass turned its own memory into that import), if any.
+fn lazy_memory_type(module: &Module) -> Option<MemoryType> {
+    module.imports().find_map(|import| match import.ty() {
+        wasmi::ExternType::Memory(ty)
+            if import.module() == LAZY_MEMORY_MODULE && import.name() == LAZY_MEMORY_NAME =>
+        {
+            Some(*ty)
+        }
+        _ => None,
+    })
 }
 
 /// For a module other than the main one that imports WASI functions: a linker where
@@ -379,7 +449,7 @@ impl CompiledPlugin {
 /// module through its bulk table, filled for its slot by `imports/bulk.rs`.)
 fn own_memory_imports(
     linker: &Linker<CurrentPlugin>,
-    store: &mut Store<CurrentPlugin>,
+    store: &mut PluginStore<CurrentPlugin>,
     slot: usize,
     module: &Module,
 ) -> Result<Option<Linker<CurrentPlugin>>, Error> {
@@ -389,7 +459,7 @@ fn own_memory_imports(
         #[cfg(feature = "wasi")]
         let func = match namespace {
             crate::kernel::abi::WASI_MODULE if store.data().wasi.is_some() => {
-                crate::imports::wasi::func_for(store, slot, name)
+                crate::imports::wasi::func_for(&mut *store, slot, name)
             }
             _ => None,
         };
@@ -411,7 +481,11 @@ fn own_memory_imports(
 }
 
 /// Makes an instantiation error readable.
-fn instantiation_error(store: &Store<CurrentPlugin>, module: &str, error: wasmi::Error) -> Error {
+fn instantiation_error(
+    store: &PluginStore<CurrentPlugin>,
+    module: &str,
+    error: wasmi::Error,
+) -> Error {
     let error = crate::plugin::run::engine_error(store, &error);
     match error.kind() {
         ErrorKind::Trap | ErrorKind::Host => {

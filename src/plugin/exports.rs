@@ -5,6 +5,7 @@ use crate::{
     error::{bail_kind, fail},
     plugin::instance::Plugin,
     plugin::run::run,
+    plugin::store::give_back_grown_pages,
     Error,
 };
 use alloc::vec::Vec;
@@ -65,14 +66,16 @@ impl Plugin {
             .collect();
         let fueled = self.store.get_fuel().is_ok();
         self.store.data_mut().budget.oom = false;
-        match run(
+        let outcome = run(
             &mut self.store,
             func,
             &params,
             &mut results,
             &limits,
             fueled,
-        ) {
+        );
+        give_back_grown_pages(&mut self.store);
+        match outcome {
             Ok(consumed) => {
                 self.fuel_consumed = fueled.then_some(consumed);
                 Ok(results.iter().map(crate::Val::from_wasmi).collect())

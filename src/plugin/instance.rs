@@ -14,6 +14,7 @@ use crate::{
     plugin::builder::PluginBuilder,
     plugin::compiled::CompiledPlugin,
     plugin::run::{run, CallFailure},
+    plugin::store::PluginStore,
     Error,
 };
 use alloc::{
@@ -23,7 +24,7 @@ use alloc::{
     vec::Vec,
 };
 use core::any::Any;
-use wasmi::{Func, Instance, Store};
+use wasmi::{Func, Instance};
 
 /// A plug-in instance: call its functions.
 ///
@@ -58,7 +59,7 @@ use wasmi::{Func, Instance, Store};
 /// ```
 pub struct Plugin {
     pub(super) compiled: CompiledPlugin,
-    pub(super) store: Store<CurrentPlugin>,
+    pub(super) store: PluginStore<CurrentPlugin>,
     /// `None` until the first call (or [`Plugin::instantiate`]) instantiates the
     /// modules in `store`, as the official runtime does.
     pub(super) instance: Option<Instance>,
@@ -314,13 +315,16 @@ impl Plugin {
         Ok((func, returns_code))
     }
 
-    /// Frees the Extism memory: every handle of the last call becomes invalid.
+    /// Frees the Extism memory: every handle of the last call becomes invalid, and
+    /// the host memory it held goes back to the system.
     ///
     /// # Errors
     ///
     /// None: the `Result` is the `extism` crate's signature.
     pub fn reset(&mut self) -> Result<(), Error> {
-        self.store.data_mut().reset_memory();
+        let state = self.store.data_mut();
+        state.reset_memory();
+        state.memory.reset(0);
         Ok(())
     }
 

@@ -9,6 +9,12 @@ use crate::{
 };
 
 impl wasmi::ResourceLimiter for CurrentPlugin {
+    /// Called when a linear memory is created (`current` 0) and on `memory.grow`: the
+    /// memories, tables and Extism memory stay within the budget. Capacity the Extism
+    /// memory holds above its top is given back before a request is refused for it.
+    /// The growth is counted here, once: when the engine then fails it (out of fuel,
+    /// and the call resumes to ask again; out of host memory),
+    /// [`memory_grow_failed`](wasmi::ResourceLimiter::memory_grow_failed) takes it back.
     fn memory_growing(
         &mut self,
         current: usize,
@@ -17,20 +23,42 @@ impl wasmi::ResourceLimiter for CurrentPlugin {
     ) -> Result<bool, wasmi_core::LimiterError> {
         let linear = (self.budget.linear_bytes + desired as u64).saturating_sub(current as u64);
         if let Some(total) = self.budget.total {
-            let used = linear
-                .saturating_add(self.budget.table_bytes())
-                .saturating_add(self.memory.footprint_bytes());
+            let others = linear.saturating_add(self.budget.table_bytes());
+            self.memory.fit_within(total.saturating_sub(others));
+            let used = others.saturating_add(self.memory.footprint_bytes());
             if used > total {
                 self.budget.refuse(None);
                 return Err(wasmi_core::LimiterError::ResourceLimiterDeniedAllocation);
             }
         }
-        self.budget.linear_bytes = linear;
+        let tables = self.budget.table_elements;
+        self.budget.commit_growth(linear, tables);
+        // The engine writes zeros over the new bytes: where they stay zero, the pages
+        // go back to the system after the call (lazy memory).
+        self.budget.note_grown(current as u64, desired as u64);
         // Allocation went on after any refused request: a later failure is not
         // explained by it.
         self.budget.oom = false;
         self.memory.set_limit(self.budget.extism_limit());
         Ok(true)
+    }
+
+    fn memory_grow_failed(
+        &mut self,
+        _error: &wasmi_core::MemoryError,
+    ) -> Result<(), wasmi_core::LimiterError> {
+        self.budget.undo_growth();
+        self.memory.set_limit(self.budget.extism_limit());
+        Ok(())
+    }
+
+    fn table_grow_failed(
+        &mut self,
+        _error: &wasmi_core::TableError,
+    ) -> Result<(), wasmi_core::LimiterError> {
+        self.budget.undo_growth();
+        self.memory.set_limit(self.budget.extism_limit());
+        Ok(())
     }
 
     /// Called when a table is created (`current` 0) and on `table.grow`: the elements
@@ -61,11 +89,9 @@ impl wasmi::ResourceLimiter for CurrentPlugin {
         }
         if let Some(total) = self.budget.total {
             let table_bytes = elements.saturating_mul(TABLE_ELEMENT_BYTES);
-            let used = self
-                .budget
-                .linear_bytes
-                .saturating_add(table_bytes)
-                .saturating_add(self.memory.footprint_bytes());
+            let others = self.budget.linear_bytes.saturating_add(table_bytes);
+            self.memory.fit_within(total.saturating_sub(others));
+            let used = others.saturating_add(self.memory.footprint_bytes());
             if used > total {
                 self.budget.refuse(Some(Failure::new(
                     ErrorKind::OutOfMemory,
@@ -80,7 +106,8 @@ impl wasmi::ResourceLimiter for CurrentPlugin {
                 return Ok(false);
             }
         }
-        self.budget.table_elements = elements;
+        let linear = self.budget.linear_bytes;
+        self.budget.commit_growth(linear, elements);
         self.memory.set_limit(self.budget.extism_limit());
         Ok(true)
     }

@@ -12,4 +12,5 @@ pub(crate) mod limiter;
 #[cfg(feature = "std")]
 pub(crate) mod pool;
 pub(crate) mod run;
+pub(crate) mod store;
 pub(crate) mod typed;

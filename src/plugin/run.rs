@@ -12,10 +12,12 @@ use crate::{
     host::val::Val,
     host::wait::{block_on, past_deadline, HostWait, YieldNow},
     limits::call::{CallLimits, Stop, FUEL_SLICE},
-    platform, Error,
+    platform,
+    plugin::store::PluginStore,
+    Error,
 };
 use alloc::{format, vec::Vec};
-use wasmi::{Func, Store};
+use wasmi::Func;
 
 /// A failed run of a wasm function.
 pub(crate) struct RunError {
@@ -42,7 +44,7 @@ pub(crate) enum Mode {
 /// calls, constructors). With fuel metering on, the engine runs in slices of
 /// [`FUEL_SLICE`], checking cancel, deadline and the fuel limit between them.
 pub(crate) fn run(
-    store: &mut Store<CurrentPlugin>,
+    store: &mut PluginStore<CurrentPlugin>,
     func: Func,
     params: &[wasmi::Val],
     results: &mut [wasmi::Val],
@@ -69,7 +71,7 @@ struct Meter {
 impl Meter {
     /// Counts the fuel used since the slice started, plus what imports charged past
     /// its end.
-    fn account(&mut self, store: &mut Store<CurrentPlugin>) {
+    fn account(&mut self, store: &mut PluginStore<CurrentPlugin>) {
         if !self.fueled {
             return;
         }
@@ -87,7 +89,7 @@ impl Meter {
 
     /// Starts a slice of fuel, of at least `required`: up to the next check of the
     /// limits or the next yield, whichever is first.
-    fn start_slice(&mut self, store: &mut Store<CurrentPlugin>, required: u64) {
+    fn start_slice(&mut self, store: &mut PluginStore<CurrentPlugin>, required: u64) {
         if !self.fueled {
             return;
         }
@@ -129,7 +131,7 @@ fn stop_at_boundary(meter: &Meter, limits: &CallLimits, required: u64) -> Option
 /// [`Mode::Blocking`], by blocking the thread), and in [`Mode::Async`] yields every
 /// `yield_fuel`. Returns the fuel used.
 pub(crate) async fn run_async(
-    store: &mut Store<CurrentPlugin>,
+    store: &mut PluginStore<CurrentPlugin>,
     func: Func,
     params: &[wasmi::Val],
     results: &mut [wasmi::Val],
@@ -147,7 +149,7 @@ pub(crate) async fn run_async(
 
 /// The loop of [`run_async`].
 async fn run_slices(
-    store: &mut Store<CurrentPlugin>,
+    store: &mut PluginStore<CurrentPlugin>,
     func: Func,
     params: &[wasmi::Val],
     results: &mut [wasmi::Val],
@@ -161,12 +163,13 @@ async fn run_slices(
         poisoned: true,
         fuel_used,
     };
-    let engine_failure = |store: &Store<CurrentPlugin>, error: wasmi::Error, fuel_used| RunError {
-        exit: error.i32_exit_status(),
-        error: engine_error(store, &error),
-        poisoned: true,
-        fuel_used,
-    };
+    let engine_failure =
+        |store: &PluginStore<CurrentPlugin>, error: wasmi::Error, fuel_used| RunError {
+            exit: error.i32_exit_status(),
+            error: engine_error(store, &error),
+            poisoned: true,
+            fuel_used,
+        };
     let yield_fuel = match mode {
         Mode::Async { yield_fuel } => yield_fuel.filter(|&fuel| fuel > 0),
         Mode::Blocking => None,
@@ -224,7 +227,7 @@ async fn run_slices(
 /// function's errors get its name (`label`); those of interplug's imports pass as
 /// they are.
 fn host_results(
-    store: &mut Store<CurrentPlugin>,
+    store: &mut PluginStore<CurrentPlugin>,
     host_func: Func,
     label: Option<&str>,
     write: Writer,
@@ -268,7 +271,7 @@ pub(crate) struct CallFailure {
 /// [`Exit`]: crate::ErrorKind::Exit
 /// [`OutOfMemory`]: crate::ErrorKind::OutOfMemory
 /// [`Trap`]: crate::ErrorKind::Trap
-pub(crate) fn engine_error(store: &Store<CurrentPlugin>, error: &wasmi::Error) -> Error {
+pub(crate) fn engine_error(store: &PluginStore<CurrentPlugin>, error: &wasmi::Error) -> Error {
     if let Some(code) = error.i32_exit_status() {
         return crate::error::new(
             crate::ErrorKind::Exit { code },

@@ -51,6 +51,7 @@ mod sections;
 
 pub mod bulk_io;
 pub mod coverage;
+pub mod memory_import;
 #[cfg(test)]
 mod tests;
 

@@ -1,0 +1,316 @@
+//! Linear memories for interplug whose untouched pages cost nothing.
+//!
+//! The wasmi engine keeps a linear memory in a heap buffer that it fills with zeros
+//! when the memory is made, so every page of a plug-in's initial memory is resident,
+//! and that it reallocates (and copies) on `memory.grow`. This crate gives wasmi a
+//! memory over a mapping reserved from the operating system instead
+//! ([`Store::new_lazy_memory`]):
+//!
+//! - the mapping reserves the memory's maximum up front (address space only), so
+//!   `memory.grow` never moves or copies the memory;
+//! - right after wasmi's zero fill, every page of the new memory is zero, and the
+//!   crate gives them back to the operating system: a page is resident again only
+//!   when the plug-in (a data segment, its start function, its code) writes to it;
+//! - on Linux and Android the fill itself runs over a few resident zero pages the
+//!   process keeps and moves in and out of the new mapping (`mremap`), so making a
+//!   memory costs no page faults.
+//!
+//! It is the one place of interplug, with the C API, that has `unsafe` code; every
+//! block says why it is sound in a `SAFETY:` comment. The platforms with lazy memory
+//! are those of [`SUPPORTED`]; elsewhere [`Store::new_lazy_memory`] refuses
+//! ([`LazyMemoryError::Unsupported`]) and the caller makes an ordinary memory.
+//!
+//! # Why this is sound
+//!
+//! wasmi's [`wasmi::Memory::new_static`] takes the buffer as `&'static mut [u8]`:
+//! wasmi may use it for as long as the engine's store that owns the memory exists.
+//! The bytes live in a mapping this crate owns (`Reservation`), not for the whole
+//! program, so the crate must make sure that the store is gone before the mapping is
+//! unmapped, whatever safe code does. It does so by owning both:
+//!
+//! 1. A [`Store`] holds the engine's store and the reservations of the memories made
+//!    in it. The engine's store is the first field, the reservations the second, and
+//!    Rust drops a struct's fields in declaration order: the engine's store (with every
+//!    memory wasmi made over a reservation) is dropped before any reservation is
+//!    unmapped, also when a destructor in the store's data panics (the remaining fields
+//!    are still dropped, in order, while the panic unwinds; wasmi's memory over a
+//!    static buffer frees nothing and reads nothing when dropped).
+//! 2. The engine's store never leaves the [`Store`]: there is no method that returns
+//!    it by value or as `&mut wasmi::Store<T>`, so neither `mem::swap`, `mem::replace`
+//!    nor `mem::take` can separate it from its reservations (swapping two [`Store`]s
+//!    moves each engine's store together with its reservations). Access goes through
+//!    [`wasmi::StoreContext`] and [`wasmi::StoreContextMut`] ([`AsContext`],
+//!    [`AsContextMut`]), through which wasmi offers no way to reach, move or replace
+//!    the store itself, and through the few methods [`Store`] forwards (data, fuel,
+//!    limiter).
+//! 3. Byte slices of a memory that wasmi hands out ([`wasmi::Memory::data`],
+//!    [`wasmi::Memory::data_mut`]) borrow the [`Store`] they were taken from, so they
+//!    end before it can be dropped or moved. A [`wasmi::Memory`] handle is an index
+//!    into its store; used with another store, wasmi panics before touching memory.
+//! 4. The slice given to wasmi is never used by this crate while wasmi may use it:
+//!    the crate only gives pages back right after [`wasmi::Memory::new_static`]
+//!    returned, holding `&mut` to the store (so no other access is running), through
+//!    the slice wasmi hands back for that memory, and only pages whose bytes are all
+//!    zero at that moment. On Linux and Android `madvise(MADV_DONTNEED)` makes private
+//!    anonymous pages read as zero afterwards; elsewhere a fresh anonymous mapping
+//!    replaces the pages (`MAP_FIXED`). Either way every byte reads as before (zero):
+//!    the program cannot tell, only the resident memory changes. On Linux and Android
+//!    wasmi's zero fill runs over resident zero pages moved in from a region the
+//!    crate keeps (`mremap` with `MREMAP_DONTUNMAP`, before wasmi gets the slice to
+//!    write and right after [`wasmi::Memory::new_static`] returned, under the same
+//!    `&mut` borrow): the bytes read zero before, during and after each move, the
+//!    region is all zero again when it is kept (wasmi wrote only zeros), and no range
+//!    of a reservation is ever unmapped in between.
+//! 5. A reservation is readable and writable over its whole length from its creation
+//!    to its unmapping (`PROT_READ | PROT_WRITE`, `MAP_NORESERVE`), so the `'static`
+//!    slice covers only accessible memory; pages cost memory only once written.
+//! 6. Leaking a [`Store`] (`mem::forget`) leaks its reservations with it: memory is
+//!    never unmapped under a live store.
+//!
+//! A reservation is plain memory owned by one [`Store`], like a `Box<[u8]>`, so a
+//! [`Store`] is `Send` and `Sync` when the engine's store is.
+
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+mod reservation;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod scratch;
+
+use reservation::Reservation;
+pub use reservation::SUPPORTED;
+use wasmi::{AsContext, AsContextMut, Engine, Memory, MemoryType, StoreContext, StoreContextMut};
+
+/// Bytes in one wasm page.
+pub const WASM_PAGE_BYTES: u64 = 64 * 1024;
+
+/// Why [`Store::new_lazy_memory`] made no memory.
+#[derive(Debug)]
+pub enum LazyMemoryError {
+    /// This platform has no lazy memory ([`SUPPORTED`] is false), or the memory is a
+    /// 64-bit one.
+    Unsupported,
+    /// The operating system refused the reservation (address space or map count
+    /// exhausted, a strict overcommit policy, a resource limit).
+    Reserve(std::io::Error),
+    /// wasmi refused the memory (its resource limiter refused the initial size, or the
+    /// reservation is smaller than the minimum).
+    Engine(wasmi::Error),
+}
+
+impl core::fmt::Display for LazyMemoryError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            LazyMemoryError::Unsupported => {
+                f.write_str("lazy linear memory is not available for this memory here")
+            }
+            LazyMemoryError::Reserve(e) => {
+                write!(f, "cannot reserve address space for a linear memory: {e}")
+            }
+            LazyMemoryError::Engine(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for LazyMemoryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LazyMemoryError::Unsupported => None,
+            LazyMemoryError::Reserve(e) => Some(e),
+            LazyMemoryError::Engine(e) => Some(e),
+        }
+    }
+}
+
+/// A wasmi store together with the mappings its lazy memories live in. See the
+/// [crate docs](crate#why-this-is-sound) for why the store can never outlive them.
+///
+/// ```
+/// use interplug_os_memory::{Store, WASM_PAGE_BYTES};
+/// use wasmi::{Engine, MemoryType};
+///
+/// let engine = Engine::default();
+/// let mut store = Store::new(&engine, ());
+/// let ty = MemoryType::new(17, None);
+/// match store.new_lazy_memory(ty, 1024 * WASM_PAGE_BYTES) {
+///     Ok(memory) => {
+///         assert_eq!(memory.size(&store), 17);
+///         memory.data_mut(&mut store)[0] = 1;
+///         // Grows in place, up to the reservation.
+///         memory.grow(&mut store, 100).expect("reserved");
+///         assert_eq!(memory.data(&store)[0], 1);
+///     }
+///     // Platforms without lazy memory: the caller makes an ordinary one.
+///     Err(_) => assert!(!interplug_os_memory::SUPPORTED),
+/// }
+/// ```
+pub struct Store<T> {
+    /// The engine's store. It must stay the first field: it is dropped before
+    /// `reservations` (see the crate docs).
+    store: wasmi::Store<T>,
+    /// The mappings of the memories made in `store`, unmapped after it is dropped.
+    reservations: Vec<Reservation>,
+    /// The lazy memories made in `store` (each over one of `reservations`).
+    memories: Vec<Memory>,
+}
+
+impl<T> core::fmt::Debug for Store<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Store")
+            .field("reserved_bytes", &self.reserved_bytes())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Store<T> {
+    /// A new store on `engine` holding `data`, as [`wasmi::Store::new`].
+    pub fn new(engine: &Engine, data: T) -> Self {
+        Store {
+            store: wasmi::Store::new(engine, data),
+            reservations: Vec::new(),
+            memories: Vec::new(),
+        }
+    }
+
+    /// The engine the store belongs to.
+    pub fn engine(&self) -> &Engine {
+        self.store.engine()
+    }
+
+    /// The store's data.
+    pub fn data(&self) -> &T {
+        self.store.data()
+    }
+
+    /// The store's data, writable.
+    pub fn data_mut(&mut self) -> &mut T {
+        self.store.data_mut()
+    }
+
+    /// The fuel left, as [`wasmi::Store::get_fuel`].
+    ///
+    /// # Errors
+    ///
+    /// When fuel metering is off.
+    pub fn get_fuel(&self) -> Result<u64, wasmi::Error> {
+        self.store.get_fuel()
+    }
+
+    /// Sets the fuel left, as [`wasmi::Store::set_fuel`].
+    ///
+    /// # Errors
+    ///
+    /// When fuel metering is off.
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<(), wasmi::Error> {
+        self.store.set_fuel(fuel)
+    }
+
+    /// Installs the resource limiter, as [`wasmi::Store::limiter`].
+    pub fn limiter(
+        &mut self,
+        limiter: impl (FnMut(&mut T) -> &mut dyn wasmi::ResourceLimiter) + Send + Sync + 'static,
+    ) {
+        self.store.limiter(limiter);
+    }
+
+    /// Address space reserved for the lazy memories of this store, in bytes.
+    pub fn reserved_bytes(&self) -> usize {
+        self.reservations.iter().map(Reservation::len).sum()
+    }
+
+    /// Makes a linear memory of type `ty` (32-bit, 64 KiB pages) over a new mapping of
+    /// `reserve_bytes` (rounded up to whole wasm pages, at least the type's minimum and
+    /// at most its maximum): `memory.grow` up to that size never moves the memory, and
+    /// past it
+    /// fails as it does past the type's maximum. The memory's pages are given back
+    /// to the operating system right after wasmi's zero fill, so a page costs
+    /// memory only once written. The resource limiter sees the creation as wasmi's
+    /// [`wasmi::Memory::new`] would make it.
+    ///
+    /// # Errors
+    ///
+    /// [`LazyMemoryError::Unsupported`] on platforms without lazy memory and for
+    /// 64-bit memories; [`LazyMemoryError::Reserve`] when the operating system refuses
+    /// the mapping; [`LazyMemoryError::Engine`] when wasmi refuses the memory (its
+    /// resource limiter). In every case no memory was made, and the caller may make an
+    /// ordinary one instead.
+    pub fn new_lazy_memory(
+        &mut self,
+        ty: MemoryType,
+        reserve_bytes: u64,
+    ) -> Result<Memory, LazyMemoryError> {
+        if !SUPPORTED || ty.is_64() {
+            return Err(LazyMemoryError::Unsupported);
+        }
+        let maximum = ty.maximum().unwrap_or(1 << 16);
+        let pages = reserve_bytes
+            .div_ceil(WASM_PAGE_BYTES)
+            .clamp(ty.minimum(), maximum.max(ty.minimum()));
+        let bytes = usize::try_from(pages.saturating_mul(WASM_PAGE_BYTES))
+            .map_err(|_| LazyMemoryError::Reserve(std::io::ErrorKind::OutOfMemory.into()))?;
+        let mut reservation = Reservation::new(bytes).map_err(LazyMemoryError::Reserve)?;
+        // SAFETY: the reservation is kept in `self.reservations` below (also when wasmi
+        // refuses the memory), next to `self.store`, the only place the slice goes;
+        // `Store` drops `store` before `reservations` and never lets the store out (see
+        // the crate docs).
+        let buffer = unsafe { reservation.as_static_slice() };
+        let minimum =
+            usize::try_from(ty.minimum().saturating_mul(WASM_PAGE_BYTES)).unwrap_or(usize::MAX);
+        // SAFETY: the reservation was just mapped and nothing has used `buffer` yet.
+        let fill = unsafe { reservation.fill_begins(minimum) };
+        let made = wasmi::Memory::new_static(&mut self.store, ty, buffer);
+        // Every byte of the new memory is zero (wasmi filled it, or refused before
+        // writing), and the rest of what the fill covers was never written: give the
+        // pages back.
+        // SAFETY: as just said; wasmi keeps only a raw pointer to the buffer, and the
+        // `&mut` borrow of the store makes this the only access.
+        let span = unsafe { reservation.fill_ends(fill) };
+        self.reservations.push(reservation);
+        let memory = made.map_err(LazyMemoryError::Engine)?;
+        // What the span did not cover (a reservation too small for a huge page).
+        let data = memory.data_mut(&mut self.store);
+        let len = data.len();
+        let bytes = &mut data[span.min(len)..];
+        // SAFETY: `bytes` is the part past `span` of the memory wasmi just made over the reservation
+        // pushed above, wasmi filled it with zeros and nothing has run since, and the
+        // `&mut` borrow of the store ends no access in progress (this is the only one).
+        unsafe { reservation::give_back_zeroed(bytes) };
+        self.memories.push(memory);
+        Ok(memory)
+    }
+
+    /// Gives back to the operating system the pages of `bytes` (offsets into each lazy
+    /// memory of this store, clamped to its size) that are resident and hold only
+    /// zeros: for instance what `memory.grow` filled and the plug-in did not write.
+    /// They read as zero afterwards and cost memory again once written. Costs a read
+    /// of the resident pages of the range; pages that are not resident are not read.
+    /// Returns the bytes given back.
+    pub fn give_back_zero_pages(&mut self, bytes: core::ops::Range<u64>) -> u64 {
+        let mut given = 0u64;
+        for memory in &self.memories {
+            let data = memory.data_mut(&mut self.store);
+            let end = usize::try_from(bytes.end).map_or(data.len(), |e| e.min(data.len()));
+            let start = usize::try_from(bytes.start).map_or(end, |s| s.min(end));
+            let range = &mut data[start..end];
+            // SAFETY: `range` is part of a lazy memory of this store, so of one of its
+            // reservations, and the `&mut` borrow of the store makes this the only
+            // access to it.
+            given += unsafe { reservation::give_back_zero_pages(range) } as u64;
+        }
+        given
+    }
+}
+
+impl<T> AsContext for Store<T> {
+    type Data = T;
+
+    fn as_context(&self) -> StoreContext<'_, T> {
+        self.store.as_context()
+    }
+}
+
+impl<T> AsContextMut for Store<T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        self.store.as_context_mut()
+    }
+}

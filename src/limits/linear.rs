@@ -1,0 +1,53 @@
+//! Linear memory: where interplug gives instances lazy memory, and how much address
+//! space it reserves for one.
+//!
+//! With lazy memory (the standard library on a 64-bit Linux, Android, macOS or iOS
+//! host), a module's own linear memory becomes an import
+//! ([`crate::rewrite::memory_import`]) and each instance gets it over a mapping that
+//! reserves the memory's largest size up front: pages cost memory only once written,
+//! and `memory.grow` never moves or copies the memory. The memory budget counts the
+//! memory as the plug-in sees it (its size in pages), as for any other memory.
+//! Elsewhere (bare metal, wasm, 32-bit hosts, Windows) memories are the engine's own.
+
+/// True when this build gives instances lazy linear memory. The same condition
+/// chooses the store type in `plugin/store.rs`. (Read by the load-time pass, which
+/// needs `std`.)
+#[cfg(feature = "std")]
+pub(crate) const LAZY_LINEAR_MEMORY: bool = cfg!(all(
+    feature = "std",
+    not(miri),
+    target_pointer_width = "64",
+    any(
+        target_os = "linux",
+        target_os = "android",
+        target_vendor = "apple"
+    )
+));
+
+/// The most pages a 32-bit memory has.
+const MAX_PAGES: u64 = 1 << 16;
+
+/// Pages of address space to reserve for a memory whose type allows at most
+/// `type_maximum` pages, in a plug-in whose memory budget is `max_pages` pages: the
+/// most it can ever grow to, so that it never has to move (4 GiB when neither bounds
+/// it).
+pub(crate) fn reservation_pages(type_maximum: Option<u64>, max_pages: Option<u32>) -> u64 {
+    type_maximum
+        .unwrap_or(MAX_PAGES)
+        .min(max_pages.map_or(MAX_PAGES, u64::from))
+        .min(MAX_PAGES)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reservation_is_the_most_the_memory_can_grow_to() {
+        assert_eq!(reservation_pages(None, None), 1 << 16);
+        assert_eq!(reservation_pages(Some(100), None), 100);
+        assert_eq!(reservation_pages(None, Some(3200)), 3200);
+        assert_eq!(reservation_pages(Some(100), Some(3200)), 100);
+        assert_eq!(reservation_pages(Some(1 << 20), Some(u32::MAX)), 1 << 16);
+    }
+}
