@@ -21,7 +21,10 @@
 //! Features: `std` (files, wall clock, threads, TOML, WAT, MessagePack), `wasi`
 //! (WASI preview 1), `http` (`http_request`), `prost` (`convert::Prost`). All on by
 //! default; without them the
-//! core builds for `no_std` targets with `alloc`.
+//! core builds for `no_std` targets with `alloc`. Off by default, `portable-dispatch`
+//! selects the interpreter's loop dispatch, for builds with debug assertions or a
+//! sanitizer (docs/platforms.md, "Debug builds of a host", has the `Cargo.toml` lines
+//! for a fast debug build of a host).
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
@@ -48,9 +51,14 @@ pub mod sdk;
 
 pub use error::{Error, ErrorExt, ErrorKind, Failure};
 pub use host::convert;
+#[cfg(feature = "std")]
+pub use host::convert::Msgpack;
 #[cfg(feature = "prost")]
 pub use host::convert::Prost;
-pub use host::convert::{Base64, FromBytes, FromBytesOwned, Json, Msgpack, Raw, ToBytes};
+// `extism-convert` has `Raw` on little-endian targets only.
+#[cfg(any(not(feature = "std"), target_endian = "little"))]
+pub use host::convert::Raw;
+pub use host::convert::{Base64, FromBytes, FromBytesOwned, Json, ToBytes};
 pub use host::current_plugin::{
     CurrentPlugin, DEFAULT_MAX_VAR_BYTES, MAX_VAR_ENTRIES, VAR_ENTRY_OVERHEAD,
 };

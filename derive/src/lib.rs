@@ -2,7 +2,12 @@
 //! `extism::convert` offers: a type with `#[encoding(Json)]` (or any encoding wrapper
 //! `E<T>(pub T)`, e.g. one made with `encoding!`) converts through that encoding.
 //! Re-exported as `interplug::convert::{ToBytes, FromBytes}`; the generated code names
-//! interplug by the name the deriving crate gives it (`extism` when renamed).
+//! interplug by the name the deriving crate gives it (`extism` when renamed), and
+//! implements the traits of `interplug::convert`, which with `std` are the
+//! `extism-convert` crate's (the `extism` crate's own). The `extism-convert` crate has
+//! derives of its own, but they name `::extism_convert` or `::extism::convert` and so
+//! do not build in a host that uses interplug under its own name without depending on
+//! `extism-convert`: this crate stays for that.
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};

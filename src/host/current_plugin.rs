@@ -5,13 +5,13 @@
 
 use crate::{
     error::{fail, Failure},
-    host::convert::{FromBytes, ToBytes},
+    host::convert::{decode, encode, FromBytes, ToBytes},
     host::val::Val,
     kernel::memory::{ExtismMemory, MemoryError},
     limits::budget::Budget,
     Error,
 };
-use alloc::{boxed::Box, collections::BTreeMap, string::String, sync::Arc, vec::Vec};
+use alloc::{boxed::Box, collections::BTreeMap, format, string::String, sync::Arc, vec::Vec};
 use core::any::Any;
 
 use crate::host::vars::Vars;
@@ -274,7 +274,7 @@ impl CurrentPlugin {
     ///
     /// As [`Self::memory_alloc`]; `Invalid` when `value` cannot be encoded.
     pub fn memory_new<'a, T: ToBytes<'a>>(&mut self, value: T) -> Result<MemoryHandle, Error> {
-        let bytes = value.to_bytes()?;
+        let bytes = encode(&value, || String::from("a memory block"))?;
         let bytes = bytes.as_ref();
         if bytes.is_empty() {
             // An empty value is the null handle, as plug-ins read it.
@@ -369,10 +369,10 @@ impl CurrentPlugin {
             .ok_or_else(|| fail!(Invalid, "expected an i64 memory handle, got {value:?}"))?
             as u64;
         if offset == 0 {
-            return T::from_bytes(&[]);
+            return decode(&[], || String::from("the null handle's empty block"));
         }
         let bytes = self.memory.block(offset).map_err(memory_error)?;
-        T::from_bytes(bytes)
+        decode(bytes, || format!("the memory block at {offset}"))
     }
 
     /// Encodes `data` into a new block and stores its handle in `slot`.
@@ -457,7 +457,9 @@ impl CurrentPlugin {
             .memory
             .slice(handle.offset, handle.length)
             .map_err(memory_error)?;
-        T::from_bytes(bytes)
+        decode(bytes, || {
+            format!("the {} bytes of memory at {}", handle.length, handle.offset)
+        })
     }
 
     /// Length of the block at `offset`, 0 when it is not a block (the kernel's

@@ -3,6 +3,7 @@
 //! the bytes of Extism memory blocks.
 
 pub mod convert;
+pub(crate) mod convert_core;
 pub(crate) mod current_plugin;
 pub(crate) mod function;
 pub(crate) mod linear_memory;

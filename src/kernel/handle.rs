@@ -1,7 +1,15 @@
 //! `MemoryHandle`: a block of the Extism memory as host code names it.
+//!
+//! With `std` it is the `extism-convert` crate's `MemoryHandle` (the type the `extism`
+//! crate uses), so a handle made by code written for `extism` is one here too; the
+//! `no_std` core has its own, with the same fields and methods.
+
+#[cfg(feature = "std")]
+pub use extism_convert::MemoryHandle;
 
 /// A block of the Extism memory: its handle (offset) and length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg(not(feature = "std"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MemoryHandle {
     /// Offset of the first byte (the handle plug-ins see).
     pub offset: u64,
@@ -9,9 +17,11 @@ pub struct MemoryHandle {
     pub length: u64,
 }
 
+#[cfg(not(feature = "std"))]
 impl MemoryHandle {
-    /// A handle to `length` bytes at `offset`. Safe here (the `extism` crate marks it
-    /// `unsafe`): every access through a handle is bounds-checked.
+    /// A handle to `length` bytes at `offset`. Safe here (the `extism-convert` crate,
+    /// used with `std`, marks it `unsafe`): every access through a handle is
+    /// bounds-checked.
     pub fn new(offset: u64, length: u64) -> MemoryHandle {
         MemoryHandle { offset, length }
     }

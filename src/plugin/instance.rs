@@ -2,7 +2,7 @@
 
 use crate::{
     error::{bail_kind, fail},
-    host::convert::{FromBytes, ToBytes},
+    host::convert::{decode, encode, FromBytes, ToBytes},
     host::current_plugin::CurrentPlugin,
     host::function::Function,
     kernel::abi::is_plugin_function,
@@ -19,6 +19,7 @@ use crate::{
 };
 use alloc::{
     boxed::Box,
+    format,
     string::{String, ToString},
     vec::Vec,
 };
@@ -377,8 +378,11 @@ impl Plugin {
     /// [`source`](core::error::Error::source) and its kind: `Host` for one without a
     /// kind (or a panic). The first call instantiates the plug-in (and a call after
     /// a failure that left the instance inconsistent rebuilds it): that fails first,
-    /// as [`Plugin::instantiate`], whatever `name` is. Errors of the host's own `ToBytes`/`FromBytes`
-    /// types are returned as they are.
+    /// as [`Plugin::instantiate`], whatever `name` is. An error of the input's
+    /// `ToBytes` or the output's `FromBytes` is returned as it is when it has a kind;
+    /// one without (those of `extism-convert`'s types, a host's own) becomes the
+    /// source of an `Invalid` error (``the output of `NAME` does not decode as
+    /// `TYPE` ``) and stays reachable with `downcast_ref`.
     pub fn call<'a, 'b, T: ToBytes<'a>, U: FromBytes<'b>>(
         &'b mut self,
         name: impl AsRef<str>,
@@ -398,11 +402,7 @@ impl Plugin {
         name: impl AsRef<str>,
         input: T,
     ) -> Result<U, (Error, i32)> {
-        let input = input.to_bytes().map_err(|e| (e, -1))?;
-        self.raw_call(name.as_ref(), input.as_ref(), None)
-            .map_err(|f| (f.error, f.rc))?;
-        let output = self.output().map_err(|e| (e, -1))?;
-        U::from_bytes(output).map_err(|e| (e, -1))
+        self.call_inner(name.as_ref(), input, None)
     }
 
     /// Like [`Plugin::call`], with a value host functions read through
@@ -422,10 +422,8 @@ impl Plugin {
         U: FromBytes<'b>,
         C: Any + Send + Sync + 'static,
     {
-        let input = input.to_bytes()?;
-        self.raw_call(name.as_ref(), input.as_ref(), Some(Box::new(host_context)))
-            .map_err(|f| f.error)?;
-        U::from_bytes(self.output()?)
+        self.call_inner(name.as_ref(), input, Some(Box::new(host_context)))
+            .map_err(|(error, _)| error)
     }
 
     /// Like [`Plugin::call_with_host_context`], but a failure also gives the return
@@ -445,11 +443,22 @@ impl Plugin {
         U: FromBytes<'b>,
         C: Any + Send + Sync + 'static,
     {
-        let input = input.to_bytes().map_err(|e| (e, -1))?;
-        self.raw_call(name.as_ref(), input.as_ref(), Some(Box::new(host_context)))
+        self.call_inner(name.as_ref(), input, Some(Box::new(host_context)))
+    }
+
+    /// Encodes the input, calls `name`, decodes the output; a failure also gives the
+    /// return code.
+    fn call_inner<'a, 'b, T: ToBytes<'a>, U: FromBytes<'b>>(
+        &'b mut self,
+        name: &str,
+        input: T,
+        host_context: Option<Box<dyn Any + Send + Sync>>,
+    ) -> Result<U, (Error, i32)> {
+        let input = encode(&input, || format!("the input of `{name}`")).map_err(|e| (e, -1))?;
+        self.raw_call(name, input.as_ref(), host_context)
             .map_err(|f| (f.error, f.rc))?;
         let output = self.output().map_err(|e| (e, -1))?;
-        U::from_bytes(output).map_err(|e| (e, -1))
+        decode(output, || format!("the output of `{name}`")).map_err(|e| (e, -1))
     }
 
     /// The output of the last successful call.

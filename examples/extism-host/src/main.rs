@@ -1,6 +1,7 @@
 //! A host program written against the `extism` crate 1.x API: a host function with
-//! user data, config, vars and typed calls. It builds against interplug because the
-//! dependency is renamed in `Cargo.toml`; the code is unchanged.
+//! user data, config, vars and typed calls, and `extism-convert`'s wrappers and derives
+//! named directly. It builds against interplug because the dependency is renamed in
+//! `Cargo.toml`; the code is unchanged.
 
 use extism::{convert::Json, *};
 use serde::Deserialize;
@@ -25,6 +26,32 @@ host_fn!(hello_world(user_data: KeyValue; name: String) -> String {
 });
 
 host_fn!(shout(text: String) -> String { Ok(text.to_uppercase()) });
+
+/// A tool call, as an MCP server's plug-ins exchange them; derived with
+/// extism-convert's macros.
+#[derive(
+    Debug,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    extism_convert::ToBytes,
+    extism_convert::FromBytes,
+)]
+#[encoding(extism_convert::Json)]
+struct ToolCall {
+    tool: String,
+    arguments: Vec<String>,
+}
+
+// An encoding of the host's own, made with extism-convert's `encoding!`.
+extism_convert::encoding!(Compact, serde_json::to_vec, serde_json::from_slice);
+
+// `extism_convert::Json` in a host function, as hyper-mcp writes them.
+host_fn!(run_tool(call: extism_convert::Json<ToolCall>) -> extism_convert::Json<ToolCall> {
+    let extism_convert::Json(mut call) = call;
+    call.arguments.push(format!("ran {}", call.tool));
+    Ok(extism_convert::Json(call))
+});
 
 // A borrowed argument (`memory_get_val::<&str>`), as extism allows.
 host_fn!(count_bytes(text: &str) -> String { Ok(text.len().to_string()) });
@@ -182,6 +209,31 @@ fn run() -> Result<(), Error> {
     let length: String = plugin.call("call_other", "12345")?;
     assert_eq!(length, "5");
     assert!(!plugin.has_wasi());
+
+    // extism-convert's `Json` and a type derived with its macros, through the plug-in
+    // (`call_host` hands its input to `hello_world` and returns its answer).
+    let mut plugin = Plugin::new(
+        Manifest::new([Wasm::file(fixtures_dir().join("host_fns.wasm"))]),
+        [
+            Function::new("hello_world", [PTR], [PTR], UserData::default(), run_tool),
+            Function::new("panic_now", [PTR], [PTR], UserData::default(), run_tool),
+            Function::new("shout", [PTR], [PTR], UserData::default(), shout)
+                .with_namespace("example:other"),
+        ],
+        false,
+    )?;
+    let call = ToolCall {
+        tool: "search".to_string(),
+        arguments: vec!["rust".to_string()],
+    };
+    let answer: ToolCall = plugin.call("call_host", &call)?;
+    assert_eq!(answer.arguments, ["rust", "ran search"]);
+    let extism_convert::Json(again): extism_convert::Json<ToolCall> =
+        plugin.call("call_host", extism_convert::Json(&call))?;
+    assert_eq!(again, answer);
+    // The host's own encoding as input and output of the same call.
+    let Compact(compact): Compact<ToolCall> = plugin.call("call_host", Compact(&again))?;
+    assert_eq!(compact.arguments, ["rust", "ran search", "ran search"]);
     println!("the extism-style host ran on interplug");
     Ok(())
 }

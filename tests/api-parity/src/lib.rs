@@ -231,6 +231,108 @@ pub fn convert_items() -> Result<(), Error> {
     Ok(())
 }
 
+/// A host that names the `extism-convert` crate itself, as hosts written for extism do
+/// (`extism_convert::Json` in `host_fn!`s, its derives, its `encoding!`): those types
+/// are the `extism::convert` ones.
+pub mod with_extism_convert {
+    use extism::{host_fn, CurrentPlugin, Error, Function, Manifest, Plugin, UserData, Val, PTR};
+    use extism_convert::{FromBytes, FromBytesOwned, Json, MemoryHandle, ToBytes};
+
+    /// Derived with extism-convert's own macros (they name `::extism_convert`).
+    #[derive(
+        serde::Serialize,
+        serde::Deserialize,
+        extism_convert::ToBytes,
+        extism_convert::FromBytes,
+        Debug,
+        PartialEq,
+    )]
+    #[encoding(Json)]
+    pub struct Greeting {
+        pub name: String,
+        pub times: u32,
+    }
+
+    extism_convert::encoding!(pub Compact, serde_json::to_vec, serde_json::from_slice);
+
+    // Arguments and results of extism-convert's types, as hyper-mcp's host functions.
+    host_fn!(pub greet_json(request: Json<Greeting>) -> Json<Greeting> {
+        let Json(mut greeting) = request;
+        greeting.name = format!("Hello, {}!", greeting.name);
+        greeting.times += 1;
+        Ok(Json(greeting))
+    });
+
+    host_fn!(pub greet_derived(request: Greeting) -> Greeting {
+        Ok(Greeting { times: request.times * 10, ..request })
+    });
+
+    /// `CurrentPlugin`'s conversions with extism-convert's traits and handle.
+    fn handles(
+        plugin: &mut CurrentPlugin,
+        inputs: &[Val],
+        outputs: &mut [Val],
+        _: UserData<()>,
+    ) -> Result<(), Error> {
+        let Json(greeting): Json<Greeting> = plugin.memory_get_val(&inputs[0])?;
+        let handle: MemoryHandle = plugin.memory_new(Compact(&greeting))?;
+        let again: Greeting = plugin.memory_get(handle)?;
+        assert_eq!(again, greeting);
+        plugin.memory_set_val(&mut outputs[0], Json(greeting))
+    }
+
+    /// The same item under both paths: these only compile when the types are one.
+    fn one_type<'a, T: extism::ToBytes<'a> + ToBytes<'a>>(value: T) -> T {
+        value
+    }
+
+    pub fn items(manifest: &Manifest) -> Result<(), Error> {
+        let _: extism::convert::Json<u8> = extism_convert::Json(1u8);
+        let _: extism_convert::Msgpack<u8> = extism::convert::Msgpack(1u8);
+        let _: extism::convert::MemoryHandle = extism_convert::MemoryHandle::null();
+        let _: fn(&[u8]) -> Result<Greeting, extism::Error> =
+            <Greeting as extism::FromBytesOwned>::from_bytes_owned;
+        let greeting = Greeting {
+            name: "Ada".into(),
+            times: 1,
+        };
+        let bytes = one_type(&greeting).to_bytes()?;
+        assert_eq!(Greeting::from_bytes_owned(&bytes)?, greeting);
+        let bytes = one_type(Json(&greeting)).to_bytes()?;
+        let Compact(back): Compact<Greeting> = FromBytes::from_bytes(&bytes)?;
+        assert_eq!(back, greeting);
+
+        let call = |function: Function, input: &Greeting| -> Result<Greeting, Error> {
+            let unused =
+                |name: &str| Function::new(name, [PTR], [PTR], UserData::default(), handles);
+            let shout = unused("shout").with_namespace("example:other");
+            let mut plugin = Plugin::new(manifest, [function, unused("panic_now"), shout], false)?;
+            // extism-convert's wrappers and derived types as call input and output.
+            let Json(out): Json<Greeting> = plugin.call("call_host", Json(input))?;
+            let derived: Greeting = plugin.call("call_host", input)?;
+            assert_eq!(derived, out);
+            Ok(out)
+        };
+        let hello = "hello_world";
+        let out = call(
+            Function::new(hello, [PTR], [PTR], UserData::default(), greet_json),
+            &greeting,
+        )?;
+        assert_eq!((out.name.as_str(), out.times), ("Hello, Ada!", 2));
+        let out = call(
+            Function::new(hello, [PTR], [PTR], UserData::default(), greet_derived),
+            &greeting,
+        )?;
+        assert_eq!((out.name.as_str(), out.times), ("Ada", 10));
+        let out = call(
+            Function::new(hello, [PTR], [PTR], UserData::default(), handles),
+            &greeting,
+        )?;
+        assert_eq!(out, greeting);
+        Ok(())
+    }
+}
+
 /// `Plugin`, `PluginBuilder`, `CompiledPlugin`, `CancelHandle`, calls of every kind.
 pub fn plugin_items() -> Result<(), Error> {
     let mut manifest = Manifest::new([count_vowels()]);
@@ -403,6 +505,12 @@ mod tests {
     #[test]
     fn convert() -> Result<(), Error> {
         convert_items()
+    }
+
+    #[test]
+    fn extism_convert_types_are_extisms() -> Result<(), Error> {
+        let manifest = Manifest::new([Wasm::file(fixtures().join("host_fns.wasm"))]);
+        with_extism_convert::items(&manifest)
     }
 
     #[test]
