@@ -24,10 +24,14 @@ impl Clock for SystemClock {
 }
 
 /// The clock a plug-in uses unless the host gives another one: the system's with
-/// `std`, none without (the host passes one for `timeout_ms` to work).
+/// `std` (one for the process, so that plug-ins with the default clock can be told to
+/// have the same one), none without (the host passes one for `timeout_ms` to work).
 pub(crate) fn default_clock() -> Option<Arc<dyn Clock>> {
     #[cfg(feature = "std")]
-    return Some(Arc::new(SystemClock));
+    {
+        static SYSTEM: std::sync::OnceLock<Arc<dyn Clock>> = std::sync::OnceLock::new();
+        Some(SYSTEM.get_or_init(|| Arc::new(SystemClock)).clone())
+    }
     #[cfg(not(feature = "std"))]
-    return None;
+    None
 }

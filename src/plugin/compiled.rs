@@ -22,7 +22,12 @@ use crate::{
     plugin::store::{give_back_grown_pages, new_linear_memory, PluginStore},
     Error, ErrorExt, ErrorKind,
 };
-use alloc::{format, string::String, sync::Arc, vec::Vec};
+use alloc::{
+    format,
+    string::String,
+    sync::{Arc, Weak},
+    vec::Vec,
+};
 use wasmi::{Engine, Instance, Linker, MemoryType, Module};
 
 /// Fuel a module's start function and constructors may use at instantiation (about
@@ -43,6 +48,69 @@ struct Compiled {
     other_memories: Vec<Option<MemoryType>>,
     manifest: Arc<Manifest>,
     options: Options,
+    /// Linked without host functions: plug-ins made from the same
+    /// modules, manifest and options may share it (`shared_link`).
+    shareable: bool,
+}
+
+/// Most linked plug-ins remembered for sharing.
+const MAX_SHARED_LINKS: usize = 64;
+
+/// Linked plug-ins that plug-ins made from the same input can share, held weakly: an
+/// entry lives as long as a plug-in uses it. Each plug-in made from bytes would
+/// otherwise hold its own linker and manifest (about 13 KiB for count_vowels).
+static SHARED_LINKS: spin::Mutex<Vec<Weak<Compiled>>> = spin::Mutex::new(Vec::new());
+
+/// Whether two builders' options make the same linked plug-in (the same clock: the
+/// same `Arc`, as the default one is).
+fn same_options(a: &Options, b: &Options) -> bool {
+    let same_clock = match (&a.clock, &b.clock) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    };
+    same_clock
+        && a.wasi == b.wasi
+        && a.fuel_limit == b.fuel_limit
+        && a.interruptible == b.interruptible
+        && a.http_response_headers == b.http_response_headers
+        && a.wasi_output == b.wasi_output
+        && a.initialization_fuel == b.initialization_fuel
+        && a.bulk_io == b.bulk_io
+        && a.yield_fuel == b.yield_fuel
+        && a.debug == b.debug
+}
+
+/// A live linked plug-in of exactly these modules (the module cache's entry, known by
+/// its engine), manifest and options, without host functions.
+fn shared_link(
+    cached: &CachedModules,
+    manifest: &Manifest,
+    functions: &[Function],
+    options: &Options,
+) -> Option<CompiledPlugin> {
+    if !functions.is_empty() {
+        return None;
+    }
+    let links = SHARED_LINKS.lock();
+    links.iter().filter_map(Weak::upgrade).find_map(|inner| {
+        let same = inner.shareable
+            && Engine::same(&inner.engine, &cached.engine)
+            && *inner.manifest == *manifest
+            && same_options(&inner.options, options);
+        same.then_some(CompiledPlugin { inner })
+    })
+}
+
+/// Remembers a shareable linked plug-in, forgetting entries no plug-in uses any more
+/// (and the oldest past [`MAX_SHARED_LINKS`]).
+fn remember_link(compiled: &CompiledPlugin) {
+    let mut links = SHARED_LINKS.lock();
+    links.retain(|link| link.strong_count() > 0);
+    if links.len() >= MAX_SHARED_LINKS {
+        links.remove(0);
+    }
+    links.push(Arc::downgrade(&compiled.inner));
 }
 
 /// Plug-in modules compiled once, instantiated many times, shared across threads.
@@ -142,7 +210,10 @@ impl CompiledPlugin {
             CancelHandle::default(),
         );
         if let Some(cached) = module_cache::get(fueled, options.bulk_io, &modules) {
-            let compiled = Self::link(cached, manifest, functions, options)?;
+            let compiled = match shared_link(&cached, &manifest, &functions, &options) {
+                Some(shared) => shared,
+                None => Self::link(cached, manifest, functions, options)?,
+            };
             let value = then(&compiled)?;
             return Ok((compiled, value));
         }
@@ -199,7 +270,8 @@ impl CompiledPlugin {
         }
         let main_memory = lazy_memory_type(&main);
         let other_memories = others.iter().map(|(_, m)| lazy_memory_type(m)).collect();
-        Ok(CompiledPlugin {
+        let shareable = functions.is_empty();
+        let compiled = CompiledPlugin {
             inner: Arc::new(Compiled {
                 engine,
                 linker,
@@ -209,8 +281,13 @@ impl CompiledPlugin {
                 other_memories,
                 manifest: Arc::new(manifest),
                 options,
+                shareable,
             }),
-        })
+        };
+        if shareable {
+            remember_link(&compiled);
+        }
+        Ok(compiled)
     }
 
     /// The options the plug-in was built with.
@@ -492,5 +569,67 @@ fn instantiation_error(
             with_context(error, &format!("cannot instantiate module `{module}`"))
         }
         _ => error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{host::function::Function, Manifest, Plugin, PluginBuilder, Wasm, PTR};
+    use wasmi::Engine;
+
+    /// A plug-in that imports nothing and exports one function, returning 0.
+    fn module() -> Vec<u8> {
+        let text = r#"(module (memory (export "memory") 1)
+            (func (export "run") (result i32) i32.const 0))"#;
+        wat::parse_str(text).expect("valid text")
+    }
+
+    fn same_link(a: &Plugin, b: &Plugin) -> bool {
+        alloc::sync::Arc::ptr_eq(&a.compiled.inner, &b.compiled.inner)
+    }
+
+    #[test]
+    fn plug_ins_from_the_same_input_share_their_link_and_nothing_else() {
+        let wasm = module();
+        let a = Plugin::new(&wasm, [], false).expect("plug-in");
+        let mut b = Plugin::new(&wasm, [], false).expect("plug-in");
+        assert_eq!(a.compiled.manifest(), b.compiled.manifest());
+        assert!(
+            Engine::same(&a.compiled.inner.engine, &b.compiled.inner.engine),
+            "module cache"
+        );
+        assert!(same_link(&a, &b), "same bytes, same options: one link");
+        // Each still has its own state.
+        b.call::<&str, &[u8]>("run", "").expect("call");
+        assert_ne!(a.id, b.id);
+        assert!(a.instance.is_none() && b.instance.is_some());
+
+        // Another manifest (config), WASI, or host functions: a link of its own.
+        let configured = Manifest::new([Wasm::data(wasm.clone())]).with_config_key("k", "v");
+        let c = Plugin::new(&configured, [], false).expect("plug-in");
+        assert!(!same_link(&a, &c));
+        assert_eq!(
+            c.compiled.manifest().config.get("k").map(String::as_str),
+            Some("v")
+        );
+        let d = Plugin::new(&wasm, [], true).expect("plug-in");
+        assert!(!same_link(&a, &d));
+        let f = Function::new(
+            "unused",
+            [PTR],
+            [PTR],
+            crate::UserData::new(()),
+            |_, _, _, _| Ok(()),
+        );
+        let e = PluginBuilder::new(&wasm[..])
+            .with_functions([f])
+            .build()
+            .expect("plug-in");
+        assert!(!same_link(&a, &e));
+
+        // Once no plug-in uses a link, the next plug-in makes a new one.
+        drop((a, b));
+        let g = Plugin::new(&wasm, [], false).expect("plug-in");
+        assert_eq!(alloc::sync::Arc::strong_count(&g.compiled.inner), 1);
     }
 }
