@@ -467,8 +467,9 @@ fn print_targets(rows: &[Row], rss: &[Rss]) {
         &|v| v >= 100.0,
     );
     line(
-        "instantiate from compiled < 50 us",
-        time("create-compiled", Rt::Interplug).map(|t| t * 1e6),
+        // Instantiation comes at the first call (as in libextism): measured with it.
+        "instantiate from compiled < 50 us (with its first call: compiled-call)",
+        time("compiled-call", Rt::Interplug).map(|t| t * 1e6),
         " us",
         &|v| v < 50.0,
     );
