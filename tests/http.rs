@@ -170,6 +170,8 @@ fn glob_patterns_match_hosts() {
         ("127.0.0.*", server.url("/hello")),
         ("127.0.0.?", server.url("/hello")),
         ("*", server.url("/hello")),
+        // `*` crosses dots, as in Extism: `127.*` allows 127.0.0.1.
+        ("127.*", server.url("/hello")),
         ("local*", server.localhost_url("/hello")),
         ("LOCALHOST", server.localhost_url("/hello")),
         ("{localhost,*.example}", server.localhost_url("/hello")),
