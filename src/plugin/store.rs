@@ -12,22 +12,65 @@
 use crate::host::current_plugin::CurrentPlugin;
 use wasmi::{Memory, MemoryType};
 
-/// The same condition as `LAZY_LINEAR_MEMORY`.
+pub(crate) use platform::PluginStore;
+
+/// With lazy memory (the same condition as `LAZY_LINEAR_MEMORY`): os-memory's store
+/// and memories.
 #[cfg(all(
     feature = "std",
     not(miri),
     target_pointer_width = "64",
     any(target_os = "linux", target_os = "android", target_vendor = "apple")
 ))]
-pub(crate) use interplug_os_memory::Store as PluginStore;
+mod platform {
+    use wasmi::{Memory, MemoryType};
 
+    pub(crate) use interplug_os_memory::Store as PluginStore;
+
+    /// A lazy memory over `reserve_bytes` of address space; `None` when the system
+    /// refuses the reservation (or the memory is one os-memory does not map).
+    pub(super) fn lazy_memory<T>(
+        store: &mut PluginStore<T>,
+        ty: MemoryType,
+        reserve_bytes: u64,
+    ) -> Option<Result<Memory, wasmi::Error>> {
+        match store.new_lazy_memory(ty, reserve_bytes) {
+            Ok(memory) => Some(Ok(memory)),
+            Err(interplug_os_memory::LazyMemoryError::Engine(error)) => Some(Err(error)),
+            Err(_) => None,
+        }
+    }
+
+    /// Gives back the all-zero resident pages of `grown` in the store's memories.
+    pub(super) fn give_back<T>(store: &mut PluginStore<T>, grown: core::ops::Range<u64>) {
+        store.give_back_zero_pages(grown);
+    }
+}
+
+/// Without lazy memory: the engine's store and memories.
 #[cfg(not(all(
     feature = "std",
     not(miri),
     target_pointer_width = "64",
     any(target_os = "linux", target_os = "android", target_vendor = "apple")
 )))]
-pub(crate) use wasmi::Store as PluginStore;
+mod platform {
+    use wasmi::{Memory, MemoryType};
+
+    pub(crate) use wasmi::Store as PluginStore;
+
+    /// Never a lazy memory here.
+    pub(super) fn lazy_memory<T>(
+        _store: &mut PluginStore<T>,
+        _ty: MemoryType,
+        _reserve_bytes: u64,
+    ) -> Option<Result<Memory, wasmi::Error>> {
+        None
+    }
+
+    /// Nothing to give back: the engine's memories are its heap buffers.
+    pub(super) fn give_back<T>(_store: &mut PluginStore<T>, _grown: core::ops::Range<u64>) {}
+}
 
 /// Makes a linear memory of type `ty` in `store`: a lazy one over `reserve_bytes` of
 /// address space where this build has lazy memory and the system grants the
@@ -38,41 +81,17 @@ pub(crate) fn new_linear_memory<T>(
     ty: MemoryType,
     reserve_bytes: u64,
 ) -> Result<Memory, wasmi::Error> {
-    #[cfg(all(
-        feature = "std",
-        not(miri),
-        target_pointer_width = "64",
-        any(target_os = "linux", target_os = "android", target_vendor = "apple")
-    ))]
-    match store.new_lazy_memory(ty, reserve_bytes) {
-        Ok(memory) => return Ok(memory),
-        Err(interplug_os_memory::LazyMemoryError::Engine(error)) => return Err(error),
-        // No address space for it (or a memory it does not map): an ordinary one.
-        Err(_) => {}
+    match platform::lazy_memory(store, ty, reserve_bytes) {
+        Some(made) => made,
+        None => Memory::new(store, ty),
     }
-    let _ = reserve_bytes;
-    Memory::new(store, ty)
 }
 
 /// Gives back to the system the pages of the instance's lazy memories that
 /// `memory.grow` filled with zeros since the last time and that are still all zero
 /// (done after instantiation and after each call). Without lazy memory, nothing.
 pub(crate) fn give_back_grown_pages(store: &mut PluginStore<CurrentPlugin>) {
-    let Some(grown) = store.data_mut().budget.take_grown() else {
-        return;
-    };
-    #[cfg(all(
-        feature = "std",
-        not(miri),
-        target_pointer_width = "64",
-        any(target_os = "linux", target_os = "android", target_vendor = "apple")
-    ))]
-    store.give_back_zero_pages(grown);
-    #[cfg(not(all(
-        feature = "std",
-        not(miri),
-        target_pointer_width = "64",
-        any(target_os = "linux", target_os = "android", target_vendor = "apple")
-    )))]
-    let _ = grown;
+    if let Some(grown) = store.data_mut().budget.take_grown() {
+        platform::give_back(store, grown);
+    }
 }
