@@ -62,23 +62,37 @@ const MAX_SHARED_LINKS: usize = 64;
 static SHARED_LINKS: spin::Mutex<Vec<Weak<Compiled>>> = spin::Mutex::new(Vec::new());
 
 /// Whether two builders' options make the same linked plug-in (the same clock: the
-/// same `Arc`, as the default one is).
+/// same `Arc`, as the default one is). Every field is named, so that a new option
+/// cannot be left out of the comparison (a plug-in would then share a link made with
+/// another value of it).
 fn same_options(a: &Options, b: &Options) -> bool {
-    let same_clock = match (&a.clock, &b.clock) {
+    let Options {
+        wasi,
+        fuel_limit,
+        interruptible,
+        clock,
+        http_response_headers,
+        wasi_output,
+        initialization_fuel,
+        bulk_io,
+        yield_fuel,
+        debug,
+    } = a;
+    let same_clock = match (clock, &b.clock) {
         (None, None) => true,
         (Some(a), Some(b)) => Arc::ptr_eq(a, b),
         _ => false,
     };
     same_clock
-        && a.wasi == b.wasi
-        && a.fuel_limit == b.fuel_limit
-        && a.interruptible == b.interruptible
-        && a.http_response_headers == b.http_response_headers
-        && a.wasi_output == b.wasi_output
-        && a.initialization_fuel == b.initialization_fuel
-        && a.bulk_io == b.bulk_io
-        && a.yield_fuel == b.yield_fuel
-        && a.debug == b.debug
+        && *wasi == b.wasi
+        && *fuel_limit == b.fuel_limit
+        && *interruptible == b.interruptible
+        && *http_response_headers == b.http_response_headers
+        && *wasi_output == b.wasi_output
+        && *initialization_fuel == b.initialization_fuel
+        && *bulk_io == b.bulk_io
+        && *yield_fuel == b.yield_fuel
+        && *debug == b.debug
 }
 
 /// A live linked plug-in of exactly these modules (the module cache's entry, known by
