@@ -13,7 +13,12 @@
 //!   when the plug-in (a data segment, its start function, its code) writes to it;
 //! - on Linux and Android the fill itself runs over a few resident zero pages the
 //!   process keeps and moves in and out of the new mapping (`mremap`), so making a
-//!   memory costs no page faults.
+//!   memory costs no page faults;
+//! - on Linux and Android a dropped store's reservations are kept for the next
+//!   memories of the same length (`kept.rs`), once the pages their memories covered
+//!   are given back: a host that makes and drops instances in a loop maps nothing;
+//! - a [`GrowthPrefault`] lets the resource limiter make the pages a `memory.grow` is
+//!   about to fill resident in one system call rather than a page fault each.
 //!
 //! It is the one place of interplug, with the C API, that has `unsafe` code; every
 //! block says why it is sound in a `SAFETY:` comment. The platforms with lazy memory
@@ -66,6 +71,15 @@
 //!    slice covers only accessible memory; pages cost memory only once written.
 //! 6. Leaking a [`Store`] (`mem::forget`) leaks its reservations with it: memory is
 //!    never unmapped under a live store.
+//! 7. A reservation is kept for reuse only after the engine's store is dropped (its
+//!    `Drop` notes, while the engine's store is still alive, how many bytes each
+//!    memory covers: nothing past them was ever written), and only once those bytes
+//!    were given back (`MADV_DONTNEED`): a kept reservation reads as zero everywhere,
+//!    like a new one, and has no user until [`Store::new_lazy_memory`] takes it.
+//! 8. [`GrowthPrefault`] holds an address, not a borrow: it asks the kernel to fault
+//!    pages in without writing them (`MADV_POPULATE_WRITE`), which changes what no
+//!    byte reads, so even used after its store is gone it cannot make the program
+//!    read or write anything differently.
 //!
 //! A reservation is plain memory owned by one [`Store`], like a `Box<[u8]>`, so a
 //! [`Store`] is `Send` and `Sync` when the engine's store is.
@@ -73,6 +87,8 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod kept;
 mod reservation;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod scratch;
@@ -298,6 +314,77 @@ impl<T> Store<T> {
             given += unsafe { reservation::give_back_zero_pages(range) } as u64;
         }
         given
+    }
+}
+
+/// Makes the pages that a `memory.grow` of a store's one lazy memory is about to
+/// fill resident in one system call (`MADV_POPULATE_WRITE`, Linux 5.14), instead of
+/// one page fault per page when wasmi writes its zeros over them. Call
+/// [`GrowthPrefault::growing`] from the resource limiter's `memory_growing`, once the
+/// growth is granted; the pages left zero are given back as before
+/// ([`Store::give_back_zero_pages`]).
+///
+/// It only changes when pages become resident, never what any byte reads: where the
+/// kernel has no such advice, or the range is not this store's any more, nothing
+/// happens.
+///
+/// ```
+/// use interplug_os_memory::{Store, WASM_PAGE_BYTES};
+/// use wasmi::{Engine, MemoryType};
+///
+/// let mut store = Store::new(&Engine::default(), ());
+/// if let Ok(memory) = store.new_lazy_memory(MemoryType::new(1, None), 4 * WASM_PAGE_BYTES) {
+///     let prefault = store.growth_prefault().expect("one lazy memory");
+///     prefault.growing(WASM_PAGE_BYTES as usize, 2 * WASM_PAGE_BYTES as usize);
+///     memory.grow(&mut store, 1).expect("reserved");
+///     assert!(memory.data(&store).iter().all(|b| *b == 0));
+/// }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct GrowthPrefault {
+    /// Address of the memory's first byte.
+    start: usize,
+    /// Bytes the memory may grow to (its reservation).
+    len: usize,
+}
+
+impl GrowthPrefault {
+    /// Makes the bytes `current..desired` of the memory (offsets, clamped to its
+    /// reservation; whole pages inside them) resident before wasmi fills them.
+    pub fn growing(&self, current: usize, desired: usize) {
+        reservation::populate(self.start, current, desired.min(self.len));
+    }
+}
+
+impl<T> Store<T> {
+    /// The prefault for growths of this store's lazy memory, when it has exactly one
+    /// (with more, the resource limiter cannot tell which one grows).
+    pub fn growth_prefault(&self) -> Option<GrowthPrefault> {
+        let [memory] = self.memories.as_slice() else {
+            return None;
+        };
+        let start = memory.data(&self.store).as_ptr();
+        let reservation = self.reservations.iter().find(|r| r.start() == start)?;
+        Some(GrowthPrefault {
+            start: start as usize,
+            len: reservation.len(),
+        })
+    }
+}
+
+impl<T> Drop for Store<T> {
+    /// Records, for each reservation, how much of it the memory over it covers (all
+    /// it may have written), so that the reservation can be given back and kept for
+    /// a later memory once the engine's store is gone. The fields are dropped after
+    /// this, in order: the engine's store first.
+    fn drop(&mut self) {
+        for memory in &self.memories {
+            let data = memory.data(&self.store);
+            let (at, len) = (data.as_ptr(), data.len());
+            if let Some(reservation) = self.reservations.iter_mut().find(|r| r.start() == at) {
+                reservation.note_written(len);
+            }
+        }
     }
 }
 

@@ -18,10 +18,16 @@ mod os {
     const HUGE_PAGE: usize = 2 << 20;
 
     /// An anonymous private mapping, readable and writable over its whole length,
-    /// that only its owner uses, unmapped when dropped.
+    /// that only its owner uses. When dropped it is kept for a later memory of the
+    /// same length (Linux, Android: see `kept.rs`) once its written pages are given
+    /// back, or unmapped.
     pub(crate) struct Reservation {
         start: NonNull<u8>,
         len: usize,
+        /// How many bytes at the start may have been written since the reservation
+        /// was mapped or last given back (the size of the memory over it when its
+        /// store was dropped); `None` when not known, and then it is never reused.
+        written: Option<usize>,
     }
 
     /// What [`Reservation::fill_begins`] prepared for wasmi's zero fill.
@@ -46,6 +52,10 @@ mod os {
             if len == 0 || len % page_size() != 0 {
                 return Err(std::io::ErrorKind::InvalidInput.into());
             }
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            if let Some(kept) = crate::kept::take(len) {
+                return Ok(kept);
+            }
             // Aligned to a huge page (Linux, Android), so that the first pages can be
             // filled as one (see `fill_begins`).
             let align = if cfg!(any(target_os = "linux", target_os = "android")) {
@@ -54,7 +64,11 @@ mod os {
                 page_size()
             };
             let start = map_aligned(len, align)?;
-            let reservation = Reservation { start, len };
+            let reservation = Reservation {
+                start,
+                len,
+                written: None,
+            };
             #[cfg(any(target_os = "linux", target_os = "android"))]
             {
                 // Where transparent huge pages are on for every mapping, one byte
@@ -77,7 +91,8 @@ mod os {
         ///
         /// # Safety
         ///
-        /// Nothing has written to the reservation since it was mapped, and no access
+        /// Nothing has written to the reservation since it was mapped or taken from
+        /// the kept ones (whose written pages were given back), and no access
         /// to it is in progress.
         pub(crate) unsafe fn fill_begins(&mut self, bytes: usize) -> Fill {
             #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -145,6 +160,29 @@ mod os {
             self.len
         }
 
+        /// Where the reservation starts.
+        pub(crate) fn start(&self) -> *const u8 {
+            self.start.as_ptr()
+        }
+
+        /// Records that at most the first `bytes` may have been written (the size of
+        /// the memory over the reservation when its store is dropped): enough to
+        /// give them back and keep the reservation for a later memory.
+        pub(crate) fn note_written(&mut self, bytes: usize) {
+            self.written = Some(bytes.min(self.len));
+        }
+
+        /// A reservation kept for reuse: every byte of it reads as zero and none is
+        /// resident (`kept.rs` gave its written pages back).
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        pub(crate) fn from_kept(start: NonNull<u8>, len: usize) -> Self {
+            Reservation {
+                start,
+                len,
+                written: None,
+            }
+        }
+
         /// The whole reservation as a slice the type system lets live forever.
         ///
         /// # Safety
@@ -162,6 +200,15 @@ mod os {
 
     impl Drop for Reservation {
         fn drop(&mut self) {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            if let Some(written) = self.written {
+                // SAFETY: the owner dropped every user of the mapping first (the
+                // engine's store), so nothing accesses it; what was written lies in
+                // the first `written` bytes.
+                if unsafe { crate::kept::keep(self.start, self.len, written) } {
+                    return;
+                }
+            }
             // SAFETY: unmaps exactly the mapping made in `new`, which nothing uses any
             // more (the owner dropped its users first). A failure leaves it mapped: a
             // leak, never an access to unmapped memory.
@@ -285,6 +332,40 @@ mod os {
         given
     }
 
+    /// Makes the whole pages inside `from..to` (offsets from the address `start`)
+    /// resident, as writes would, without writing (Linux, Android; elsewhere, and on
+    /// kernels without `MADV_POPULATE_WRITE`, nothing happens).
+    pub(crate) fn populate(start: usize, from: usize, to: usize) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            // The kernel's value (`include/uapi/asm-generic/mman-common.h`), the same on
+            // every architecture; not in the `libc` crate for every target.
+            const MADV_POPULATE_WRITE: libc::c_int = 23;
+            let page = page_size();
+            let (Some(first), Some(end)) = (start.checked_add(from), start.checked_add(to)) else {
+                return;
+            };
+            let first = first.next_multiple_of(page);
+            let last = end / page * page;
+            if last <= first {
+                return;
+            }
+            // SAFETY: `MADV_POPULATE_WRITE` faults pages in as a write would, without
+            // writing: no byte of any mapping reads differently afterwards, whatever
+            // is mapped at the range (the caller means a part of a reservation that
+            // wasmi is about to fill); unmapped or unsuitable ranges only fail.
+            let _ = unsafe {
+                libc::madvise(
+                    first as *mut libc::c_void,
+                    last - first,
+                    MADV_POPULATE_WRITE,
+                )
+            };
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let _ = (start, from, to);
+    }
+
     /// Gives the whole pages inside `bytes` back to the operating system; they read
     /// as zero afterwards and cost memory again once written.
     ///
@@ -362,6 +443,16 @@ mod os {
         }
 
         /// Never called: no reservation exists.
+        pub(crate) fn start(&self) -> *const u8 {
+            match self.never {}
+        }
+
+        /// Never called: no reservation exists.
+        pub(crate) fn note_written(&mut self, _bytes: usize) {
+            match self.never {}
+        }
+
+        /// Never called: no reservation exists.
         ///
         /// # Safety
         ///
@@ -396,6 +487,9 @@ mod os {
     /// None needed.
     pub(crate) unsafe fn give_back_zeroed(_bytes: &mut [u8]) {}
 
+    /// Nothing to make resident on this platform (no lazy memory).
+    pub(crate) fn populate(_start: usize, _from: usize, _to: usize) {}
+
     /// Nothing to give back on this platform.
     ///
     /// # Safety
@@ -406,6 +500,6 @@ mod os {
     }
 }
 
-pub(crate) use os::{give_back_zero_pages, give_back_zeroed, Reservation};
+pub(crate) use os::{give_back_zero_pages, give_back_zeroed, populate, Reservation};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) use os::{map_aligned, page_size};

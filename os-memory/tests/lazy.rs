@@ -210,19 +210,81 @@ fn the_limiter_sees_creation_and_growth() {
     assert_eq!(memory.size(&store), 5);
 }
 
+/// The address of a store's memory after writing to it and growing it by `grow`
+/// pages, once the store is dropped.
+fn dropped_after_use(min: u32, reserve: u64, grow: u64) -> Option<usize> {
+    let (mut store, memory) = lazy(vec![1u8; 10], MemoryType::new(min, None), reserve)?;
+    memory
+        .grow(&mut store, grow)
+        .expect("within the reservation");
+    let len = memory.data(&store).len();
+    memory.data_mut(&mut store)[0] = 9;
+    memory.data_mut(&mut store)[len - 1] = 9;
+    let address = memory.data(&store).as_ptr() as usize;
+    drop(store);
+    Some(address)
+}
+
 #[test]
-fn dropping_the_store_unmaps_its_memories() {
-    let Some((mut store, memory)) = lazy(vec![1u8; 10], MemoryType::new(2, None), 8) else {
+fn dropping_the_store_gives_its_pages_back() {
+    // A length no other test reserves: the kept reservation is this test's own.
+    let Some(address) = dropped_after_use(2, 37, 3) else {
         return;
     };
-    memory.data_mut(&mut store)[0] = 9;
-    let address = memory.data(&store).as_ptr() as usize;
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    assert!(is_mapped(address));
-    drop(store);
+    if is_mapped(address) {
+        // Kept for a later memory: nothing resident, and the next memory of the same
+        // length reads zero where the dropped one was written.
+        // SAFETY: the range is a kept reservation (mapped, as just checked) that no
+        // one uses; the slice is only passed to `mincore` and dropped before the next
+        // store is made.
+        let kept = unsafe { std::slice::from_raw_parts(address as *const u8, 5 * PAGE) };
+        assert_eq!(
+            resident_pages(kept),
+            Some(0),
+            "no page of a kept reservation is resident"
+        );
+        let (mut store, memory) = lazy((), MemoryType::new(2, None), 37).expect("reserved");
+        memory.grow(&mut store, 3).expect("grows");
+        assert_eq!(
+            memory.data(&store).as_ptr() as usize,
+            address,
+            "the kept one is reused"
+        );
+        assert!(memory.data(&store).iter().all(|b| *b == 0));
+    }
+    let _ = address;
+}
+
+#[test]
+fn a_large_memory_is_unmapped_with_its_store() {
+    // Past the 64 MiB the kept reservations may have covered: unmapped.
+    let Some(address) = dropped_after_use(1, 2048, 1100) else {
+        return;
+    };
     #[cfg(any(target_os = "linux", target_os = "android"))]
     assert!(!is_mapped(address), "unmapped with its store");
     let _ = address;
+}
+
+#[test]
+fn only_a_few_reservations_are_kept() {
+    // 20 stores of a length no other test reserves, alive at once, then dropped: at
+    // most 8 of their mappings stay (the rest are unmapped).
+    let stores: Vec<_> = (0..20)
+        .filter_map(|_| lazy((), MemoryType::new(1, None), 41))
+        .collect();
+    let addresses: Vec<usize> = stores
+        .iter()
+        .map(|(store, memory)| memory.data(store).as_ptr() as usize)
+        .collect();
+    drop(stores);
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let still_mapped = addresses.iter().filter(|a| is_mapped(**a)).count();
+        assert!(still_mapped <= 8, "{still_mapped} reservations kept");
+    }
+    let _ = addresses;
 }
 
 #[test]
@@ -324,8 +386,17 @@ fn a_new_memory_shows_nothing_of_a_dropped_one() {
             memory.data(&store).iter().all(|b| *b == 0),
             "round {round}: a new memory reads zero"
         );
+        // Where a dropped memory of the same reservation grew (a kept reservation
+        // reused), the growth reads zero too.
+        let grow = u64::from(u64::from(min) < reserve);
+        memory
+            .grow(&mut store, grow)
+            .expect("within the reservation");
+        assert!(
+            memory.data(&store).iter().all(|b| *b == 0),
+            "round {round}: a grown memory reads zero"
+        );
         scribble(&mut store, memory, round as u8);
-        memory.grow(&mut store, 0).expect("grows by nothing");
         drop(store);
     }
 }
@@ -356,4 +427,84 @@ fn many_threads_never_see_each_others_bytes() {
     for thread in threads {
         thread.join().expect("thread");
     }
+}
+
+/// Whether this kernel has `MADV_POPULATE_WRITE` (Linux 5.14), tried on a mapping of
+/// the test's own.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn kernel_populates() -> bool {
+    let len = 4096;
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+    // SAFETY: a new anonymous mapping at an address the kernel picks; unmapped below.
+    let at = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            flags,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(at, libc::MAP_FAILED);
+    // SAFETY: advice on the mapping just made (it changes no contents), then unmapping
+    // it; nothing else refers to it.
+    unsafe {
+        let populated = libc::madvise(at, len, 23) == 0;
+        libc::munmap(at, len);
+        populated
+    }
+}
+
+#[test]
+fn a_growth_prefault_makes_the_grown_pages_resident_and_they_go_back() {
+    let Some((mut store, memory)) = lazy((), MemoryType::new(1, None), 8) else {
+        return;
+    };
+    let prefault = store.growth_prefault().expect("one lazy memory");
+    prefault.growing(PAGE, 3 * PAGE);
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if kernel_populates() {
+        // Before the growth: the two pages past the memory's end, in its reservation.
+        let past_end = memory.data(&store).as_ptr() as usize + PAGE;
+        let mut flags = vec![0u8; 2 * PAGE / 4096];
+        // SAFETY: `mincore` reads the page tables of the reservation's range (mapped:
+        // 8 pages were reserved) and writes one byte per page into `flags`.
+        let rc =
+            unsafe { libc::mincore(past_end as *mut libc::c_void, 2 * PAGE, flags.as_mut_ptr()) };
+        assert_eq!(rc, 0);
+        assert!(
+            flags.iter().all(|f| f & 1 == 1),
+            "made resident before the fill"
+        );
+    }
+    memory.grow(&mut store, 2).expect("within the reservation");
+    assert!(memory.data(&store).iter().all(|b| *b == 0), "reads zero");
+    memory.data_mut(&mut store)[PAGE] = 5;
+    // What stayed zero goes back, as after any growth.
+    let given = store.give_back_zero_pages(PAGE as u64..3 * PAGE as u64);
+    if cfg!(any(target_os = "linux", target_os = "android")) {
+        assert_eq!(given, 2 * PAGE as u64 - 4096);
+    }
+    assert_eq!(memory.data(&store)[PAGE], 5);
+    // Past the reservation, the prefault stops at its end: the memory still works.
+    prefault.growing(3 * PAGE, 1000 * PAGE);
+    memory.grow(&mut store, 5).expect("to the 8 reserved pages");
+    assert!(memory.grow(&mut store, 1).is_err());
+    assert_eq!(memory.data(&store)[PAGE], 5);
+}
+
+#[test]
+fn a_store_with_two_lazy_memories_has_no_growth_prefault() {
+    let Some((mut store, _first)) = lazy((), MemoryType::new(1, None), 4) else {
+        return;
+    };
+    assert!(store.growth_prefault().is_some());
+    store
+        .new_lazy_memory(MemoryType::new(1, None), 4 * WASM_PAGE_BYTES)
+        .expect("a second memory");
+    assert!(
+        store.growth_prefault().is_none(),
+        "which memory grows is unknown"
+    );
 }

@@ -1,0 +1,98 @@
+//! Reservations kept for reuse (Linux, Android): a store dropped gives its
+//! reservation's written pages back and keeps the mapping for the next memory of the
+//! same length, instead of unmapping it.
+//!
+//! A host that makes and drops instances of one plug-in one after the other (a
+//! request per instance, a pool checkout, the C harness's loop) otherwise maps a
+//! reservation, trims it to a huge-page boundary, advises it and unmaps it for every
+//! instance: four to five system calls that change the layout of the address space.
+//! Giving the written pages back (`MADV_DONTNEED` over the bytes the memory covered)
+//! is one system call that changes no mapping, and afterwards every byte of the
+//! reservation reads as zero with nothing resident, as in a new one: a later plug-in
+//! sees nothing of the earlier one.
+//!
+//! Only a few reservations are kept ([`KEPT`]), each without resident pages; one
+//! whose memory covered more than [`MAX_WRITTEN`] is unmapped (the kernel keeps the
+//! page tables of a range given back, which for a large memory are worth freeing).
+
+use core::ptr::NonNull;
+use std::sync::Mutex;
+
+use crate::reservation::Reservation;
+
+/// How many reservations the process keeps at most: enough for a few threads making
+/// and dropping instances at the same time.
+const KEPT: usize = 8;
+
+/// Reservations whose memory covered more than this are unmapped, not kept.
+const MAX_WRITTEN: usize = 64 << 20;
+
+/// A kept mapping: all zero, nothing resident, used by nothing.
+struct Kept {
+    start: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: a kept mapping is owned by the list alone, like a `Box<[u8]>`; nothing in
+// it is tied to a thread.
+unsafe impl Send for Kept {}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly a reservation's mapping, which the list owned alone
+        // (its store is gone): nothing refers to it.
+        let _ = unsafe { libc::munmap(self.start.as_ptr().cast(), self.len) };
+    }
+}
+
+/// The kept reservations.
+static LIST: Mutex<Vec<Kept>> = Mutex::new(Vec::new());
+
+/// A kept reservation of exactly `len` bytes, if there is one.
+pub(crate) fn take(len: usize) -> Option<Reservation> {
+    let kept = {
+        let mut list = LIST.lock().ok()?;
+        let index = list.iter().rposition(|k| k.len == len)?;
+        list.swap_remove(index)
+    };
+    let (start, len) = (kept.start, kept.len);
+    core::mem::forget(kept);
+    Some(Reservation::from_kept(start, len))
+}
+
+/// Gives back the pages of the first `written` bytes of the reservation at `start`
+/// (`len` bytes) and keeps it for a later memory; false when it is not kept (too
+/// large a memory, the list full, the kernel refusing), and then the caller unmaps
+/// it.
+///
+/// # Safety
+///
+/// `start..start + len` is a reservation's whole mapping (private, anonymous,
+/// readable and writable), nothing accesses it any more, nothing refers to it but
+/// the caller, who gives it up when this returns true, and no byte past the first
+/// `written` was written since it was mapped or last given back.
+pub(crate) unsafe fn keep(start: NonNull<u8>, len: usize, written: usize) -> bool {
+    if written > MAX_WRITTEN || written > len {
+        return false;
+    }
+    let Ok(mut list) = LIST.lock() else {
+        return false;
+    };
+    if list.len() >= KEPT {
+        return false;
+    }
+    let bytes = written
+        .next_multiple_of(crate::reservation::page_size())
+        .min(len);
+    if bytes > 0 {
+        // SAFETY: whole pages at the start of a private anonymous mapping that nothing
+        // accesses (the caller's promise): after `MADV_DONTNEED` they read as zero
+        // and are not resident, like the never-written rest of the mapping.
+        let given = unsafe { libc::madvise(start.as_ptr().cast(), bytes, libc::MADV_DONTNEED) };
+        if given != 0 {
+            return false;
+        }
+    }
+    list.push(Kept { start, len });
+    true
+}
