@@ -54,6 +54,25 @@ pub(crate) fn bulk_io_from_env() -> bool {
     }
 }
 
+/// False when `INTERPLUG_LAZY_MEMORY` is `0` or `off` (read once per process): plug-ins
+/// then keep their linear memories in the engine's heap buffers.
+pub(crate) fn lazy_memory_from_env() -> bool {
+    #[cfg(feature = "std")]
+    {
+        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *ON.get_or_init(|| {
+            !matches!(
+                std::env::var("INTERPLUG_LAZY_MEMORY").as_deref(),
+                Ok("0") | Ok("off")
+            )
+        })
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        false
+    }
+}
+
 /// Runs host code, turning a panic into an error of kind
 /// [`ErrorKind::Host`](crate::ErrorKind::Host) (with `std`; without it a panic aborts).
 pub(crate) fn catch_panic<R>(host_code: impl FnOnce() -> Result<R, Error>) -> Result<R, Error> {

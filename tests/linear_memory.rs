@@ -123,6 +123,40 @@ fn an_instance_holds_only_the_pages_its_plugin_wrote() {
     }
 }
 
+/// With lazy memory turned off (`with_lazy_memory(false)`, or `INTERPLUG_LAZY_MEMORY=0`)
+/// the memory is the engine's heap buffer, every page of it written by the engine's
+/// zero fill; the plug-in answers the same.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn lazy_memory_can_be_turned_off() {
+    let bytes = support::fixture_bytes("count_vowels");
+    let mut lazy = interplug::PluginBuilder::new(bytes.clone())
+        .build()
+        .expect("loads");
+    let mut eager = interplug::PluginBuilder::new(bytes)
+        .with_lazy_memory(false)
+        .build()
+        .expect("loads");
+    let input = "hello world";
+    assert_eq!(
+        lazy.call::<&str, &str>("count_vowels", input)
+            .expect("call"),
+        eager
+            .call::<&str, &str>("count_vowels", input)
+            .expect("call")
+    );
+    let memory = eager.exported_memory("memory").expect("memory");
+    assert_eq!(
+        resident_pages(memory),
+        spanned_pages(memory),
+        "the engine's memory is all written"
+    );
+    if LAZY {
+        let memory = lazy.exported_memory("memory").expect("memory");
+        assert!(resident_pages(memory) * 4096 < 64 << 10);
+    }
+}
+
 /// `memory.grow` one page at a time never moves the memory: it grows in place in the
 /// reservation, and what was written stays.
 #[test]

@@ -40,6 +40,9 @@ pub(crate) struct Budget {
     /// The bytes linear memories grew over since [`Budget::take_grown`] was last
     /// called (the smallest start and largest end): the engine wrote zeros there.
     grown: Option<(u64, u64)>,
+    /// Makes the pages a growth fills resident in one go (lazy memory only; set once
+    /// the instance's memories are made, see `plugin/store.rs`).
+    pub(crate) growth_prefault: Option<crate::limits::linear::GrowthPrefault>,
 }
 
 /// What the budget counts for an instance's linear memories and tables.
@@ -61,6 +64,7 @@ impl Budget {
             refusal: None,
             before_growth: None,
             grown: None,
+            growth_prefault: None,
         }
     }
 

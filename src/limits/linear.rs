@@ -24,6 +24,39 @@ pub(crate) const LAZY_LINEAR_MEMORY: bool = cfg!(all(
     )
 ));
 
+/// Makes the pages a `memory.grow` of an instance's lazy memory fills resident in one
+/// system call (os-memory's); with lazy memory only.
+#[cfg(all(
+    feature = "std",
+    not(miri),
+    target_pointer_width = "64",
+    any(target_os = "linux", target_os = "android", target_vendor = "apple")
+))]
+pub(crate) use interplug_os_memory::GrowthPrefault;
+
+/// Without lazy memory there is nothing to prefault: no value of this type exists.
+#[cfg(not(all(
+    feature = "std",
+    not(miri),
+    target_pointer_width = "64",
+    any(target_os = "linux", target_os = "android", target_vendor = "apple")
+)))]
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum GrowthPrefault {}
+
+#[cfg(not(all(
+    feature = "std",
+    not(miri),
+    target_pointer_width = "64",
+    any(target_os = "linux", target_os = "android", target_vendor = "apple")
+)))]
+impl GrowthPrefault {
+    /// Never called (no value exists).
+    pub(crate) fn growing(&self, _current: usize, _desired: usize) {
+        match *self {}
+    }
+}
+
 /// The most pages a 32-bit memory has.
 const MAX_PAGES: u64 = 1 << 16;
 

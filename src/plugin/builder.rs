@@ -48,6 +48,9 @@ pub(crate) struct Options {
     pub(crate) initialization_fuel: Option<u64>,
     /// Whether the bulk I/O pass rewrites the plug-in's copy loops.
     pub(crate) bulk_io: bool,
+    /// Whether linear memories are lazy (untouched pages not resident) where the
+    /// platform has lazy memory.
+    pub(crate) lazy_memory: bool,
     /// Fuel an async call runs between two yields to the executor (`None`: never).
     pub(crate) yield_fuel: Option<u64>,
     /// Debug settings of the `extism` crate's builder; kept, unused by the engine.
@@ -102,6 +105,7 @@ impl<'a> PluginBuilder<'a> {
                 initialization_fuel: None,
                 debug: DebugOptions::default(),
                 bulk_io: crate::platform::bulk_io_from_env(),
+                lazy_memory: crate::platform::lazy_memory_from_env(),
                 yield_fuel: None,
             },
         }
@@ -250,6 +254,30 @@ impl<'a> PluginBuilder<'a> {
     /// ```
     pub fn with_bulk_io(mut self, enable: bool) -> Self {
         self.options.bulk_io = enable && crate::platform::bulk_io_supported();
+        self
+    }
+
+    /// Turns lazy linear memory on or off (on by default, unless the environment
+    /// variable `INTERPLUG_LAZY_MEMORY` is `0` or `off`; it exists only where the
+    /// platform table of `docs/platforms.md` says so). With it, a page of the
+    /// plug-in's memory costs resident memory only once the plug-in writes it, and
+    /// `memory.grow` never copies the memory; the price is a few system calls and page
+    /// faults per instance (`docs/performance.md`). Off, the memory is the engine's
+    /// own heap buffer: every page of it resident, but an instance made and dropped
+    /// in a loop costs less time. Plug-ins behave the same either way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use interplug::PluginBuilder;
+    /// let wat = r#"(module (memory (export "memory") 17)
+    ///     (func (export "noop") (result i32) i32.const 0))"#;
+    /// let mut plugin = PluginBuilder::new(wat).with_lazy_memory(false).build()?;
+    /// assert_eq!(plugin.call::<&str, &str>("noop", "")?, "");
+    /// # Ok::<(), interplug::Error>(())
+    /// ```
+    pub fn with_lazy_memory(mut self, enable: bool) -> Self {
+        self.options.lazy_memory = enable;
         self
     }
 }

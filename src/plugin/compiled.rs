@@ -19,7 +19,7 @@ use crate::{
     manifest::Manifest,
     plugin::builder::{Options, PluginBuilder},
     plugin::run::run,
-    plugin::store::{give_back_grown_pages, new_linear_memory, PluginStore},
+    plugin::store::{give_back_grown_pages, new_linear_memory, prefault_growth, PluginStore},
     Error, ErrorExt, ErrorKind,
 };
 use alloc::{
@@ -75,6 +75,7 @@ fn same_options(a: &Options, b: &Options) -> bool {
         wasi_output,
         initialization_fuel,
         bulk_io,
+        lazy_memory,
         yield_fuel,
         debug,
     } = a;
@@ -91,6 +92,7 @@ fn same_options(a: &Options, b: &Options) -> bool {
         && *wasi_output == b.wasi_output
         && *initialization_fuel == b.initialization_fuel
         && *bulk_io == b.bulk_io
+        && *lazy_memory == b.lazy_memory
         && *yield_fuel == b.yield_fuel
         && *debug == b.debug
 }
@@ -418,11 +420,12 @@ impl CompiledPlugin {
             let mut linker = compiled.linker.clone();
             linker.allow_shadowing(true);
             let max_pages = compiled.manifest.memory.max_pages;
+            let lazy = compiled.options.lazy_memory;
             let others = compiled.others.iter().zip(&compiled.other_memories);
             for (index, ((name, module), ty)) in others.enumerate() {
                 // Slots after the main module's, in the order of instantiation.
                 let slot = MAIN_MODULE_SLOT + 1 + index;
-                define_memory(&mut linker, store, name, *ty, max_pages)?;
+                define_memory(&mut linker, store, name, *ty, max_pages, lazy)?;
                 let own = own_memory_imports(&linker, store, slot, module)?;
                 let instance = own
                     .as_ref()
@@ -439,7 +442,15 @@ impl CompiledPlugin {
                     .instance(&mut *store, name, instance)
                     .map_err(|e| fail!(Invalid from e, "cannot link module `{name}`"))?;
             }
-            define_memory(&mut linker, store, "main", compiled.main_memory, max_pages)?;
+            define_memory(
+                &mut linker,
+                store,
+                "main",
+                compiled.main_memory,
+                max_pages,
+                lazy,
+            )?;
+            prefault_growth(store);
             linker.instantiate_and_start(&mut *store, &compiled.main)
         }
         .and_then(|instance| {
@@ -500,21 +511,22 @@ fn without_module_bytes(mut manifest: Manifest) -> Manifest {
 }
 
 /// Defines on `linker` a new linear memory of type `ty` (when the module `name`
-/// imports its memory: lazy memory), reserving as much as it may grow to under a
-/// budget of `max_pages`.
+/// imports its memory: lazy memory when `lazy`), reserving as much as it may grow to
+/// under a budget of `max_pages`.
 fn define_memory(
     linker: &mut Linker<CurrentPlugin>,
     store: &mut PluginStore<CurrentPlugin>,
     name: &str,
     ty: Option<MemoryType>,
     max_pages: Option<u32>,
+    lazy: bool,
 ) -> Result<(), Error> {
     let Some(ty) = ty else {
         return Ok(());
     };
     let reserve = reservation_pages(ty.maximum(), max_pages) * PAGE_BYTES;
-    let memory =
-        new_linear_memory(store, ty, reserve).map_err(|e| instantiation_error(store, name, e))?;
+    let memory = new_linear_memory(store, ty, reserve, lazy)
+        .map_err(|e| instantiation_error(store, name, e))?;
     linker
         .define(LAZY_MEMORY_MODULE, LAZY_MEMORY_NAME, memory)
         .map_err(|e| fail!(Invalid from e, "cannot link the memory of `{name}`"))?;

@@ -36,6 +36,9 @@ impl wasmi::ResourceLimiter for CurrentPlugin {
         // The engine writes zeros over the new bytes: where they stay zero, the pages
         // go back to the system after the call (lazy memory).
         self.budget.note_grown(current as u64, desired as u64);
+        if let Some(prefault) = &self.budget.growth_prefault {
+            prefault.growing(current, desired);
+        }
         // Allocation went on after any refused request: a later failure is not
         // explained by it.
         self.budget.oom = false;

@@ -25,6 +25,7 @@ pub(crate) use platform::PluginStore;
 mod platform {
     use wasmi::{Memory, MemoryType};
 
+    use crate::limits::linear::GrowthPrefault;
     pub(crate) use interplug_os_memory::Store as PluginStore;
 
     /// A lazy memory over `reserve_bytes` of address space; `None` when the system
@@ -44,6 +45,11 @@ mod platform {
     /// Gives back the all-zero resident pages of `grown` in the store's memories.
     pub(super) fn give_back<T>(store: &mut PluginStore<T>, grown: core::ops::Range<u64>) {
         store.give_back_zero_pages(grown);
+    }
+
+    /// The prefault for growths of the store's one lazy memory, if it has one.
+    pub(super) fn growth_prefault<T>(store: &PluginStore<T>) -> Option<GrowthPrefault> {
+        store.growth_prefault()
     }
 }
 
@@ -70,21 +76,49 @@ mod platform {
 
     /// Nothing to give back: the engine's memories are its heap buffers.
     pub(super) fn give_back<T>(_store: &mut PluginStore<T>, _grown: core::ops::Range<u64>) {}
+
+    use crate::limits::linear::GrowthPrefault;
+
+    /// No lazy memory, no prefault.
+    pub(super) fn growth_prefault<T>(_store: &PluginStore<T>) -> Option<GrowthPrefault> {
+        None
+    }
 }
 
 /// Makes a linear memory of type `ty` in `store`: a lazy one over `reserve_bytes` of
-/// address space where this build has lazy memory and the system grants the
+/// address space when `lazy`, this build has lazy memory and the system grants the
 /// reservation, otherwise the engine's own (as a module's own memory would be).
 /// Either way the resource limiter is asked for its initial size first.
-pub(crate) fn new_linear_memory<T>(
-    store: &mut PluginStore<T>,
+pub(crate) fn new_linear_memory(
+    store: &mut PluginStore<CurrentPlugin>,
     ty: MemoryType,
     reserve_bytes: u64,
+    lazy: bool,
 ) -> Result<Memory, wasmi::Error> {
-    match platform::lazy_memory(store, ty, reserve_bytes) {
-        Some(made) => made,
-        None => Memory::new(store, ty),
+    if !lazy {
+        return Memory::new(store, ty);
     }
+    // The limiter notes the initial size as grown (zero-filled): a lazy memory gives
+    // those pages back itself, so the note is dropped and nothing reads them again
+    // after instantiation.
+    let grown_before = store.data_mut().budget.take_grown();
+    let made = platform::lazy_memory(store, ty, reserve_bytes);
+    let budget = &mut store.data_mut().budget;
+    if made.is_some() {
+        budget.take_grown();
+    }
+    if let Some(range) = grown_before {
+        budget.note_grown(range.start, range.end);
+    }
+    made.unwrap_or_else(|| Memory::new(store, ty))
+}
+
+/// Lets the resource limiter make the pages a `memory.grow` of the instance's lazy
+/// memory fills resident in one system call instead of a page fault each (once every
+/// memory of the instance is made).
+pub(crate) fn prefault_growth(store: &mut PluginStore<CurrentPlugin>) {
+    let prefault = platform::growth_prefault(store);
+    store.data_mut().budget.growth_prefault = prefault;
 }
 
 /// Gives back to the system the pages of the instance's lazy memories that
