@@ -352,7 +352,7 @@ impl GrowthPrefault {
     /// Makes the bytes `current..desired` of the memory (offsets, clamped to its
     /// reservation; whole pages inside them) resident before wasmi fills them.
     pub fn growing(&self, current: usize, desired: usize) {
-        reservation::populate(self.start, current, desired.min(self.len));
+        let _ = reservation::populate(self.start, current, desired.min(self.len));
     }
 }
 

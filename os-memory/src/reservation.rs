@@ -201,6 +201,8 @@ mod os {
     impl Drop for Reservation {
         fn drop(&mut self) {
             #[cfg(any(target_os = "linux", target_os = "android"))]
+            crate::scratch::note_dropped();
+            #[cfg(any(target_os = "linux", target_os = "android"))]
             if let Some(written) = self.written {
                 // SAFETY: the owner dropped every user of the mapping first (the
                 // engine's store), so nothing accesses it; what was written lies in
@@ -334,8 +336,9 @@ mod os {
 
     /// Makes the whole pages inside `from..to` (offsets from the address `start`)
     /// resident, as writes would, without writing (Linux, Android; elsewhere, and on
-    /// kernels without `MADV_POPULATE_WRITE`, nothing happens).
-    pub(crate) fn populate(start: usize, from: usize, to: usize) {
+    /// kernels without `MADV_POPULATE_WRITE`, nothing happens). True when the kernel
+    /// did (or there was no whole page to make resident).
+    pub(crate) fn populate(start: usize, from: usize, to: usize) -> bool {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
             // The kernel's value (`include/uapi/asm-generic/mman-common.h`), the same on
@@ -343,27 +346,32 @@ mod os {
             const MADV_POPULATE_WRITE: libc::c_int = 23;
             let page = page_size();
             let (Some(first), Some(end)) = (start.checked_add(from), start.checked_add(to)) else {
-                return;
+                return false;
             };
             let first = first.next_multiple_of(page);
             let last = end / page * page;
             if last <= first {
-                return;
+                return true;
             }
             // SAFETY: `MADV_POPULATE_WRITE` faults pages in as a write would, without
             // writing: no byte of any mapping reads differently afterwards, whatever
             // is mapped at the range (the caller means a part of a reservation that
-            // wasmi is about to fill); unmapped or unsuitable ranges only fail.
-            let _ = unsafe {
+            // wasmi is about to fill, or a fill region); unmapped or unsuitable ranges
+            // only fail.
+            let done = unsafe {
                 libc::madvise(
                     first as *mut libc::c_void,
                     last - first,
                     MADV_POPULATE_WRITE,
                 )
             };
+            done == 0
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        let _ = (start, from, to);
+        {
+            let _ = (start, from, to);
+            false
+        }
     }
 
     /// Gives the whole pages inside `bytes` back to the operating system; they read
@@ -488,7 +496,9 @@ mod os {
     pub(crate) unsafe fn give_back_zeroed(_bytes: &mut [u8]) {}
 
     /// Nothing to make resident on this platform (no lazy memory).
-    pub(crate) fn populate(_start: usize, _from: usize, _to: usize) {}
+    pub(crate) fn populate(_start: usize, _from: usize, _to: usize) -> bool {
+        false
+    }
 
     /// Nothing to give back on this platform.
     ///

@@ -11,6 +11,12 @@
 //! region is still all zero and ready for the next memory, and the reservation's range
 //! reads as zero with nothing resident.
 //!
+//! A region stays resident between two fills only while the host drops stores in
+//! between (instances made and dropped in a loop, where the next fill comes soon); a
+//! host that makes instances and keeps them gets the region's pages back after each
+//! fill, and the next fill makes them resident again in one system call
+//! (`MADV_POPULATE_WRITE`), so that no memory sits idle next to its live plug-ins.
+//!
 //! Both moves use `MREMAP_DONTUNMAP` (Linux 5.7): the range the pages leave stays
 //! mapped (it reads as zero, nothing resident), so no address range of this process is
 //! ever unmapped in between, where another thread's `mmap` could land and be replaced
@@ -18,7 +24,7 @@
 //! fills as before.
 
 use core::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Regions larger than this are not kept: such memories are filled as before.
@@ -39,6 +45,16 @@ static POOL: Mutex<Vec<Scratch>> = Mutex::new(Vec::new());
 
 /// Set when the kernel refused a move: the process fills without scratch from then on.
 static OFF: AtomicBool = AtomicBool::new(false);
+
+/// Reservations dropped so far in the process ([`note_dropped`]).
+static DROPS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a reservation dropped (kept or unmapped): a host that drops stores between
+/// two new memories makes and drops instances in a loop, and a region stays resident
+/// for it.
+pub(crate) fn note_dropped() {
+    DROPS.fetch_add(1, Ordering::Relaxed);
+}
 
 #[cfg(target_os = "linux")]
 const MREMAP_MAYMOVE: libc::c_int = libc::MREMAP_MAYMOVE;
@@ -77,11 +93,15 @@ unsafe fn move_pages(from: *mut u8, to: *mut u8, len: usize) -> bool {
     moved == to.cast()
 }
 
-/// A region of resident pages, all zero, that only its owner uses; unmapped when
-/// dropped.
+/// A region of pages, all zero, that only its owner uses; unmapped when dropped.
+/// Resident when `resident`; otherwise it holds no memory and [`take`] makes its pages
+/// resident again before a fill.
 pub(crate) struct Scratch {
     start: NonNull<u8>,
     len: usize,
+    resident: bool,
+    /// [`DROPS`] when the region was last kept.
+    drops_seen: usize,
 }
 
 // SAFETY: a `Scratch` owns its mapping exclusively, like a `Box<[u8]>`; nothing in it
@@ -96,17 +116,42 @@ impl Scratch {
             return None;
         }
         let start = crate::reservation::map_aligned(len, ALIGN).ok()?;
-        let scratch = Scratch { start, len };
+        let mut scratch = Scratch {
+            start,
+            len,
+            resident: false,
+            drops_seen: DROPS.load(Ordering::Relaxed),
+        };
         // SAFETY: advice on the mapping just made; it changes no contents. Small pages,
         // as the reservations they move into (a failure changes nothing).
         let _ = unsafe { libc::madvise(start.as_ptr().cast(), len, libc::MADV_NOHUGEPAGE) };
-        for offset in (0..len).step_by(page) {
-            // SAFETY: a byte inside the mapping just made (readable and writable),
-            // which nothing else refers to; writing zero over zero makes the page
-            // resident without changing what it reads.
-            unsafe { scratch.start.as_ptr().add(offset).write_volatile(0) };
-        }
+        scratch.make_resident();
         Some(scratch)
+    }
+
+    /// Makes every page of the region resident: in one system call where the kernel
+    /// has `MADV_POPULATE_WRITE`, else by writing a zero over a zero on each page.
+    fn make_resident(&mut self) {
+        let page = crate::reservation::page_size();
+        let start = self.start.as_ptr() as usize;
+        if !crate::reservation::populate(start, 0, self.len) {
+            for offset in (0..self.len).step_by(page) {
+                // SAFETY: a byte inside the region's own mapping (readable and
+                // writable), which nothing else refers to; writing zero over zero
+                // makes the page resident without changing what it reads.
+                unsafe { self.start.as_ptr().add(offset).write_volatile(0) };
+            }
+        }
+        self.resident = true;
+    }
+
+    /// Gives the region's pages back to the system (the mapping stays, reading zero).
+    fn give_back(&mut self) {
+        // SAFETY: the region's own private anonymous mapping, all zero and used by
+        // nothing: after `MADV_DONTNEED` it reads as zero, as before.
+        let given =
+            unsafe { libc::madvise(self.start.as_ptr().cast(), self.len, libc::MADV_DONTNEED) };
+        self.resident = given != 0;
     }
 
     /// Moves the region's pages to `to` (its first `len()` bytes). Its own range
@@ -126,6 +171,7 @@ impl Scratch {
                 home: self.start,
                 at: to,
                 len: self.len,
+                drops_seen: self.drops_seen,
             };
             core::mem::forget(self);
             Ok(away)
@@ -149,6 +195,7 @@ pub(crate) struct Away {
     home: NonNull<u8>,
     at: NonNull<u8>,
     len: usize,
+    drops_seen: usize,
 }
 
 impl Away {
@@ -167,13 +214,18 @@ impl Away {
     /// Every byte of the reservation's range is zero (wasmi wrote only zeros over it
     /// since [`Scratch::move_to`]), and the caller holds the only access to it.
     pub(crate) unsafe fn come_home(self) {
-        let (home, at, len) = (self.home, self.at, self.len);
+        let (home, at, len, drops_seen) = (self.home, self.at, self.len, self.drops_seen);
         // SAFETY: both ranges are this crate's own private anonymous mappings (the
         // region's home, left mapped and empty by `move_to`, and the start of a
         // reservation), with no access in progress (the caller's promise); the
         // reservation's range reads as zero afterwards, as it did (all zero).
         if unsafe { move_pages(at.as_ptr(), home.as_ptr(), len) } {
-            keep(Scratch { start: home, len });
+            keep(Scratch {
+                start: home,
+                len,
+                resident: true,
+                drops_seen,
+            });
             // SAFETY: the range is the start of a reservation, empty and reading as
             // zero, and the caller holds the only access.
             unsafe { rejoin(at, len) };
@@ -239,12 +291,31 @@ pub(crate) fn take(bytes: usize, limit: usize) -> Option<Scratch> {
         let fits = pool.iter().position(|s| s.len >= bytes && s.len <= limit);
         fits.map(|index| pool.swap_remove(index))
     };
-    kept.or_else(|| Scratch::new(bytes.next_multiple_of(crate::reservation::page_size())))
+    match kept {
+        Some(mut scratch) => {
+            if !scratch.resident {
+                scratch.make_resident();
+            }
+            Some(scratch)
+        }
+        None => Scratch::new(bytes.next_multiple_of(crate::reservation::page_size())),
+    }
 }
 
 /// Keeps `scratch` for a later memory; when [`KEPT`] regions are kept already, the
 /// smallest of them and it is unmapped.
-fn keep(scratch: Scratch) {
+///
+/// The region stays resident only when a reservation was dropped since it was last
+/// kept (instances made and dropped in a loop, where the next memory comes soon);
+/// otherwise its pages go back to the system, so that a host that only makes
+/// instances and keeps them does not hold them: the next fill makes them resident again
+/// in one system call.
+fn keep(mut scratch: Scratch) {
+    let drops = DROPS.load(Ordering::Relaxed);
+    if drops == scratch.drops_seen {
+        scratch.give_back();
+    }
+    scratch.drops_seen = drops;
     let Ok(mut pool) = POOL.lock() else {
         return;
     };
@@ -253,5 +324,48 @@ fn keep(scratch: Scratch) {
         if let Some(index) = (0..pool.len()).min_by_key(|i| pool[*i].len) {
             drop(pool.swap_remove(index));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Resident pages of `len` bytes at `start` (`mincore`).
+    fn resident(start: NonNull<u8>, len: usize) -> usize {
+        let page = crate::reservation::page_size();
+        let mut flags = std::vec![0u8; len / page];
+        // SAFETY: `start..start + len` is a region's own mapping; `mincore` only reads
+        // the page tables and writes one byte per page into `flags`, which has that many.
+        let rc = unsafe { libc::mincore(start.as_ptr().cast(), len, flags.as_mut_ptr().cast()) };
+        assert_eq!(rc, 0);
+        flags.iter().filter(|f| **f & 1 == 1).count()
+    }
+
+    #[test]
+    fn a_region_stays_resident_only_while_stores_are_dropped() {
+        // A length no other region has (the tests of this module share the list).
+        let len = 37 * crate::reservation::page_size();
+        let pages = len / crate::reservation::page_size();
+        let scratch = Scratch::new(len).expect("mapped");
+        let start = scratch.start;
+        assert_eq!(resident(start, len), pages, "made resident");
+        // No store dropped since it was made: a host that only makes instances; its
+        // pages go back.
+        keep(scratch);
+        assert_eq!(resident(start, len), 0, "given back when kept");
+        let again = take(len, len).expect("the kept region");
+        assert_eq!(again.start, start);
+        assert_eq!(
+            resident(start, len),
+            pages,
+            "resident again for the next fill"
+        );
+        // A store dropped in between: instances made and dropped in a loop.
+        note_dropped();
+        keep(again);
+        assert_eq!(resident(start, len), pages, "kept resident");
+        let last = take(len, len).expect("the kept region");
+        assert_eq!(last.start, start);
     }
 }

@@ -98,19 +98,10 @@ pub(crate) fn new_linear_memory(
     if !lazy {
         return Memory::new(store, ty);
     }
-    // The limiter notes the initial size as grown (zero-filled): a lazy memory gives
-    // those pages back itself, so the note is dropped and nothing reads them again
-    // after instantiation.
-    let grown_before = store.data_mut().budget.take_grown();
-    let made = platform::lazy_memory(store, ty, reserve_bytes);
-    let budget = &mut store.data_mut().budget;
-    if made.is_some() {
-        budget.take_grown();
+    match platform::lazy_memory(store, ty, reserve_bytes) {
+        Some(made) => made,
+        None => Memory::new(store, ty),
     }
-    if let Some(range) = grown_before {
-        budget.note_grown(range.start, range.end);
-    }
-    made.unwrap_or_else(|| Memory::new(store, ty))
 }
 
 /// Lets the resource limiter make the pages a `memory.grow` of the instance's lazy
