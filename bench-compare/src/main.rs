@@ -447,7 +447,13 @@ fn print_targets(rows: &[Row], rss: &[Rss]) {
     let line = |what: &str, value: Option<f64>, unit: &str, ok: &dyn Fn(f64) -> bool| {
         let (shown, verdict) = match value {
             Some(v) => (
-                format!("{v:.2}{unit}"),
+                // Three decimals below 1, so that a ratio just past a bound such as
+                // 0.25 does not print as the bound itself.
+                if v < 1.0 {
+                    format!("{v:.3}{unit}")
+                } else {
+                    format!("{v:.2}{unit}")
+                },
                 if ok(v) { "met" } else { "**missed**" },
             ),
             None => (String::from("-"), "not measured"),
@@ -515,6 +521,24 @@ fn print_targets(rows: &[Row], rss: &[Rss]) {
     line(
         "peak RSS of 100 plug-ins <= 1/4 of official",
         rss_ratio,
+        "x of official",
+        &|v| v <= 0.25,
+    );
+    // The wording: resident memory with the 100 plug-ins alive (the peak also
+    // holds what the last creation needed for a moment, such as lazy memory's fill
+    // region).
+    let live = |mode: &str| {
+        rss.iter()
+            .find(|r| r.mode == mode)
+            .map(|r| r.rss_kib as f64)
+    };
+    let live_ratio = match (live("interplug"), live("official")) {
+        (Some(i), Some(o)) if o > 0.0 => Some(i / o),
+        _ => None,
+    };
+    line(
+        "RSS with 100 live plug-ins (VmRSS) <= 1/4 of official",
+        live_ratio,
         "x of official",
         &|v| v <= 0.25,
     );

@@ -3,7 +3,7 @@
 use crate::{
     error::{bail_kind, fail},
     load::bounds::LoadBounds,
-    load::module_cache::CachedModules,
+    load::module_cache::{CachedModules, Passes},
     manifest::input::LoadedModule,
     Error,
 };
@@ -28,7 +28,7 @@ const COMPILATION_IS_FREE: wasmi::CustomFuelCosts = wasmi::CustomFuelCosts {
 /// here, before this returns.
 pub(crate) fn compile_modules(
     fueled: bool,
-    bulk_io: bool,
+    passes: Passes,
     modules: &[LoadedModule],
     bounds: &LoadBounds,
 ) -> Result<CachedModules, Error> {
@@ -43,7 +43,7 @@ pub(crate) fn compile_modules(
     let pass_bytes = bounds.max_bytes.saturating_sub(held);
     for LoadedModule { name, bytes } in modules {
         bounds.check()?;
-        let rewritten = load_time_passes(bulk_io, bytes, bounds, pass_bytes)?;
+        let rewritten = load_time_passes(passes, bytes, bounds, pass_bytes)?;
         let module = Module::new(&engine, rewritten.as_deref().unwrap_or(&bytes[..]))
             .map_err(|e| fail!(Invalid from e, "invalid wasm module `{name}`"))?;
         if name == "main" {
@@ -61,8 +61,8 @@ pub(crate) fn compile_modules(
     })
 }
 
-/// The module rewritten by the load-time passes (the bulk-I/O pass when `bulk_io`,
-/// then the lazy-memory pass), or `None` to compile `bytes` as they are: nothing to rewrite, no `std`, or a module
+/// The module rewritten by the load-time passes (the bulk-I/O pass, then the
+/// lazy-memory pass, each when `passes` says so), or `None` to compile `bytes` as they are: nothing to rewrite, no `std`, or a module
 /// the rewriter cannot read (validation reports why). The passes hold at most
 /// `max_bytes` and stop at the deadline or a cancel of `bounds`.
 ///
@@ -76,7 +76,7 @@ pub(crate) fn compile_modules(
 /// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled) past `bounds`.
 #[cfg(feature = "std")]
 fn load_time_passes(
-    bulk_io: bool,
+    passes: Passes,
     bytes: &[u8],
     bounds: &LoadBounds,
     max_bytes: u64,
@@ -85,14 +85,14 @@ fn load_time_passes(
     let limits =
         crate::rewrite::Limits::with_max_bytes(usize::try_from(max_bytes).unwrap_or(usize::MAX))
             .with_interrupt(&interrupt);
-    let rewritten = crate::rewrite::bulk_io::for_loading(bytes, bulk_io, &limits)?;
+    let rewritten = crate::rewrite::bulk_io::for_loading(bytes, passes.bulk_io, &limits)?;
     // Lazy linear memory: the module's own memory becomes an import.
-    crate::rewrite::memory_import::for_this_build(bytes, rewritten)
+    crate::rewrite::memory_import::for_this_build(bytes, rewritten, passes.lazy_memory)
 }
 
 #[cfg(not(feature = "std"))]
 fn load_time_passes(
-    _bulk_io: bool,
+    _passes: Passes,
     _bytes: &[u8],
     _bounds: &LoadBounds,
     _max_bytes: u64,

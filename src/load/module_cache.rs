@@ -25,12 +25,23 @@ pub(super) const MAX_ENTRIES: usize = 16;
 /// Most bytes of module binaries kept (larger plug-ins are not cached).
 pub(super) const MAX_BYTES: usize = 32 << 20;
 
+/// Which load-time passes rewrite a plug-in's modules (the module cache keeps modules
+/// compiled with different passes apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Passes {
+    /// The bulk-I/O pass ([`crate::rewrite::bulk_io`]).
+    pub(crate) bulk_io: bool,
+    /// The lazy-memory pass ([`crate::rewrite::memory_import`]), where the build has
+    /// lazy memory.
+    pub(crate) lazy_memory: bool,
+}
+
 /// One cached plug-in: the key (fuel metering on or off, the named module
 /// binaries) and the compiled modules.
 struct Entry {
     fueled: bool,
-    /// Whether the bulk-I/O rewrite ran (the entry holds the rewritten module).
-    bulk_io: bool,
+    /// The load-time passes that ran (the entry holds the rewritten module).
+    passes: Passes,
     sources: Vec<LoadedModule>,
     bytes: usize,
     compiled: CachedModules,
@@ -45,12 +56,12 @@ fn size(sources: &[LoadedModule]) -> usize {
 }
 
 /// The compiled modules of exactly these sources, if cached.
-pub(crate) fn get(fueled: bool, bulk_io: bool, sources: &[LoadedModule]) -> Option<CachedModules> {
+pub(crate) fn get(fueled: bool, passes: Passes, sources: &[LoadedModule]) -> Option<CachedModules> {
     let bytes = size(sources);
     let mut cache = CACHE.lock();
     let index = cache.iter().position(|e| {
         e.fueled == fueled
-            && e.bulk_io == bulk_io
+            && e.passes == passes
             && e.bytes == bytes
             && e.sources.len() == sources.len()
             && e.sources
@@ -67,7 +78,7 @@ pub(crate) fn get(fueled: bool, bulk_io: bool, sources: &[LoadedModule]) -> Opti
 /// Remembers freshly compiled modules.
 pub(crate) fn put(
     fueled: bool,
-    bulk_io: bool,
+    passes: Passes,
     sources: Vec<LoadedModule>,
     compiled: &CachedModules,
 ) {
@@ -77,7 +88,7 @@ pub(crate) fn put(
     }
     let entry = Entry {
         fueled,
-        bulk_io,
+        passes,
         sources,
         bytes,
         compiled: compiled.clone(),

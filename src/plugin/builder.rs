@@ -262,9 +262,10 @@ impl<'a> PluginBuilder<'a> {
     /// platform table of `docs/platforms.md` says so). With it, a page of the
     /// plug-in's memory costs resident memory only once the plug-in writes it, and
     /// `memory.grow` never copies the memory; the price is a few system calls and page
-    /// faults per instance (`docs/performance.md`). Off, the memory is the engine's
-    /// own heap buffer: every page of it resident, but an instance made and dropped
-    /// in a loop costs less time. Plug-ins behave the same either way.
+    /// faults per instance (`docs/performance.md`). Off, the module keeps its own
+    /// memory, the engine's heap buffer, as before lazy memory: every page of it
+    /// resident and a copy of the memory on some growths, but an instance made and
+    /// dropped in a loop costs less time. Plug-ins behave the same either way.
     ///
     /// # Examples
     ///

@@ -14,6 +14,7 @@ use crate::{
     load::compile::compile_modules,
     load::link::{check_imports, define_host_function, shadowed},
     load::module_cache::CachedModules,
+    load::module_cache::Passes,
     load::{module_cache, sources, validate::validate_alongside},
     manifest::input::WasmInput,
     manifest::Manifest,
@@ -218,14 +219,17 @@ impl CompiledPlugin {
         let manifest = without_module_bytes(manifest);
         let fueled =
             options.interruptible || options.fuel_limit.is_some() || options.yield_fuel.is_some();
-        let bulk_io = options.bulk_io;
+        let passes = Passes {
+            bulk_io: options.bulk_io,
+            lazy_memory: options.lazy_memory,
+        };
         // Validating and rewriting the modules stop at the creation's deadline.
         let bounds = LoadBounds::new(
             options.clock.clone(),
             manifest.timeout_ms,
             CancelHandle::default(),
         );
-        if let Some(cached) = module_cache::get(fueled, options.bulk_io, &modules) {
+        if let Some(cached) = module_cache::get(fueled, passes, &modules) {
             let compiled = match shared_link(&cached, &manifest, &functions, &options) {
                 Some(shared) => shared,
                 None => Self::link(cached, manifest, functions, options)?,
@@ -234,13 +238,13 @@ impl CompiledPlugin {
             return Ok((compiled, value));
         }
         let compile_and_run = || -> Result<(CachedModules, CompiledPlugin, T), Error> {
-            let cached = compile_modules(fueled, bulk_io, &modules, &bounds)?;
+            let cached = compile_modules(fueled, passes, &modules, &bounds)?;
             let compiled = Self::link(cached.clone(), manifest, functions, options)?;
             let value = then(&compiled)?;
             Ok((cached, compiled, value))
         };
         let (cached, compiled, value) = validate_alongside(&modules, &bounds, compile_and_run)?;
-        module_cache::put(fueled, bulk_io, modules, &cached);
+        module_cache::put(fueled, passes, modules, &cached);
         Ok((compiled, value))
     }
 
@@ -420,12 +424,11 @@ impl CompiledPlugin {
             let mut linker = compiled.linker.clone();
             linker.allow_shadowing(true);
             let max_pages = compiled.manifest.memory.max_pages;
-            let lazy = compiled.options.lazy_memory;
             let others = compiled.others.iter().zip(&compiled.other_memories);
             for (index, ((name, module), ty)) in others.enumerate() {
                 // Slots after the main module's, in the order of instantiation.
                 let slot = MAIN_MODULE_SLOT + 1 + index;
-                define_memory(&mut linker, store, name, *ty, max_pages, lazy)?;
+                define_memory(&mut linker, store, name, *ty, max_pages)?;
                 let own = own_memory_imports(&linker, store, slot, module)?;
                 let instance = own
                     .as_ref()
@@ -442,14 +445,7 @@ impl CompiledPlugin {
                     .instance(&mut *store, name, instance)
                     .map_err(|e| fail!(Invalid from e, "cannot link module `{name}`"))?;
             }
-            define_memory(
-                &mut linker,
-                store,
-                "main",
-                compiled.main_memory,
-                max_pages,
-                lazy,
-            )?;
+            define_memory(&mut linker, store, "main", compiled.main_memory, max_pages)?;
             prefault_growth(store);
             linker.instantiate_and_start(&mut *store, &compiled.main)
         }
@@ -511,22 +507,21 @@ fn without_module_bytes(mut manifest: Manifest) -> Manifest {
 }
 
 /// Defines on `linker` a new linear memory of type `ty` (when the module `name`
-/// imports its memory: lazy memory when `lazy`), reserving as much as it may grow to
-/// under a budget of `max_pages`.
+/// imports its memory: lazy memory), reserving as much as it may grow to under a
+/// budget of `max_pages`.
 fn define_memory(
     linker: &mut Linker<CurrentPlugin>,
     store: &mut PluginStore<CurrentPlugin>,
     name: &str,
     ty: Option<MemoryType>,
     max_pages: Option<u32>,
-    lazy: bool,
 ) -> Result<(), Error> {
     let Some(ty) = ty else {
         return Ok(());
     };
     let reserve = reservation_pages(ty.maximum(), max_pages) * PAGE_BYTES;
-    let memory = new_linear_memory(store, ty, reserve, lazy)
-        .map_err(|e| instantiation_error(store, name, e))?;
+    let memory =
+        new_linear_memory(store, ty, reserve).map_err(|e| instantiation_error(store, name, e))?;
     linker
         .define(LAZY_MEMORY_MODULE, LAZY_MEMORY_NAME, memory)
         .map_err(|e| fail!(Invalid from e, "cannot link the memory of `{name}`"))?;

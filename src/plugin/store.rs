@@ -86,18 +86,14 @@ mod platform {
 }
 
 /// Makes a linear memory of type `ty` in `store`: a lazy one over `reserve_bytes` of
-/// address space when `lazy`, this build has lazy memory and the system grants the
+/// address space where this build has lazy memory and the system grants the
 /// reservation, otherwise the engine's own (as a module's own memory would be).
 /// Either way the resource limiter is asked for its initial size first.
 pub(crate) fn new_linear_memory(
     store: &mut PluginStore<CurrentPlugin>,
     ty: MemoryType,
     reserve_bytes: u64,
-    lazy: bool,
 ) -> Result<Memory, wasmi::Error> {
-    if !lazy {
-        return Memory::new(store, ty);
-    }
     match platform::lazy_memory(store, ty, reserve_bytes) {
         Some(made) => made,
         None => Memory::new(store, ty),

@@ -201,9 +201,10 @@ pub fn import_own_memory(wasm: &[u8]) -> Result<Option<Vec<u8>>, Error> {
 }
 
 /// The load-time step of lazy memory: where this build has lazy memory
-/// ([`LAZY_LINEAR_MEMORY`]), the module as the earlier passes left it (`rewritten`, or
-/// `original` when they changed nothing) with its own memory made an import;
-/// elsewhere `rewritten` unchanged. `None`: compile `original` as it is.
+/// ([`LAZY_LINEAR_MEMORY`]) and `lazy` asks for it, the module as the earlier passes
+/// left it (`rewritten`, or `original` when they changed nothing) with its own memory
+/// made an import; otherwise `rewritten` unchanged. `None`: compile `original` as it
+/// is.
 ///
 /// # Errors
 ///
@@ -212,9 +213,10 @@ pub fn import_own_memory(wasm: &[u8]) -> Result<Option<Vec<u8>>, Error> {
 pub(crate) fn for_this_build(
     original: &[u8],
     rewritten: Option<Vec<u8>>,
+    lazy: bool,
 ) -> Result<Option<Vec<u8>>, Error> {
     let moved = import_own_memory(rewritten.as_deref().unwrap_or(original))?;
-    Ok(if LAZY_LINEAR_MEMORY {
+    Ok(if LAZY_LINEAR_MEMORY && lazy {
         moved.or(rewritten)
     } else {
         rewritten
