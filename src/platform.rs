@@ -41,17 +41,18 @@ pub(crate) fn bulk_io_from_env() -> bool {
     #[cfg(feature = "std")]
     {
         static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *ON.get_or_init(|| {
-            !matches!(
-                std::env::var("INTERPLUG_BULK_IO").as_deref(),
-                Ok("0") | Ok("off")
-            )
-        })
+        *ON.get_or_init(|| not_switched_off("INTERPLUG_BULK_IO"))
     }
     #[cfg(not(feature = "std"))]
     {
         false
     }
+}
+
+/// False when the environment variable `name` is `0` or `off`.
+#[cfg(feature = "std")]
+fn not_switched_off(name: &str) -> bool {
+    !matches!(std::env::var(name).as_deref(), Ok("0") | Ok("off"))
 }
 
 /// False when `INTERPLUG_LAZY_MEMORY` is `0` or `off` (read once per process): plug-ins
@@ -60,12 +61,7 @@ pub(crate) fn lazy_memory_from_env() -> bool {
     #[cfg(feature = "std")]
     {
         static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *ON.get_or_init(|| {
-            !matches!(
-                std::env::var("INTERPLUG_LAZY_MEMORY").as_deref(),
-                Ok("0") | Ok("off")
-            )
-        })
+        *ON.get_or_init(|| not_switched_off("INTERPLUG_LAZY_MEMORY"))
     }
     #[cfg(not(feature = "std"))]
     {

@@ -509,36 +509,26 @@ fn print_targets(rows: &[Row], rss: &[Rss]) {
         "x",
         &|v| v >= 0.5,
     );
-    let hwm = |mode: &str| {
-        rss.iter()
-            .find(|r| r.mode == mode)
-            .map(|r| r.hwm_kib as f64)
-    };
-    let rss_ratio = match (hwm("interplug"), hwm("official")) {
-        (Some(i), Some(o)) if o > 0.0 => Some(i / o),
-        _ => None,
+    // interplug's figure over the official one, for one field of the RSS report.
+    let rss_ratio = |field: fn(&Rss) -> u64| {
+        let of = |mode: &str| rss.iter().find(|r| r.mode == mode).map(field);
+        match (of("interplug"), of("official")) {
+            (Some(i), Some(o)) if o > 0 => Some(i as f64 / o as f64),
+            _ => None,
+        }
     };
     line(
         "peak RSS of 100 plug-ins <= 1/4 of official",
-        rss_ratio,
+        rss_ratio(|r| r.hwm_kib),
         "x of official",
         &|v| v <= 0.25,
     );
     // The wording: resident memory with the 100 plug-ins alive (the peak also
     // holds what the last creation needed for a moment, such as lazy memory's fill
     // region).
-    let live = |mode: &str| {
-        rss.iter()
-            .find(|r| r.mode == mode)
-            .map(|r| r.rss_kib as f64)
-    };
-    let live_ratio = match (live("interplug"), live("official")) {
-        (Some(i), Some(o)) if o > 0.0 => Some(i / o),
-        _ => None,
-    };
     line(
         "RSS with 100 live plug-ins (VmRSS) <= 1/4 of official",
-        live_ratio,
+        rss_ratio(|r| r.rss_kib),
         "x of official",
         &|v| v <= 0.25,
     );

@@ -5,85 +5,17 @@
 //! memories live in, which it unmaps only after the engine's store is gone (the unsafe
 //! code and why it is sound are in that crate). Elsewhere it is the engine's store.
 //! Both have the methods the core uses (`new`, `data`, `data_mut`, `get_fuel`,
-//! `set_fuel`, `limiter`) and are engine contexts (`AsContext`, `AsContextMut`).
+//! `set_fuel`, `limiter`) and are engine contexts (`AsContext`, `AsContextMut`). The
+//! parts that differ by platform are in `limits/linear.rs` (`platform`); this file
+//! ties them to the instance's state.
 //!
 //! [`LAZY_LINEAR_MEMORY`]: crate::limits::linear::LAZY_LINEAR_MEMORY
 
 use crate::host::current_plugin::CurrentPlugin;
+use crate::limits::linear::platform;
 use wasmi::{Memory, MemoryType};
 
 pub(crate) use platform::PluginStore;
-
-/// With lazy memory (the same condition as `LAZY_LINEAR_MEMORY`): os-memory's store
-/// and memories.
-#[cfg(all(
-    feature = "std",
-    not(miri),
-    target_pointer_width = "64",
-    any(target_os = "linux", target_os = "android", target_vendor = "apple")
-))]
-mod platform {
-    use wasmi::{Memory, MemoryType};
-
-    use crate::limits::linear::GrowthPrefault;
-    pub(crate) use interplug_os_memory::Store as PluginStore;
-
-    /// A lazy memory over `reserve_bytes` of address space; `None` when the system
-    /// refuses the reservation (or the memory is one os-memory does not map).
-    pub(super) fn lazy_memory<T>(
-        store: &mut PluginStore<T>,
-        ty: MemoryType,
-        reserve_bytes: u64,
-    ) -> Option<Result<Memory, wasmi::Error>> {
-        match store.new_lazy_memory(ty, reserve_bytes) {
-            Ok(memory) => Some(Ok(memory)),
-            Err(interplug_os_memory::LazyMemoryError::Engine(error)) => Some(Err(error)),
-            Err(_) => None,
-        }
-    }
-
-    /// Gives back the all-zero resident pages of `grown` in the store's memories.
-    pub(super) fn give_back<T>(store: &mut PluginStore<T>, grown: core::ops::Range<u64>) {
-        store.give_back_zero_pages(grown);
-    }
-
-    /// The prefault for growths of the store's one lazy memory, if it has one.
-    pub(super) fn growth_prefault<T>(store: &PluginStore<T>) -> Option<GrowthPrefault> {
-        store.growth_prefault()
-    }
-}
-
-/// Without lazy memory: the engine's store and memories.
-#[cfg(not(all(
-    feature = "std",
-    not(miri),
-    target_pointer_width = "64",
-    any(target_os = "linux", target_os = "android", target_vendor = "apple")
-)))]
-mod platform {
-    use wasmi::{Memory, MemoryType};
-
-    pub(crate) use wasmi::Store as PluginStore;
-
-    /// Never a lazy memory here.
-    pub(super) fn lazy_memory<T>(
-        _store: &mut PluginStore<T>,
-        _ty: MemoryType,
-        _reserve_bytes: u64,
-    ) -> Option<Result<Memory, wasmi::Error>> {
-        None
-    }
-
-    /// Nothing to give back: the engine's memories are its heap buffers.
-    pub(super) fn give_back<T>(_store: &mut PluginStore<T>, _grown: core::ops::Range<u64>) {}
-
-    use crate::limits::linear::GrowthPrefault;
-
-    /// No lazy memory, no prefault.
-    pub(super) fn growth_prefault<T>(_store: &PluginStore<T>) -> Option<GrowthPrefault> {
-        None
-    }
-}
 
 /// Makes a linear memory of type `ty` in `store`: a lazy one over `reserve_bytes` of
 /// address space where this build has lazy memory and the system grants the
