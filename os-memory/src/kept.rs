@@ -72,15 +72,11 @@ pub(crate) fn take(len: usize) -> Option<Reservation> {
 /// the caller, who gives it up when this returns true, and no byte past the first
 /// `written` was written since it was mapped or last given back.
 pub(crate) unsafe fn keep(start: NonNull<u8>, len: usize, written: usize) -> bool {
-    if written > MAX_WRITTEN || written > len {
+    if written > MAX_WRITTEN || written > len || is_full() {
         return false;
     }
-    let Ok(mut list) = LIST.lock() else {
-        return false;
-    };
-    if list.len() >= KEPT {
-        return false;
-    }
+    // The pages go back outside the list's lock, so that threads dropping stores at
+    // the same time do not wait for each other's system call.
     let bytes = written
         .next_multiple_of(crate::reservation::page_size())
         .min(len);
@@ -93,6 +89,18 @@ pub(crate) unsafe fn keep(start: NonNull<u8>, len: usize, written: usize) -> boo
             return false;
         }
     }
+    let Ok(mut list) = LIST.lock() else {
+        return false;
+    };
+    // Another thread may have filled the list meanwhile: then the caller unmaps it.
+    if list.len() >= KEPT {
+        return false;
+    }
     list.push(Kept { start, len });
     true
+}
+
+/// True when [`KEPT`] reservations are kept already (or the list cannot be read).
+fn is_full() -> bool {
+    LIST.lock().map_or(true, |list| list.len() >= KEPT)
 }

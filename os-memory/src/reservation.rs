@@ -267,7 +267,7 @@ mod os {
 
     /// Whether each page of `pages` (page-aligned, whole pages of a mapping) is
     /// resident, or `None` when the system does not say.
-    fn resident(pages: &[u8], page: usize) -> Option<std::vec::Vec<bool>> {
+    pub(crate) fn resident(pages: &[u8], page: usize) -> Option<std::vec::Vec<bool>> {
         let count = pages.len() / page;
         #[cfg(any(target_os = "linux", target_os = "android"))]
         let mut flags = std::vec![0u8; count];
@@ -510,6 +510,8 @@ mod os {
     }
 }
 
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+pub(crate) use os::resident;
 pub(crate) use os::{give_back_zero_pages, give_back_zeroed, populate, Reservation};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) use os::{map_aligned, page_size};

@@ -331,15 +331,14 @@ fn keep(mut scratch: Scratch) {
 mod tests {
     use super::*;
 
-    /// Resident pages of `len` bytes at `start` (`mincore`).
+    /// Resident pages of the `len` bytes of a region at `start`.
     fn resident(start: NonNull<u8>, len: usize) -> usize {
+        // SAFETY: `start..start + len` is a region's own mapping, readable, which no
+        // one writes while the slice lives (only its page tables are read).
+        let bytes = unsafe { std::slice::from_raw_parts(start.as_ptr(), len) };
         let page = crate::reservation::page_size();
-        let mut flags = std::vec![0u8; len / page];
-        // SAFETY: `start..start + len` is a region's own mapping; `mincore` only reads
-        // the page tables and writes one byte per page into `flags`, which has that many.
-        let rc = unsafe { libc::mincore(start.as_ptr().cast(), len, flags.as_mut_ptr().cast()) };
-        assert_eq!(rc, 0);
-        flags.iter().filter(|f| **f & 1 == 1).count()
+        let pages = crate::reservation::resident(bytes, page).expect("mincore");
+        pages.iter().filter(|r| **r).count()
     }
 
     #[test]
