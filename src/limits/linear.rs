@@ -15,7 +15,7 @@
 //! given back and prefaulted.
 
 /// True when this build gives instances lazy linear memory. The same condition
-/// chooses the store type in `plugin/store.rs`. (Read by the load-time pass, which
+/// chooses [`platform`] below. (Read by the load-time pass, which
 /// needs `std`.)
 #[cfg(feature = "std")]
 pub(crate) const LAZY_LINEAR_MEMORY: bool = cfg!(all(
