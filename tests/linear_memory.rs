@@ -95,6 +95,14 @@ fn spanned_pages(bytes: &[u8]) -> usize {
     end.div_ceil(4096) - start / 4096
 }
 
+/// Makes an instance of another plug-in: an instance made over a warm reservation
+/// (one a dropped instance left) holds its pages until the next instance is made,
+/// which gives back the all-zero pages of every such instance between calls. The
+/// tests below measure after that, whatever other tests dropped meanwhile.
+fn make_another_plugin() {
+    grower(100).instantiate().expect("instantiates");
+}
+
 /// A live count_vowels plug-in, called once, holds only the pages its code wrote of
 /// its 17-page (1.06 MiB) linear memory: about 47 KiB instead of all of it.
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -104,6 +112,7 @@ fn an_instance_holds_only_the_pages_its_plugin_wrote() {
     plugin
         .call::<&str, &str>("count_vowels", "hello world")
         .expect("call");
+    make_another_plugin();
     let memory = plugin.exported_memory("memory").expect("memory");
     assert!(memory.len() >= 17 << 16);
     let resident = resident_pages(memory) * 4096;
@@ -121,6 +130,35 @@ fn an_instance_holds_only_the_pages_its_plugin_wrote() {
             "the engine's memory is all written"
         );
     }
+}
+
+/// A host that makes, calls and drops instances in a loop gets each memory over the
+/// resident pages the dropped one left (no system call); an instance kept alive then
+/// holds them only until the next instance is made.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn an_instance_made_after_a_drop_holds_its_pages_only_until_the_next_is_made() {
+    let compiled = interplug::CompiledPlugin::new(interplug::PluginBuilder::new(
+        support::fixture_bytes("count_vowels"),
+    ))
+    .expect("compiles");
+    let call = |plugin: &mut Plugin| {
+        let out: String = plugin.call("count_vowels", "aeiou").expect("call");
+        assert!(out.contains(r#""count":5"#), "{out}");
+    };
+    for _ in 0..3 {
+        call(&mut Plugin::new_from_compiled(&compiled).expect("instance"));
+    }
+    let mut kept = Plugin::new_from_compiled(&compiled).expect("instance");
+    call(&mut kept);
+    let mut next = Plugin::new_from_compiled(&compiled).expect("instance");
+    call(&mut next);
+    let memory = kept.exported_memory("memory").expect("memory");
+    if LAZY {
+        let resident = resident_pages(memory) * 4096;
+        assert!(resident < 64 << 10, "{} KiB resident", resident >> 10);
+    }
+    call(&mut kept);
 }
 
 /// With lazy memory turned off (`with_lazy_memory(false)`, or `INTERPLUG_LAZY_MEMORY=0`)
@@ -145,6 +183,7 @@ fn lazy_memory_can_be_turned_off() {
             .call::<&str, &str>("count_vowels", input)
             .expect("call")
     );
+    make_another_plugin();
     let memory = eager.exported_memory("memory").expect("memory");
     assert_eq!(
         resident_pages(memory),
@@ -186,6 +225,7 @@ fn memory_grows_in_place() {
 fn pages_a_growth_filled_are_given_back_after_the_call() {
     let mut plugin = grower(1000);
     plugin.call::<&str, &[u8]>("grow", "100").expect("grows");
+    make_another_plugin();
     let memory = plugin.exported_memory("memory").expect("memory");
     assert_eq!(memory.len(), 117 << 16);
     let resident = resident_pages(&memory[17 << 16..]);
@@ -231,6 +271,7 @@ fn a_rebuild_after_a_trap_gives_the_pages_back() {
         "every page written"
     );
     plugin.call::<&str, &[u8]>("noop", "").expect("rebuilt");
+    make_another_plugin();
     let memory = plugin.exported_memory("memory").expect("memory");
     assert_eq!(memory.len(), 1 << 16, "a new instance");
     let resident = resident_pages(memory);

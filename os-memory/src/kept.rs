@@ -11,9 +11,18 @@
 //! reservation reads as zero with nothing resident, as in a new one: a later plug-in
 //! sees nothing of the earlier one.
 //!
-//! Only a few reservations are kept ([`KEPT`]), each without resident pages; one
-//! whose memory covered more than [`MAX_WRITTEN`] is unmapped (the kernel keeps the
-//! page tables of a range given back, which for a large memory are worth freeing).
+//! Only a few reservations are kept ([`KEPT`]); one whose memory covered more than
+//! [`MAX_WRITTEN`] is unmapped (the kernel keeps the page tables of a range given
+//! back, which for a large memory are worth freeing).
+//!
+//! The [`WARM`] dropped last whose memories covered at most [`WARM_BYTES`] are kept
+//! *warm* instead: their written pages stay resident (made resident in one system
+//! call if they were given back meanwhile), holding what the dropped memory wrote.
+//! The next memory made over one gets wasmi's zero fill over resident pages, with no
+//! system call and no page fault; wasmi writes zeros over every byte before a memory
+//! exposes it (at creation and at each growth), so a later plug-in still sees nothing
+//! of the earlier one. Such a memory holds its pages until they are given back
+//! (`hot.rs`).
 
 use core::ptr::NonNull;
 use std::sync::Mutex;
@@ -27,10 +36,18 @@ const KEPT: usize = 8;
 /// Reservations whose memory covered more than this are unmapped, not kept.
 const MAX_WRITTEN: usize = 64 << 20;
 
-/// A kept mapping: all zero, nothing resident, used by nothing.
+/// How many kept reservations are warm at most (resident: idle memory).
+const WARM: usize = 2;
+
+/// Reservations whose memory covered more than this are not kept warm.
+const WARM_BYTES: usize = 2 << 20;
+
+/// A kept mapping, used by nothing: all zero with nothing resident past its first
+/// `warm` bytes, which are resident and may hold what its last memory wrote.
 struct Kept {
     start: NonNull<u8>,
     len: usize,
+    warm: usize,
 }
 
 // SAFETY: a kept mapping is owned by the list alone, like a `Box<[u8]>`; nothing in
@@ -48,22 +65,26 @@ impl Drop for Kept {
 /// The kept reservations.
 static LIST: Mutex<Vec<Kept>> = Mutex::new(Vec::new());
 
-/// A kept reservation of exactly `len` bytes, if there is one.
+/// A kept reservation of exactly `len` bytes, if there is one (a warm one first).
 pub(crate) fn take(len: usize) -> Option<Reservation> {
     let kept = {
         let mut list = LIST.lock().ok()?;
-        let index = list.iter().rposition(|k| k.len == len)?;
+        let index = list
+            .iter()
+            .rposition(|k| k.len == len && k.warm > 0)
+            .or_else(|| list.iter().rposition(|k| k.len == len))?;
         list.swap_remove(index)
     };
-    let (start, len) = (kept.start, kept.len);
+    let (start, len, warm) = (kept.start, kept.len, kept.warm);
     core::mem::forget(kept);
-    Some(Reservation::from_kept(start, len))
+    Some(Reservation::from_kept(start, len, warm))
 }
 
-/// Gives back the pages of the first `written` bytes of the reservation at `start`
-/// (`len` bytes) and keeps it for a later memory; false when it is not kept (too
-/// large a memory, the list full, the kernel refusing), and then the caller unmaps
-/// it.
+/// Keeps the reservation at `start` (`len` bytes), whose first `written` bytes may
+/// have been written, for a later memory: warm when there is room for one (its
+/// written pages resident: `resident` says they are, else they are made so), else
+/// with those pages given back. False when it is not kept (too large a memory, the
+/// list full, the kernel refusing), and then the caller unmaps it.
 ///
 /// # Safety
 ///
@@ -71,15 +92,44 @@ pub(crate) fn take(len: usize) -> Option<Reservation> {
 /// readable and writable), nothing accesses it any more, nothing refers to it but
 /// the caller, who gives it up when this returns true, and no byte past the first
 /// `written` was written since it was mapped or last given back.
-pub(crate) unsafe fn keep(start: NonNull<u8>, len: usize, written: usize) -> bool {
+pub(crate) unsafe fn keep(start: NonNull<u8>, len: usize, written: usize, resident: bool) -> bool {
     if written > MAX_WRITTEN || written > len || is_full() {
         return false;
     }
-    // The pages go back outside the list's lock, so that threads dropping stores at
-    // the same time do not wait for each other's system call.
     let bytes = written
         .next_multiple_of(crate::reservation::page_size())
         .min(len);
+    if bytes > 0 && bytes <= WARM_BYTES {
+        let resident = resident || crate::reservation::populate(start.as_ptr() as usize, 0, bytes);
+        if resident {
+            let evicted = match LIST.lock() {
+                Ok(mut list) => {
+                    // The newest is the likeliest to be reused: it replaces the oldest
+                    // warm one when there are enough (unmapped outside the lock).
+                    let warm = list.iter().filter(|k| k.warm > 0).count();
+                    let oldest = (warm >= WARM)
+                        .then(|| list.iter().position(|k| k.warm > 0))
+                        .flatten()
+                        .map(|index| list.remove(index));
+                    if list.len() < KEPT {
+                        list.push(Kept {
+                            start,
+                            len,
+                            warm: bytes,
+                        });
+                        drop(list);
+                        drop(oldest);
+                        return true;
+                    }
+                    oldest
+                }
+                Err(_) => None,
+            };
+            drop(evicted);
+        }
+    }
+    // The pages go back outside the list's lock, so that threads dropping stores at
+    // the same time do not wait for each other's system call.
     if bytes > 0 {
         // SAFETY: whole pages at the start of a private anonymous mapping that nothing
         // accesses (the caller's promise): after `MADV_DONTNEED` they read as zero
@@ -96,7 +146,11 @@ pub(crate) unsafe fn keep(start: NonNull<u8>, len: usize, written: usize) -> boo
     if list.len() >= KEPT {
         return false;
     }
-    list.push(Kept { start, len });
+    list.push(Kept {
+        start,
+        len,
+        warm: 0,
+    });
     true
 }
 

@@ -17,6 +17,13 @@
 //! - on Linux and Android a dropped store's reservations are kept for the next
 //!   memories of the same length (`kept.rs`), once the pages their memories covered
 //!   are given back: a host that makes and drops instances in a loop maps nothing;
+//! - on Linux and Android the two reservations dropped last (of memories up to
+//!   2 MiB) are kept *warm*, their pages resident: the next memory of the same length
+//!   is made over them with no system call and no page fault (a host that makes,
+//!   calls and drops instances in a loop). Such a memory holds its pages until its
+//!   store is idle ([`Store::idle`], between calls) and another memory is made (or
+//!   [`give_back_idle_pages`] is called): then its all-zero pages go back, so a host
+//!   that keeps its instances still holds only what they wrote (`hot.rs`);
 //! - a [`GrowthPrefault`] lets the resource limiter make the pages a `memory.grow` is
 //!   about to fill resident in one system call rather than a page fault each.
 //!
@@ -52,7 +59,8 @@
 //!    [`wasmi::Memory::data_mut`]) borrow the [`Store`] they were taken from, so they
 //!    end before it can be dropped or moved. A [`wasmi::Memory`] handle is an index
 //!    into its store; used with another store, wasmi panics before touching memory.
-//! 4. The slice given to wasmi is never used by this crate while wasmi may use it:
+//! 4. The slice given to wasmi is never used by this crate while wasmi may use it
+//!    (but for what point 9 allows):
 //!    the crate only gives pages back right after [`wasmi::Memory::new_static`]
 //!    returned, holding `&mut` to the store (so no other access is running), through
 //!    the slice wasmi hands back for that memory, and only pages whose bytes are all
@@ -73,13 +81,29 @@
 //!    never unmapped under a live store.
 //! 7. A reservation is kept for reuse only after the engine's store is dropped (its
 //!    `Drop` notes, while the engine's store is still alive, how many bytes each
-//!    memory covers: nothing past them was ever written), and only once those bytes
-//!    were given back (`MADV_DONTNEED`): a kept reservation reads as zero everywhere,
-//!    like a new one, and has no user until [`Store::new_lazy_memory`] takes it.
+//!    memory covers: nothing past them was ever written), and has no user until
+//!    [`Store::new_lazy_memory`] takes it. Either those bytes were given back
+//!    (`MADV_DONTNEED`) and it reads as zero everywhere, like a new one, or it is kept
+//!    warm and they still hold what the dropped memory wrote: wasmi writes zeros over
+//!    every byte a memory exposes before exposing it (the initial size in
+//!    [`wasmi::Memory::new_static`], each growth in `memory.grow`), so no memory
+//!    reads what an earlier one wrote either way.
 //! 8. [`GrowthPrefault`] holds an address, not a borrow: it asks the kernel to fault
 //!    pages in without writing them (`MADV_POPULATE_WRITE`), which changes what no
 //!    byte reads, so even used after its store is gone it cannot make the program
 //!    read or write anything differently.
+//! 9. Another thread touches a store's memory only to give back the pages of a warm
+//!    memory, and only while the store is idle: [`Store::idle`] (which takes `&mut`,
+//!    so no borrow of a memory's bytes for writing is live) marks it so, and every
+//!    way to write or grow a memory ([`AsContextMut::as_context_mut`],
+//!    [`Store::new_lazy_memory`], [`Store::give_back_zero_pages`], the store's drop)
+//!    first takes it back, waiting while the other thread works. The state changes
+//!    atomically with acquire and release ordering. Meanwhile the other thread only
+//!    reads the memory, gives back pages that are all zero (they read zero
+//!    afterwards: shared borrows the owner still holds read the same), and gives back
+//!    the bytes past the memory's size that an earlier memory wrote (which nothing
+//!    reads before wasmi writes zeros over them, and the memory cannot grow while
+//!    idle). The store's drop waits too, so the memory is mapped throughout.
 //!
 //! A reservation is plain memory owned by one [`Store`], like a `Box<[u8]>`, so a
 //! [`Store`] is `Send` and `Sync` when the engine's store is.
@@ -87,14 +111,17 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+mod hot;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod kept;
 mod reservation;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod scratch;
 
+use hot::Hot;
 use reservation::Reservation;
 pub use reservation::SUPPORTED;
+use std::sync::Arc;
 use wasmi::{AsContext, AsContextMut, Engine, Memory, MemoryType, StoreContext, StoreContextMut};
 
 /// Bytes in one wasm page.
@@ -168,6 +195,12 @@ pub struct Store<T> {
     reservations: Vec<Reservation>,
     /// The lazy memories made in `store` (each over one of `reservations`).
     memories: Vec<Memory>,
+    /// The one memory made warm in `store` whose pages may still be given back by
+    /// another thread (`hot.rs`), with its shared state.
+    hot: Option<(Arc<Hot>, Memory)>,
+    /// False while the store is idle ([`Store::idle`]): it must wake before any
+    /// write to a memory.
+    awake: bool,
 }
 
 impl<T> core::fmt::Debug for Store<T> {
@@ -185,7 +218,55 @@ impl<T> Store<T> {
             store: wasmi::Store::new(engine, data),
             reservations: Vec::new(),
             memories: Vec::new(),
+            hot: None,
+            awake: true,
         }
+    }
+
+    /// Tells the store that no call runs for now: until the next access that may
+    /// write (through [`AsContextMut`] or the store's own methods), another thread
+    /// making a memory may give back the pages of a warm memory of this store that
+    /// are all zero. Call it when a call (or the instantiation) has ended; without
+    /// it, a memory made warm keeps its pages until the store is dropped.
+    ///
+    /// ```
+    /// use interplug_os_memory::{Store, WASM_PAGE_BYTES};
+    /// use wasmi::{Engine, MemoryType};
+    ///
+    /// let mut store = Store::new(&Engine::default(), ());
+    /// if let Ok(memory) = store.new_lazy_memory(MemoryType::new(1, None), WASM_PAGE_BYTES) {
+    ///     memory.data_mut(&mut store)[0] = 7;
+    ///     store.idle();
+    ///     // Any later write wakes the store first.
+    ///     memory.data_mut(&mut store)[1] = 8;
+    ///     assert_eq!(&memory.data(&store)[..2], &[7, 8]);
+    /// }
+    /// ```
+    pub fn idle(&mut self) {
+        if let Some((hot, memory)) = &self.hot {
+            if self.awake {
+                hot.idle(memory.data(&self.store).len());
+                self.awake = false;
+            }
+        }
+    }
+
+    /// Makes the store able to write its memories again after [`Store::idle`].
+    #[inline]
+    fn wake(&mut self) {
+        if !self.awake {
+            self.wake_up();
+        }
+    }
+
+    /// [`Store::wake`] once idle: waits for another thread giving pages back.
+    fn wake_up(&mut self) {
+        if let Some((hot, _)) = &self.hot {
+            if !hot.wake() {
+                self.hot = None;
+            }
+        }
+        self.awake = true;
     }
 
     /// The engine the store belongs to.
@@ -240,7 +321,10 @@ impl<T> Store<T> {
     /// past it
     /// fails as it does past the type's maximum. The memory's pages are given back
     /// to the operating system right after wasmi's zero fill, so a page costs
-    /// memory only once written. The resource limiter sees the creation as wasmi's
+    /// memory only once written; over a warm reservation (one a dropped store left
+    /// resident), only once the store is idle and another memory is made (see the
+    /// [crate docs](crate)). Making a memory first gives back the pages of the idle
+    /// warm memories of other stores ([`give_back_idle_pages`]). The resource limiter sees the creation as wasmi's
     /// [`wasmi::Memory::new`] would make it.
     ///
     /// # Errors
@@ -258,6 +342,8 @@ impl<T> Store<T> {
         if !SUPPORTED || ty.is_64() {
             return Err(LazyMemoryError::Unsupported);
         }
+        self.wake();
+        hot::reclaim_pending();
         let maximum = ty.maximum().unwrap_or(1 << 16);
         let pages = reserve_bytes
             .div_ceil(WASM_PAGE_BYTES)
@@ -265,6 +351,10 @@ impl<T> Store<T> {
         let bytes = usize::try_from(pages.saturating_mul(WASM_PAGE_BYTES))
             .map_err(|_| LazyMemoryError::Reserve(std::io::ErrorKind::OutOfMemory.into()))?;
         let mut reservation = Reservation::new(bytes).map_err(LazyMemoryError::Reserve)?;
+        // A warm reservation: wasmi's fill runs over resident pages, which the memory
+        // keeps until another thread gives them back (`hot.rs`); one per store.
+        let stale = reservation.warm();
+        let warm = stale > 0 && self.hot.is_none();
         // SAFETY: the reservation is kept in `self.reservations` below (also when wasmi
         // refuses the memory), next to `self.store`, the only place the slice goes;
         // `Store` drops `store` before `reservations` and never lets the store out (see
@@ -283,6 +373,14 @@ impl<T> Store<T> {
         let span = unsafe { reservation.fill_ends(fill) };
         self.reservations.push(reservation);
         let memory = made.map_err(LazyMemoryError::Engine)?;
+        if warm {
+            let start = memory.data(&self.store).as_ptr() as usize;
+            if let Some(hot) = Hot::register(start, stale) {
+                self.hot = Some((hot, memory));
+                self.memories.push(memory);
+                return Ok(memory);
+            }
+        }
         // What the span did not cover (a reservation too small for a huge page).
         let data = memory.data_mut(&mut self.store);
         let len = data.len();
@@ -302,6 +400,11 @@ impl<T> Store<T> {
     /// of the resident pages of the range; pages that are not resident are not read.
     /// Returns the bytes given back.
     pub fn give_back_zero_pages(&mut self, bytes: core::ops::Range<u64>) -> u64 {
+        self.wake();
+        if self.hot.is_some() {
+            // A warm memory: its pages go back all at once later (`hot.rs`).
+            return 0;
+        }
         let mut given = 0u64;
         for memory in &self.memories {
             let data = memory.data_mut(&mut self.store);
@@ -315,6 +418,32 @@ impl<T> Store<T> {
         }
         given
     }
+}
+
+/// Gives back the all-zero pages of every memory made warm (over a reservation a
+/// dropped store left resident) whose store is idle ([`Store::idle`]), as making any
+/// lazy memory does first. A host that makes no more memories for a while and wants
+/// the idle ones lean now may call it; memories of stores in a call are left for the
+/// next time.
+///
+/// ```
+/// use interplug_os_memory::{give_back_idle_pages, Store, WASM_PAGE_BYTES};
+/// use wasmi::{Engine, MemoryType};
+///
+/// let engine = Engine::default();
+/// let ty = MemoryType::new(17, None);
+/// // A store made and dropped leaves its reservation warm for the next one.
+/// drop(Store::new(&engine, ()).new_lazy_memory(ty, 32 * WASM_PAGE_BYTES));
+/// let mut store = Store::new(&engine, ());
+/// if let Ok(memory) = store.new_lazy_memory(ty, 32 * WASM_PAGE_BYTES) {
+///     memory.data_mut(&mut store)[0] = 1;
+///     store.idle();
+///     give_back_idle_pages();
+///     assert_eq!(memory.data(&store)[0], 1);
+/// }
+/// ```
+pub fn give_back_idle_pages() {
+    hot::reclaim_pending();
 }
 
 /// Makes the pages that a `memory.grow` of a store's one lazy memory is about to
@@ -340,19 +469,27 @@ impl<T> Store<T> {
 ///     assert!(memory.data(&store).iter().all(|b| *b == 0));
 /// }
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct GrowthPrefault {
     /// Address of the memory's first byte.
     start: usize,
     /// Bytes the memory may grow to (its reservation).
     len: usize,
+    /// The memory's state when it was made warm: its first pages are resident while
+    /// they were not given back.
+    warm: Option<Arc<Hot>>,
 }
 
 impl GrowthPrefault {
     /// Makes the bytes `current..desired` of the memory (offsets, clamped to its
-    /// reservation; whole pages inside them) resident before wasmi fills them.
+    /// reservation; whole pages inside them) resident before wasmi fills them; no
+    /// system call for what a warm memory has resident already.
     pub fn growing(&self, current: usize, desired: usize) {
-        let _ = reservation::populate(self.start, current, desired.min(self.len));
+        let resident = self.warm.as_ref().map_or(0, |hot| hot.resident_bytes());
+        let to = desired.min(self.len);
+        if to > current.max(resident) {
+            let _ = reservation::populate(self.start, current.max(resident), to);
+        }
     }
 }
 
@@ -365,9 +502,12 @@ impl<T> Store<T> {
         };
         let start = memory.data(&self.store).as_ptr();
         let reservation = self.reservations.iter().find(|r| r.start() == start)?;
+        // With one memory, a warm one is that one.
+        let warm = self.hot.as_ref().map(|(hot, _)| Arc::clone(hot));
         Some(GrowthPrefault {
             start: start as usize,
             len: reservation.len(),
+            warm,
         })
     }
 }
@@ -378,11 +518,19 @@ impl<T> Drop for Store<T> {
     /// a later memory once the engine's store is gone. The fields are dropped after
     /// this, in order: the engine's store first.
     fn drop(&mut self) {
+        // A warm memory whose pages were never given back: all resident.
+        let resident = match self.hot.take() {
+            Some((hot, memory)) => hot.retire().then(|| memory.data(&self.store).as_ptr()),
+            None => None,
+        };
         for memory in &self.memories {
             let data = memory.data(&self.store);
             let (at, len) = (data.as_ptr(), data.len());
             if let Some(reservation) = self.reservations.iter_mut().find(|r| r.start() == at) {
                 reservation.note_written(len);
+                if resident == Some(at) {
+                    reservation.note_resident();
+                }
             }
         }
     }
@@ -398,6 +546,7 @@ impl<T> AsContext for Store<T> {
 
 impl<T> AsContextMut for Store<T> {
     fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        self.wake();
         self.store.as_context_mut()
     }
 }

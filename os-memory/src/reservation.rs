@@ -28,10 +28,20 @@ mod os {
         /// was mapped or last given back (the size of the memory over it when its
         /// store was dropped); `None` when not known, and then it is never reused.
         written: Option<usize>,
+        /// Bytes at the start that are resident and may still hold what an earlier
+        /// memory wrote (a warm reservation from `kept.rs`; 0 otherwise). wasmi writes
+        /// zeros over every byte before a memory exposes it, so they are never read.
+        warm: usize,
+        /// Set when the pages of the first `written` bytes are known to be resident
+        /// (a memory made warm and never given back): it can be kept warm as it is.
+        resident: bool,
     }
 
     /// What [`Reservation::fill_begins`] prepared for wasmi's zero fill.
     pub(crate) enum Fill {
+        /// The reservation is warm: the pages are resident already.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        Warm,
         /// A region of resident zero pages is over the start of the reservation.
         #[cfg(any(target_os = "linux", target_os = "android"))]
         Scratch(crate::scratch::Away),
@@ -68,6 +78,8 @@ mod os {
                 start,
                 len,
                 written: None,
+                warm: 0,
+                resident: false,
             };
             #[cfg(any(target_os = "linux", target_os = "android"))]
             {
@@ -92,9 +104,17 @@ mod os {
         /// # Safety
         ///
         /// Nothing has written to the reservation since it was mapped or taken from
-        /// the kept ones (whose written pages were given back), and no access
-        /// to it is in progress.
+        /// the kept ones (whose written pages were given back, or, for a warm one, are
+        /// resident: then no region moves in), and no access to it is in progress.
         pub(crate) unsafe fn fill_begins(&mut self, bytes: usize) -> Fill {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            if self.warm > 0 {
+                // What the warm pages do not cover faults in at once.
+                if self.warm < bytes {
+                    let _ = populate(self.start.as_ptr() as usize, self.warm, bytes);
+                }
+                return Fill::Warm;
+            }
             #[cfg(any(target_os = "linux", target_os = "android"))]
             if let Some(scratch) = crate::scratch::take(bytes, self.len) {
                 // Where the kernel refuses, the region is dropped: as below.
@@ -129,6 +149,8 @@ mod os {
         /// them: no reference into them is live.
         pub(crate) unsafe fn fill_ends(&mut self, fill: Fill) -> usize {
             match fill {
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                Fill::Warm => 0,
                 #[cfg(any(target_os = "linux", target_os = "android"))]
                 Fill::Scratch(away) => {
                     let len = away.len();
@@ -169,17 +191,32 @@ mod os {
         /// the memory over the reservation when its store is dropped): enough to
         /// give them back and keep the reservation for a later memory.
         pub(crate) fn note_written(&mut self, bytes: usize) {
-            self.written = Some(bytes.min(self.len));
+            self.written = Some(bytes.max(self.warm).min(self.len));
         }
 
-        /// A reservation kept for reuse: every byte of it reads as zero and none is
-        /// resident (`kept.rs` gave its written pages back).
+        /// Records that the pages of the bytes noted written are all resident (a
+        /// memory made warm whose pages were never given back).
+        pub(crate) fn note_resident(&mut self) {
+            self.resident = true;
+        }
+
+        /// Bytes at the start that are resident and may hold an earlier memory's
+        /// bytes (0 unless the reservation came warm from the kept ones).
+        pub(crate) fn warm(&self) -> usize {
+            self.warm
+        }
+
+        /// A reservation kept for reuse: every byte of it past the first `warm`
+        /// reads as zero and is not resident (`kept.rs` gave its written pages back,
+        /// or kept them resident, `warm` bytes of them).
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        pub(crate) fn from_kept(start: NonNull<u8>, len: usize) -> Self {
+        pub(crate) fn from_kept(start: NonNull<u8>, len: usize, warm: usize) -> Self {
             Reservation {
                 start,
                 len,
                 written: None,
+                warm,
+                resident: false,
             }
         }
 
@@ -207,7 +244,7 @@ mod os {
                 // SAFETY: the owner dropped every user of the mapping first (the
                 // engine's store), so nothing accesses it; what was written lies in
                 // the first `written` bytes.
-                if unsafe { crate::kept::keep(self.start, self.len, written) } {
+                if unsafe { crate::kept::keep(self.start, self.len, written, self.resident) } {
                     return;
                 }
             }
@@ -297,9 +334,9 @@ mod os {
     ///
     /// # Safety
     ///
-    /// `bytes` lies inside a [`Reservation`], and the caller holds the only access to
-    /// it while this runs.
-    pub(crate) unsafe fn give_back_zero_pages(bytes: &mut [u8]) -> usize {
+    /// `bytes` lies inside a [`Reservation`], and nothing writes to it while this
+    /// runs (reading is fine: a page given back reads zero, as it did).
+    pub(crate) unsafe fn give_back_zero_pages(bytes: &[u8]) -> usize {
         let page = page_size();
         let start = bytes.as_ptr() as usize;
         let first = start.next_multiple_of(page) - start;
@@ -307,7 +344,7 @@ mod os {
         if last <= first {
             return 0;
         }
-        let pages = &mut bytes[first..last];
+        let pages = &bytes[first..last];
         let Some(resident) = resident(pages, page) else {
             return 0;
         };
@@ -320,11 +357,11 @@ mod os {
             match (zero, run) {
                 (true, None) => run = Some(index),
                 (false, Some(from)) => {
-                    let range = &mut pages[from * page..index * page];
+                    let range = &pages[from * page..index * page];
                     given += range.len();
                     // SAFETY: `range` is whole pages inside a reservation (the
                     // caller's promise), each checked to be all zero just above, and
-                    // the caller holds the only access while this runs.
+                    // nothing writes to them while this runs (the caller's promise).
                     unsafe { give_back_zeroed(range) };
                     run = None;
                 }
@@ -332,6 +369,34 @@ mod os {
             }
         }
         given
+    }
+
+    /// Gives back the whole pages inside the `len` bytes at `start`, whatever they
+    /// hold: on Linux and Android they read as zero afterwards and are not resident
+    /// (elsewhere the system may keep them).
+    ///
+    /// # Safety
+    ///
+    /// The bytes lie inside a [`Reservation`], past the size of the memory over it,
+    /// and that memory cannot grow while this runs: nothing reads or writes them
+    /// before wasmi writes zeros over them in a later growth.
+    pub(crate) unsafe fn discard(start: usize, len: usize) {
+        let page = page_size();
+        let first = start.next_multiple_of(page);
+        let last = start.saturating_add(len) / page * page;
+        if last > first {
+            // SAFETY: whole pages of a private anonymous mapping (a `Reservation`)
+            // that no one reads or writes until wasmi zero-fills them (the caller's
+            // promise), so what they held is never seen. A failure leaves them as
+            // they were.
+            let _ = unsafe {
+                libc::madvise(
+                    first as *mut libc::c_void,
+                    last - first,
+                    libc::MADV_DONTNEED,
+                )
+            };
+        }
     }
 
     /// Makes the whole pages inside `from..to` (offsets from the address `start`)
@@ -379,12 +444,11 @@ mod os {
     ///
     /// # Safety
     ///
-    /// `bytes` lies inside a [`Reservation`], every byte of it is zero, and the caller
-    /// holds the only access to it (no other reference or pointer is used while this
-    /// runs).
-    pub(crate) unsafe fn give_back_zeroed(bytes: &mut [u8]) {
+    /// `bytes` lies inside a [`Reservation`], every byte of it is zero, and nothing
+    /// writes to it while this runs (reading is fine: it reads zero throughout).
+    pub(crate) unsafe fn give_back_zeroed(bytes: &[u8]) {
         let page = page_size();
-        let start = bytes.as_mut_ptr() as usize;
+        let start = bytes.as_ptr() as usize;
         let end = start + bytes.len();
         let first = start.next_multiple_of(page);
         let last = end - end % page;
@@ -396,8 +460,8 @@ mod os {
         {
             // SAFETY: `addr..addr + len` is whole pages of a private anonymous mapping
             // (a `Reservation`), all zero; after `MADV_DONTNEED` they read as zero again,
-            // so no byte the program can see changes. The caller holds the only
-            // access. A failure leaves the pages as they were.
+            // so no byte the program can see changes, and nothing writes to them
+            // meanwhile (the caller's promise). A failure leaves the pages as they were.
             let _ = unsafe { libc::madvise(addr, len, libc::MADV_DONTNEED) };
         }
         #[cfg(target_vendor = "apple")]
@@ -407,7 +471,8 @@ mod os {
             let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
             // SAFETY: replaces whole pages of a mapping this crate owns (a
             // `Reservation`), all zero, by new zero pages with the same protection: no
-            // byte the program can see changes. The caller holds the only access.
+            // byte the program can see changes. Nothing writes to them meanwhile (the
+            // caller's promise).
             let replaced = unsafe {
                 libc::mmap(
                     addr,
@@ -461,6 +526,16 @@ mod os {
         }
 
         /// Never called: no reservation exists.
+        pub(crate) fn note_resident(&mut self) {
+            match self.never {}
+        }
+
+        /// Never called: no reservation exists.
+        pub(crate) fn warm(&self) -> usize {
+            match self.never {}
+        }
+
+        /// Never called: no reservation exists.
         ///
         /// # Safety
         ///
@@ -493,7 +568,14 @@ mod os {
     /// # Safety
     ///
     /// None needed.
-    pub(crate) unsafe fn give_back_zeroed(_bytes: &mut [u8]) {}
+    pub(crate) unsafe fn give_back_zeroed(_bytes: &[u8]) {}
+
+    /// Nothing to give back on this platform.
+    ///
+    /// # Safety
+    ///
+    /// None needed.
+    pub(crate) unsafe fn discard(_start: usize, _len: usize) {}
 
     /// Nothing to make resident on this platform (no lazy memory).
     pub(crate) fn populate(_start: usize, _from: usize, _to: usize) -> bool {
@@ -505,13 +587,13 @@ mod os {
     /// # Safety
     ///
     /// None needed.
-    pub(crate) unsafe fn give_back_zero_pages(_bytes: &mut [u8]) -> usize {
+    pub(crate) unsafe fn give_back_zero_pages(_bytes: &[u8]) -> usize {
         0
     }
 }
 
 #[cfg(all(test, any(target_os = "linux", target_os = "android")))]
 pub(crate) use os::resident;
-pub(crate) use os::{give_back_zero_pages, give_back_zeroed, populate, Reservation};
+pub(crate) use os::{discard, give_back_zero_pages, give_back_zeroed, populate, Reservation};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) use os::{map_aligned, page_size};

@@ -12,7 +12,13 @@ fn lazy<T>(data: T, ty: MemoryType, reserve_pages: u64) -> Option<(Store<T>, Mem
     let engine = Engine::default();
     let mut store = Store::new(&engine, data);
     match store.new_lazy_memory(ty, reserve_pages * WASM_PAGE_BYTES) {
-        Ok(memory) => Some((store, memory)),
+        Ok(memory) => {
+            // A memory made over a warm reservation (another test dropped one) holds
+            // its pages until they are given back: these tests start from a cold one.
+            store.idle();
+            interplug_os_memory::give_back_idle_pages();
+            Some((store, memory))
+        }
         Err(LazyMemoryError::Unsupported) if !SUPPORTED => None,
         Err(e) => panic!("lazy memory refused: {e}"),
     }
@@ -226,23 +232,24 @@ fn dropped_after_use(min: u32, reserve: u64, grow: u64) -> Option<usize> {
 }
 
 #[test]
-fn dropping_the_store_gives_its_pages_back() {
+fn a_dropped_store_s_reservation_is_kept_without_its_bytes() {
     // A length no other test reserves: the kept reservation is this test's own.
     let Some(address) = dropped_after_use(2, 37, 3) else {
         return;
     };
     #[cfg(any(target_os = "linux", target_os = "android"))]
     if is_mapped(address) {
-        // Kept for a later memory: nothing resident, and the next memory of the same
-        // length reads zero where the dropped one was written.
+        // Kept for a later memory: resident at most over what the dropped memory
+        // covered (kept warm), and the next memory of the same length reads zero
+        // where the dropped one was written.
         // SAFETY: the range is a kept reservation (mapped, as just checked) that no
         // one uses; the slice is only passed to `mincore` and dropped before the next
         // store is made.
-        let kept = unsafe { std::slice::from_raw_parts(address as *const u8, 5 * PAGE) };
-        assert_eq!(
-            resident_pages(kept),
-            Some(0),
-            "no page of a kept reservation is resident"
+        let kept = unsafe { std::slice::from_raw_parts(address as *const u8, 37 * PAGE) };
+        let resident = resident_pages(kept).expect("mincore");
+        assert!(
+            resident == 0 || resident == 5 * PAGE / 4096,
+            "{resident} pages of a kept reservation resident"
         );
         let (mut store, memory) = lazy((), MemoryType::new(2, None), 37).expect("reserved");
         memory.grow(&mut store, 3).expect("grows");

@@ -65,6 +65,12 @@ pub(crate) mod platform {
     pub(crate) fn growth_prefault<T>(store: &PluginStore<T>) -> Option<GrowthPrefault> {
         store.growth_prefault()
     }
+
+    /// No call runs in the store for now: another thread making a memory may give
+    /// back the zero pages of its warm memory until the next write wakes it.
+    pub(crate) fn idle<T>(store: &mut PluginStore<T>) {
+        store.idle();
+    }
 }
 
 /// Without lazy memory: the engine's store and memories.
@@ -106,6 +112,9 @@ pub(crate) mod platform {
     pub(crate) fn growth_prefault<T>(_store: &PluginStore<T>) -> Option<GrowthPrefault> {
         None
     }
+
+    /// No lazy memory, nothing given back by other threads.
+    pub(crate) fn idle<T>(_store: &mut PluginStore<T>) {}
 }
 
 pub(crate) use platform::GrowthPrefault;

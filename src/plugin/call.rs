@@ -8,7 +8,7 @@ use crate::{
     host::convert::{FromBytes, ToBytes},
     plugin::instance::Plugin,
     plugin::run::{run_async, CallFailure, Mode, RunError},
-    plugin::store::give_back_grown_pages,
+    plugin::store::release_memory_after_run,
     Error, ErrorKind,
 };
 use alloc::{boxed::Box, format, string::String};
@@ -215,7 +215,7 @@ impl Plugin {
     ) -> Result<(), CallFailure> {
         let fail = |error: Error| CallFailure { error, rc: -1 };
         let fueled = call.fueled;
-        give_back_grown_pages(&mut self.store);
+        release_memory_after_run(&mut self.store);
         self.store.data_mut().host_context = None;
         self.needs_rebuild = call.is_start || matches!(&outcome, Err(e) if e.poisoned);
         let plugin_error = self.store.data().error_message();

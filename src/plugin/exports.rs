@@ -5,7 +5,7 @@ use crate::{
     error::{bail_kind, fail},
     plugin::instance::Plugin,
     plugin::run::run,
-    plugin::store::give_back_grown_pages,
+    plugin::store::release_memory_after_run,
     Error,
 };
 use alloc::vec::Vec;
@@ -74,7 +74,7 @@ impl Plugin {
             &limits,
             fueled,
         );
-        give_back_grown_pages(&mut self.store);
+        release_memory_after_run(&mut self.store);
         match outcome {
             Ok(consumed) => {
                 self.fuel_consumed = fueled.then_some(consumed);

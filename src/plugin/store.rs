@@ -40,11 +40,13 @@ pub(crate) fn prefault_growth(store: &mut PluginStore<CurrentPlugin>) {
     store.data_mut().budget.growth_prefault = prefault;
 }
 
-/// Gives back to the system the pages of the instance's lazy memories that
-/// `memory.grow` filled with zeros since the last time and that are still all zero
-/// (done after instantiation and after each call). Without lazy memory, nothing.
-pub(crate) fn give_back_grown_pages(store: &mut PluginStore<CurrentPlugin>) {
+/// Ends a run of the instance's code (its instantiation or a call): gives back to
+/// the system the pages of its lazy memories that `memory.grow` filled with zeros
+/// since the last time and that are still all zero, and lets other threads give back
+/// the zero pages of a warm memory until the next call. Without lazy memory, nothing.
+pub(crate) fn release_memory_after_run(store: &mut PluginStore<CurrentPlugin>) {
     if let Some(grown) = store.data_mut().budget.take_grown() {
         platform::give_back(store, grown);
     }
+    platform::idle(store);
 }
