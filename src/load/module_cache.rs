@@ -67,12 +67,21 @@ pub(crate) fn get(fueled: bool, passes: Passes, sources: &[LoadedModule]) -> Opt
             && e.sources
                 .iter()
                 .zip(sources)
-                .all(|(a, b)| a.name == b.name && a.bytes == b.bytes)
+                .all(|(a, b)| a.name == b.name && same_bytes(&a.bytes, &b.bytes))
     })?;
     let entry = cache.remove(index);
     let compiled = entry.compiled.clone();
     cache.push(entry);
     Some(compiled)
+}
+
+/// Whether two module binaries are the same, their ends compared first: binaries that
+/// differ only in a custom section appended at the end (a build id, a signature, a
+/// counter) would otherwise be compared whole against every cached entry of their
+/// size.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let tail = a.len().saturating_sub(64);
+    a.len() == b.len() && a[tail..] == b[tail..] && a == b
 }
 
 /// Remembers freshly compiled modules.
@@ -106,4 +115,22 @@ pub(crate) fn put(
     }
     // Engines are freed outside the lock.
     drop(evicted);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_bytes;
+
+    #[test]
+    fn binaries_are_the_same_only_when_every_byte_is() {
+        let a: alloc::vec::Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        assert!(same_bytes(&a, &a.clone()));
+        for at in [0, 500, 999] {
+            let mut b = a.clone();
+            b[at] ^= 1;
+            assert!(!same_bytes(&a, &b), "differs at {at}");
+        }
+        assert!(!same_bytes(&a, &a[..999]));
+        assert!(same_bytes(&a[..10], &a[..10]), "shorter than the tail");
+    }
 }
