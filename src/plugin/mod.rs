@@ -8,6 +8,7 @@ pub(crate) mod call_log;
 pub(crate) mod compiled;
 pub(crate) mod exports;
 pub(crate) mod instance;
+pub(crate) mod instantiate;
 pub(crate) mod limiter;
 #[cfg(feature = "std")]
 pub(crate) mod pool;
