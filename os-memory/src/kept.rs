@@ -15,9 +15,10 @@
 //! [`MAX_WRITTEN`] is unmapped (the kernel keeps the page tables of a range given
 //! back, which for a large memory are worth freeing).
 //!
-//! The [`WARM`] dropped last whose memories covered at most [`WARM_BYTES`] are kept
-//! *warm* instead: their written pages stay resident (made resident in one system
-//! call if they were given back meanwhile), holding what the dropped memory wrote.
+//! Up to [`WARM`] of them whose memories covered at most [`WARM_BYTES`] are kept
+//! *warm* instead (which ones: [`warm_room`]): their written pages stay resident (made
+//! resident in one system call if they were given back meanwhile), holding what the
+//! dropped memory wrote.
 //! The next memory made over one gets wasmi's zero fill over resident pages, with no
 //! system call and no page fault; wasmi writes zeros over every byte before a memory
 //! exposes it (at creation and at each growth), so a later plug-in still sees nothing
@@ -99,18 +100,14 @@ pub(crate) unsafe fn keep(start: NonNull<u8>, len: usize, written: usize, reside
     let bytes = written
         .next_multiple_of(crate::reservation::page_size())
         .min(len);
-    if bytes > 0 && bytes <= WARM_BYTES {
+    if bytes > 0 && bytes <= WARM_BYTES && has_warm_room(len, resident) {
+        // Pages given back since are made resident again, once, here.
         let resident = resident || crate::reservation::populate(start.as_ptr() as usize, 0, bytes);
         if resident {
-            let evicted = match LIST.lock() {
-                Ok(mut list) => {
-                    // The newest is the likeliest to be reused: it replaces the oldest
-                    // warm one when there are enough (unmapped outside the lock).
-                    let warm = list.iter().filter(|k| k.warm > 0).count();
-                    let oldest = (warm >= WARM)
-                        .then(|| list.iter().position(|k| k.warm > 0))
-                        .flatten()
-                        .map(|index| list.remove(index));
+            if let Ok(mut list) = LIST.lock() {
+                if let Some(evict) = warm_room(&list, len, resident) {
+                    // Unmapped once the lock is released.
+                    let evicted = evict.map(|index| list.remove(index));
                     if list.len() < KEPT {
                         list.push(Kept {
                             start,
@@ -118,14 +115,11 @@ pub(crate) unsafe fn keep(start: NonNull<u8>, len: usize, written: usize, reside
                             warm: bytes,
                         });
                         drop(list);
-                        drop(oldest);
+                        drop(evicted);
                         return true;
                     }
-                    oldest
                 }
-                Err(_) => None,
-            };
-            drop(evicted);
+            }
         }
     }
     // The pages go back outside the list's lock, so that threads dropping stores at
@@ -157,4 +151,60 @@ pub(crate) unsafe fn keep(start: NonNull<u8>, len: usize, written: usize, reside
 /// True when [`KEPT`] reservations are kept already (or the list cannot be read).
 fn is_full() -> bool {
     LIST.lock().map_or(true, |list| list.len() >= KEPT)
+}
+
+/// Whether a reservation of `len` bytes may be kept warm now ([`warm_room`]).
+fn has_warm_room(len: usize, resident: bool) -> bool {
+    LIST.lock()
+        .is_ok_and(|list| warm_room(&list, len, resident).is_some())
+}
+
+/// Whether a reservation of `len` bytes may be kept warm in `list`, and which warm one
+/// it replaces: `Some(None)` when there are fewer than [`WARM`]; else the oldest, for
+/// one whose pages are resident already (made warm and dropped: the newest is the
+/// likeliest to be reused, and keeping it costs nothing), or the oldest of another
+/// length, for one whose pages would have to be made resident again (so that a host
+/// dropping many instances of one plug-in does that at most [`WARM`] times, and a
+/// plug-in made and dropped in a loop still gets a warm reservation when the warm
+/// ones are of other lengths). `None`: keep it cold.
+fn warm_room(list: &[Kept], len: usize, resident: bool) -> Option<Option<usize>> {
+    let warm = list.iter().filter(|k| k.warm > 0).count();
+    if warm < WARM {
+        return Some(None);
+    }
+    list.iter()
+        .position(|k| k.warm > 0 && (resident || k.len != len))
+        .map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A list entry that maps nothing (the list is forgotten, never dropped).
+    fn entry(len: usize, warm: usize) -> Kept {
+        Kept {
+            start: NonNull::dangling(),
+            len,
+            warm,
+        }
+    }
+
+    #[test]
+    fn warm_room_bounds_the_warm_ones_and_the_pages_made_resident() {
+        let (a, b, c) = (1 << 20, 2 << 20, 3 << 20);
+        let mut list = vec![entry(a, 0)];
+        assert_eq!(warm_room(&list, a, false), Some(None), "room");
+        list.push(entry(a, 4096));
+        assert_eq!(warm_room(&list, a, false), Some(None), "room for a second");
+        list.push(entry(b, 4096));
+        // Two warm: a resident one replaces the oldest warm one.
+        assert_eq!(warm_room(&list, a, true), Some(Some(1)));
+        // One to make resident again replaces only a warm one of another length.
+        assert_eq!(warm_room(&list, a, false), Some(Some(2)));
+        assert_eq!(warm_room(&list, c, false), Some(Some(1)));
+        list[2].len = a;
+        assert_eq!(warm_room(&list, a, false), None, "kept cold");
+        core::mem::forget(list);
+    }
 }

@@ -17,8 +17,8 @@
 //! - on Linux and Android a dropped store's reservations are kept for the next
 //!   memories of the same length (`kept.rs`), once the pages their memories covered
 //!   are given back: a host that makes and drops instances in a loop maps nothing;
-//! - on Linux and Android the two reservations dropped last (of memories up to
-//!   2 MiB) are kept *warm*, their pages resident: the next memory of the same length
+//! - on Linux and Android up to two dropped reservations (of memories up to 2 MiB)
+//!   are kept *warm*, their pages resident (`kept.rs`): the next memory of the same length
 //!   is made over them with no system call and no page fault (a host that makes,
 //!   calls and drops instances in a loop). Such a memory holds its pages until its
 //!   store is idle ([`Store::idle`], between calls) and another memory is made (or
@@ -324,8 +324,8 @@ impl<T> Store<T> {
     /// memory only once written; over a warm reservation (one a dropped store left
     /// resident), only once the store is idle and another memory is made (see the
     /// [crate docs](crate)). Making a memory first gives back the pages of the idle
-    /// warm memories of other stores ([`give_back_idle_pages`]). The resource limiter sees the creation as wasmi's
-    /// [`wasmi::Memory::new`] would make it.
+    /// warm memories of other stores ([`give_back_idle_pages`]). The resource limiter
+    /// sees the creation as wasmi's [`wasmi::Memory::new`] would make it.
     ///
     /// # Errors
     ///
