@@ -98,28 +98,17 @@ impl CompiledPlugin {
                 .set_fuel(start_fuel)
                 .map_err(|e| fail!(Invalid from e, "cannot set fuel"))?;
         }
-        let max_pages = compiled.manifest.memory.max_pages;
         let instance = if compiled.others.is_empty() && compiled.main_memory.is_none() {
             compiled
                 .linker
                 .instantiate_and_start(&mut *store, &compiled.main)
-        } else if compiled.others.is_empty() {
-            // One module, with a lazy memory: defined for this instance on a spare
-            // linker (the last instance's memory is shadowed, never used again).
-            let mut linker = self.spare_linker();
-            let defined =
-                define_memory(&mut linker, store, "main", compiled.main_memory, max_pages);
-            let started = defined.map(|()| {
-                prefault_growth(store);
-                linker.instantiate_and_start(&mut *store, &compiled.main)
-            });
-            self.keep_spare_linker(linker);
-            started?
         } else {
             // Each module that imports its memory (lazy memory) gets a new one, made
-            // for it just before it is instantiated, on this instance's own linker.
-            let mut linker = compiled.linker.clone();
-            linker.allow_shadowing(true);
+            // for it just before it is instantiated, on a linker of its own that allows
+            // shadowing: a spare one when the main module is the only one (the last
+            // instance's memory is shadowed, never used again).
+            let mut linker = self.spare_linker();
+            let max_pages = compiled.manifest.memory.max_pages;
             let others = compiled.others.iter().zip(&compiled.other_memories);
             for (index, ((name, module), ty)) in others.enumerate() {
                 // Slots after the main module's, in the order of instantiation.
@@ -143,7 +132,9 @@ impl CompiledPlugin {
             }
             define_memory(&mut linker, store, "main", compiled.main_memory, max_pages)?;
             prefault_growth(store);
-            linker.instantiate_and_start(&mut *store, &compiled.main)
+            let started = linker.instantiate_and_start(&mut *store, &compiled.main);
+            self.keep_spare_linker(linker);
+            started
         }
         .and_then(|instance| {
             crate::imports::bulk::fill_table(&mut *store, &instance, MAIN_MODULE_SLOT)?;
@@ -200,11 +191,13 @@ impl CompiledPlugin {
         })
     }
 
-    /// Keeps `linker` for the next instance, when others use this compiled plug-in
-    /// too (a host's `CompiledPlugin`, plug-ins sharing a link): a plug-in that is
-    /// its only user would hold a second linker for nothing.
+    /// Keeps `linker` for the next instance, when it holds no more than this
+    /// instance's memory (a single module: other modules' exports would be this
+    /// instance's) and others use this compiled plug-in too (a host's
+    /// `CompiledPlugin`, plug-ins sharing a link): a plug-in that is its only user
+    /// would hold a second linker for nothing.
     fn keep_spare_linker(&self, linker: Linker<CurrentPlugin>) {
-        if Arc::strong_count(&self.inner) < 2 {
+        if !self.inner.others.is_empty() || Arc::strong_count(&self.inner) < 2 {
             return;
         }
         let mut spare = self.inner.spare_linkers.lock();
