@@ -94,13 +94,18 @@ pub(crate) fn take(len: usize) -> Option<Reservation> {
 /// the caller, who gives it up when this returns true, and no byte past the first
 /// `written` was written since it was mapped or last given back.
 pub(crate) unsafe fn keep(start: NonNull<u8>, len: usize, written: usize, resident: bool) -> bool {
-    if written > MAX_WRITTEN || written > len || is_full() {
+    if written > MAX_WRITTEN || written > len {
         return false;
     }
     let bytes = written
         .next_multiple_of(crate::reservation::page_size())
         .min(len);
-    if bytes > 0 && bytes <= WARM_BYTES && has_warm_room(len, resident) {
+    let may_be_warm = bytes > 0 && bytes <= WARM_BYTES;
+    let warm = match LIST.lock() {
+        Ok(list) if list.len() < KEPT => may_be_warm && warm_room(&list, len, resident).is_some(),
+        _ => return false,
+    };
+    if warm {
         // Pages given back since are made resident again, once, here.
         let resident = resident || crate::reservation::populate(start.as_ptr() as usize, 0, bytes);
         if resident {
@@ -146,17 +151,6 @@ pub(crate) unsafe fn keep(start: NonNull<u8>, len: usize, written: usize, reside
         warm: 0,
     });
     true
-}
-
-/// True when [`KEPT`] reservations are kept already (or the list cannot be read).
-fn is_full() -> bool {
-    LIST.lock().map_or(true, |list| list.len() >= KEPT)
-}
-
-/// Whether a reservation of `len` bytes may be kept warm now ([`warm_room`]).
-fn has_warm_room(len: usize, resident: bool) -> bool {
-    LIST.lock()
-        .is_ok_and(|list| warm_room(&list, len, resident).is_some())
 }
 
 /// Whether a reservation of `len` bytes may be kept warm in `list`, and which warm one
